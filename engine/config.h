@@ -1,0 +1,35 @@
+// Config: the engine's settings from command-line flags, each also settable through an
+// environment variable LITESTASH_<FLAG> (flags win). Parsed once at start-up with CLI11.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "protocol/limits.h"
+#include "shard/shard_store.h"
+
+namespace litestash {
+
+inline constexpr const char* kEngineVersion = "0.1.0";
+
+struct Config {
+  std::string data_dir = "./data";
+  uint32_t shards = 16;
+  bool memory = false;
+  SyncMode sync = SyncMode::kNormal;
+  Limits limits;
+  std::string log_level = "info";
+  int64_t max_inflight = 4096;
+  int64_t max_inflight_bytes = 256ll << 20;
+};
+
+// Parses argv. Returns the config to run with, or an exit code: 0 after --help/--version
+// (printed to stdout), kExitUsage after a bad flag (one line on stderr).
+struct ParsedConfig {
+  std::optional<Config> config;
+  int exit_code = 0;
+};
+ParsedConfig ParseConfig(int argc, const char* const* argv);
+
+}  // namespace litestash

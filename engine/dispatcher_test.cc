@@ -1,0 +1,103 @@
+// Dispatcher with real in-memory shards, driven through a protocol Session.
+#include "engine/dispatcher.h"
+
+#include <catch2/catch.hpp>
+
+#include "engine/test_harness.h"
+
+namespace litestash {
+namespace {
+
+using testing::Harness;
+using testing::Req;
+
+TEST_CASE("hello reports the engine's identity") {
+  Harness h(4);
+  auto m = h.Call(1, Req(1, "hello"));
+  CHECK(m.at("ok").as<bool>());
+  CHECK(m.at("protocol").as<int>() == 1);
+  CHECK(m.at("shards").as<int>() == 4);
+  CHECK(m.at("hash").as<std::string>() == "blake2b-512");
+}
+
+TEST_CASE("shard hints are checked against the engine's routing") {
+  Harness h(16);
+  auto get = [&](uint64_t id, uint64_t shard) {
+    return h.Call(id, Req(id, "get", 2, [&](auto& pk) {
+                    pk.pack(std::string("key"));
+                    pk.pack(std::string("user:1001"));
+                    pk.pack(std::string("shard"));
+                    pk.pack(shard);
+                  }));
+  };
+  CHECK(get(1, 14).at("ok").as<bool>());
+  auto wrong = get(2, 3);
+  CHECK_FALSE(wrong.at("ok").as<bool>());
+  CHECK(wrong.at("error").as<std::map<std::string, std::string>>().at("code") == "wrong_shard");
+  CHECK_FALSE(get(3, 99).at("ok").as<bool>());
+}
+
+TEST_CASE("mset then mget across shards answers in request order") {
+  Harness h(4);
+  std::vector<std::pair<std::string, int>> entries;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) {
+    entries.push_back({"k" + std::to_string(i), i});
+    keys.push_back("k" + std::to_string(i));
+  }
+  keys.push_back("missing");
+  auto set = h.Call(1, Req(1, "mset", 1, [&](auto& pk) {
+                      pk.pack(std::string("entries"));
+                      pk.pack(entries);
+                    }));
+  CHECK(set.at("count").as<int>() == 40);
+  auto got = h.Call(2, Req(2, "mget", 1, [&](auto& pk) {
+                      pk.pack(std::string("keys"));
+                      pk.pack(keys);
+                    }));
+  auto found = got.at("found").as<std::vector<bool>>();
+  auto values = got.at("values").as<std::vector<msgpack::object>>();
+  REQUIRE(values.size() == 41);
+  for (int i = 0; i < 40; ++i) {
+    CHECK(found[i]);
+    CHECK(values[i].as<int>() == i);
+  }
+  CHECK_FALSE(found[40]);
+  CHECK(values[40].is_nil());
+  CHECK(h.Call(3, Req(3, "count")).at("count").as<int>() == 40);
+  auto scan = h.Call(4, Req(4, "scan", 1, [](auto& pk) {
+                       pk.pack(std::string("limit"));
+                       pk.pack(5);
+                     }));
+  CHECK(scan.at("keys").as<std::vector<std::string>>() ==
+        std::vector<std::string>{"k0", "k1", "k10", "k11", "k12"});
+  CHECK(scan.at("more").as<bool>());
+  auto del = h.Call(5, Req(5, "mdelete", 1, [&](auto& pk) {
+                      pk.pack(std::string("keys"));
+                      pk.pack(keys);
+                    }));
+  CHECK(del.at("deleted").as<int>() == 40);
+}
+
+TEST_CASE("empty multi-key requests are answered without touching a shard") {
+  Harness h(4);
+  auto got = h.Call(1, Req(1, "mget", 1, [](auto& pk) {
+                      pk.pack(std::string("keys"));
+                      pk.pack(std::vector<std::string>{});
+                    }));
+  CHECK(got.at("found").as<std::vector<bool>>().empty());
+}
+
+TEST_CASE("stats lists every shard") {
+  Harness h(3);
+  auto stats = h.Call(1, Req(1, "stats"));
+  auto shards = stats.at("shards").as<std::vector<std::map<std::string, uint64_t>>>();
+  REQUIRE(shards.size() == 3);
+  for (uint64_t i = 0; i < 3; ++i) {
+    CHECK(shards[i].at("shard") == i);
+    CHECK(shards[i].count("keys") == 1);
+  }
+}
+
+}  // namespace
+}  // namespace litestash

@@ -1,0 +1,181 @@
+#include "engine/engine.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "engine/dispatcher.h"
+#include "engine/exit_codes.h"
+#include "engine/output_writer.h"
+#include "protocol/session.h"
+
+namespace litestash {
+namespace {
+
+constexpr size_t kReadChunk = 256 * 1024;
+
+void SetUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("litestash");
+  logger->set_pattern("[%Y-%m-%dT%H:%M:%S.%e] [litestash] [%l] %v");
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+// Creates the data dir (mode 0700) if missing and checks it is a writable directory.
+int PrepareDataDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    spdlog::critical("cannot create data dir '{}': {}", dir, ec.message());
+    return kExitCannotOpen;
+  }
+  if (!std::filesystem::is_directory(dir, ec)) {
+    spdlog::critical("data dir '{}' is not a directory", dir);
+    return kExitCannotOpen;
+  }
+  if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+    spdlog::critical("data dir '{}' is not writable: {}", dir, std::strerror(errno));
+    return kExitCannotOpen;
+  }
+  return kExitOk;
+}
+
+std::string ShardPath(const std::string& dir, uint32_t index) {
+  char name[32];
+  std::snprintf(name, sizeof name, "shard-%02u.db", index);
+  return (std::filesystem::path(dir) / name).string();
+}
+
+// Opens all shards in parallel. On failure stops every worker and returns the exit code.
+int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* workers) {
+  std::vector<std::future<Status>> opened;
+  for (uint32_t i = 0; i < config.shards; ++i) {
+    ShardOptions options;
+    options.path = config.memory ? std::string() : ShardPath(config.data_dir, i);
+    options.in_memory = config.memory;
+    options.index = i;
+    options.count = config.shards;
+    options.sync = config.sync;
+    workers->push_back(std::make_unique<ShardWorker>(options));
+    opened.push_back(workers->back()->Start());
+  }
+  int exit_code = kExitOk;
+  for (auto& f : opened) {
+    Status st = f.get();
+    if (st.ok() || exit_code != kExitOk) continue;
+    spdlog::critical("cannot open data dir '{}': {}", config.data_dir, st.message());
+    exit_code = st.code() == ErrorCode::kConflict ? kExitDataMismatch : kExitCannotOpen;
+  }
+  if (exit_code != kExitOk) {
+    for (auto& w : *workers) w->Stop();
+  }
+  return exit_code;
+}
+
+enum class StopReason { kEof, kTruncated, kSignal, kReadError };
+
+// Reads stdin into the session until EOF or a signal. Pauses while too much is in flight.
+StopReason Serve(Session& session, InflightLimiter& limiter, int signal_fd) {
+  std::vector<char> buf(kReadChunk);
+  uint64_t counted = 0;
+  pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {signal_fd, POLLIN, 0}};
+  for (;;) {
+    limiter.WaitForRoom();
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("poll failed: {}", std::strerror(errno));
+      return StopReason::kReadError;
+    }
+    if (fds[1].revents & POLLIN) {
+      signalfd_siginfo info;
+      if (::read(signal_fd, &info, sizeof info) == sizeof info) {
+        spdlog::info("received {}, shutting down", strsignal(static_cast<int>(info.ssi_signo)));
+      }
+      return StopReason::kSignal;
+    }
+    if (fds[0].revents == 0) continue;
+    ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      spdlog::error("reading stdin failed: {}", std::strerror(errno));
+      return StopReason::kReadError;
+    }
+    if (n == 0) return session.mid_frame() ? StopReason::kTruncated : StopReason::kEof;
+    session.Feed(buf.data(), static_cast<size_t>(n));
+    limiter.AddFrames(static_cast<int64_t>(session.frames() - counted));
+    counted = session.frames();
+  }
+}
+
+}  // namespace
+
+int RunEngine(const Config& config) {
+  SetUpLogging(config.log_level);
+  ::umask(077);  // data dir 0700, shard files 0600
+
+  // Block the shutdown signals before any thread starts, so all threads inherit the mask and
+  // the reader takes them from the signalfd.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a vanished host shows up as EPIPE on write
+  const int signal_fd = ::signalfd(-1, &mask, SFD_CLOEXEC);
+  if (signal_fd < 0) {
+    spdlog::critical("signalfd failed: {}", std::strerror(errno));
+    return kExitInternal;
+  }
+
+  if (!config.memory) {
+    if (int rc = PrepareDataDir(config.data_dir); rc != kExitOk) return rc;
+  }
+  std::vector<std::unique_ptr<ShardWorker>> workers;
+  if (int rc = OpenShards(config, &workers); rc != kExitOk) return rc;
+
+  InflightLimiter limiter(config.max_inflight, config.max_inflight_bytes);
+  OutputWriter writer(STDOUT_FILENO, &limiter);
+  writer.Start();
+  std::vector<ShardWorker*> shard_ptrs;
+  for (auto& w : workers) shard_ptrs.push_back(w.get());
+  Dispatcher dispatcher(EngineIdentity{config.shards, config.limits, kEngineVersion}, shard_ptrs,
+                        &writer, &limiter);
+  Session session(config.limits, &dispatcher, &writer);
+  spdlog::info("litestash-engine {} serving {} shards {}{}", kEngineVersion, config.shards,
+               config.memory ? "in memory" : "in ", config.memory ? "" : config.data_dir);
+
+  const StopReason reason = Serve(session, limiter, signal_fd);
+
+  // Every accepted request is queued; each worker finishes its queue, commits, checkpoints and
+  // closes. Then the writer flushes the last answers.
+  for (auto& w : workers) w->Stop();
+  writer.Close();
+  ::close(signal_fd);
+
+  if (writer.failed()) return kExitOutputFailed;
+  switch (reason) {
+    case StopReason::kTruncated:
+      spdlog::error("stdin ended inside a frame; answered every complete request");
+      return kExitTruncated;
+    case StopReason::kReadError:
+      return kExitInternal;
+    case StopReason::kEof:
+    case StopReason::kSignal:
+      spdlog::info("shut down cleanly after {} requests", session.frames());
+      return kExitOk;
+  }
+  return kExitInternal;
+}
+
+}  // namespace litestash

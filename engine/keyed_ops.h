@@ -1,0 +1,48 @@
+// Keyed ops: the handlers of ops routed by one key (set, get, delete, exists, expire, ttl,
+// persist) and KeyedTask, which runs one such request on its shard's thread.
+//
+// A handler runs inside the shard's batch transaction and writes the success answer into the
+// encoder; KeyedTask sends it once the batch has committed, or sends the error instead. Adding
+// a keyed op = one row in protocol/op_table.cc + one handler + one entry in KeyedHandlerFor.
+#pragma once
+
+#include <memory>
+
+#include "common/blake2b.h"
+#include "protocol/request.h"
+#include "protocol/response_encoder.h"
+#include "protocol/session.h"
+#include "shard/shard_store.h"
+#include "shard/shard_worker.h"
+
+namespace litestash {
+
+using SharedRequest = std::shared_ptr<const Request>;
+
+using KeyedHandler = Status (*)(const Request& req, const Digest& digest, ShardStore& store,
+                                const Clock& clock, ResponseEncoder* out);
+
+// The handler of a keyed op, or nullptr if `op` is not routed by key.
+KeyedHandler KeyedHandlerFor(OpCode op);
+
+// Unix ms at which a key written now with `ttl_ms` expires (saturating, never overflows).
+int64_t ExpiresAt(const Clock& clock, uint64_t ttl_ms);
+
+class KeyedTask : public ShardTask {
+ public:
+  KeyedTask(SharedRequest request, const Digest& digest, KeyedHandler handler, FrameSink* out)
+      : request_(std::move(request)), digest_(digest), handler_(handler), out_(out) {}
+
+  bool writes() const override { return request_->schema().writes; }
+  Status Run(ShardStore& store, const Clock& clock) override;
+  void Done(const Status& status) override;
+
+ private:
+  SharedRequest request_;
+  Digest digest_;
+  KeyedHandler handler_;
+  FrameSink* out_;
+  ResponseEncoder answer_;  // built by Run on the shard thread
+};
+
+}  // namespace litestash

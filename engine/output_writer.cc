@@ -1,0 +1,74 @@
+#include "engine/output_writer.h"
+
+#include <limits.h>
+#include <spdlog/spdlog.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace litestash {
+
+void OutputWriter::Start() { thread_ = std::thread(&OutputWriter::Main, this); }
+
+void OutputWriter::Send(std::string frame) {
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back(std::move(frame));
+  if (queue_.size() == 1) cv_.notify_one();
+}
+
+void OutputWriter::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void OutputWriter::Main() {
+  std::vector<std::string> frames;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;  // closing and drained
+      frames.swap(queue_);
+    }
+    WriteAll(frames);
+    limiter_->ReleaseFrames(static_cast<int64_t>(frames.size()));
+    frames.clear();
+  }
+}
+
+void OutputWriter::WriteAll(std::vector<std::string>& frames) {
+  if (failed_.load()) return;
+  size_t next = 0;    // first frame not fully written
+  size_t offset = 0;  // bytes of frames[next] already written
+  while (next < frames.size()) {
+    iovec iov[IOV_MAX];
+    int n = 0;
+    for (size_t i = next; i < frames.size() && n < IOV_MAX; ++i, ++n) {
+      const size_t skip = i == next ? offset : 0;
+      iov[n].iov_base = frames[i].data() + skip;
+      iov[n].iov_len = frames[i].size() - skip;
+    }
+    ssize_t wrote = ::writev(fd_, iov, n);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("writing responses to stdout failed: {}", std::strerror(errno));
+      failed_.store(true);
+      return;
+    }
+    size_t left = static_cast<size_t>(wrote);
+    while (next < frames.size() && left >= frames[next].size() - offset) {
+      left -= frames[next].size() - offset;
+      offset = 0;
+      ++next;
+    }
+    offset += left;
+  }
+}
+
+}  // namespace litestash

@@ -1,0 +1,31 @@
+// DecodeRequest: turns one frame body into a validated Request, or the error to answer.
+//
+// Validation follows the precedence documented in docs/protocol.md ("Error precedence"): the
+// MessagePack shape first, then `id`, trailing bytes, duplicate fields, `op`, unknown and
+// missing fields, field types, key rules, value size, ranges. Nothing is dispatched unless every
+// check passed, so a refused request has no effect. Routing checks (`shard`) need the digest and
+// are left to the engine.
+//
+// Pure function: no I/O, no shared state, thread-safe. Allocation is bounded by the frame size
+// (see MsgpackCursor).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "protocol/limits.h"
+#include "protocol/request.h"
+
+namespace litestash {
+
+struct DecodeError {
+  std::optional<uint64_t> id;  // echoed in the error answer when it could be read
+  Status status;
+};
+
+// On success returns the request (owning `frame`); on failure returns the error to answer.
+// `error` must not be null.
+RequestPtr DecodeRequest(std::string frame, const Limits& limits, DecodeError* error);
+
+}  // namespace litestash

@@ -1,0 +1,60 @@
+// ResponseEncoder: builds one outgoing frame (4-byte big-endian length + one MessagePack map).
+//
+// Values stored by hosts are written back with Raw(): their bytes are copied verbatim, never
+// re-encoded. The length prefix is reserved up front and patched by Finish(), so a response is
+// built in one buffer with no second copy. EncodeError() builds the contract's failure shape.
+//
+// Thread-safety: an encoder is a local value used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <msgpack.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace litestash {
+
+class ResponseEncoder {
+ public:
+  ResponseEncoder();
+  // The packer points at this object, so an encoder never moves; Reset() reuses it.
+  ResponseEncoder(const ResponseEncoder&) = delete;
+  ResponseEncoder& operator=(const ResponseEncoder&) = delete;
+
+  // Drops everything built so far.
+  void Reset();
+
+  // Starts {"id": id, "ok": true, ...} with room for `extra_fields` more key/value pairs, which
+  // the caller then appends as Key() followed by one value each.
+  void BeginOk(uint64_t id, uint32_t extra_fields);
+
+  void Key(std::string_view key) {
+    pk_.pack_str(key.size()), pk_.pack_str_body(key.data(), key.size());
+  }
+  void Uint(uint64_t v) { pk_.pack_uint64(v); }
+  void Bool(bool v) { v ? pk_.pack_true() : pk_.pack_false(); }
+  void Nil() { pk_.pack_nil(); }
+  void Str(std::string_view s) { Key(s); }
+  void ArrayHeader(uint32_t n) { pk_.pack_array(n); }
+  void MapHeader(uint32_t n) { pk_.pack_map(n); }
+  // Appends bytes that already are one complete MessagePack object.
+  void Raw(std::string_view msgpack_bytes) { write(msgpack_bytes.data(), msgpack_bytes.size()); }
+
+  // Patches the length prefix and hands over the finished frame. The encoder is then empty.
+  std::string Finish();
+
+  // msgpack::packer's buffer interface.
+  void write(const char* p, size_t n) { buf_.append(p, n); }
+
+ private:
+  std::string buf_;
+  msgpack::packer<ResponseEncoder> pk_;
+};
+
+// {"id": id-or-nil, "ok": false, "error": {"code": ..., "message": ...}} as a whole frame.
+std::string EncodeError(std::optional<uint64_t> id, const Status& status);
+
+}  // namespace litestash

@@ -1,0 +1,49 @@
+#include "protocol/session.h"
+
+#include "protocol/request_decoder.h"
+#include "protocol/response_encoder.h"
+
+namespace litestash {
+
+void Session::Feed(const char* data, size_t size) {
+  std::string frame;
+  while (size > 0) {
+    FrameReader::Event event;
+    const size_t used = reader_.Feed(data, size, &event, &frame);
+    data += used;
+    size -= used;
+    switch (event) {
+      case FrameReader::Event::kNeedMore:
+        break;
+      case FrameReader::Event::kFrame:
+        OnFrame(std::move(frame));
+        break;
+      case FrameReader::Event::kMalformed:
+        ++frames_;
+        responses_->Send(
+            EncodeError(std::nullopt, Status(ErrorCode::kBadFrame, "frame length is 0")));
+        break;
+      case FrameReader::Event::kTooLarge:
+        ++frames_;
+        responses_->Send(EncodeError(
+            std::nullopt, Status(ErrorCode::kFrameTooLarge,
+                                 "frame of " + std::to_string(reader_.last_oversized_length()) +
+                                     " bytes exceeds max_frame_bytes " +
+                                     std::to_string(limits_.max_frame_bytes))));
+        break;
+    }
+  }
+}
+
+void Session::OnFrame(std::string frame) {
+  ++frames_;
+  DecodeError error;
+  RequestPtr request = DecodeRequest(std::move(frame), limits_, &error);
+  if (request) {
+    requests_->Submit(std::move(request));
+  } else {
+    responses_->Send(EncodeError(error.id, error.status));
+  }
+}
+
+}  // namespace litestash

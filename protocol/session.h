@@ -1,0 +1,63 @@
+// Session: the protocol side of one host connection, from raw stdin bytes to decoded requests.
+//
+// Feed() takes bytes exactly as read from the pipe. Complete frames are decoded and validated;
+// valid requests go to the RequestSink, and every frame that cannot become a request (zero
+// length, too large, malformed, invalid) is answered at once through the FrameSink with the
+// contract's error shape. So each frame yields exactly one call to one of the two sinks, which
+// is what the engine's in-flight accounting counts on.
+//
+// No I/O and no SQLite here: the engine owns the fd and the shards; tests drive a Session with
+// stub sinks. Thread-safety: a Session is used by the one reader thread; the sinks are called on
+// that thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "protocol/frame_reader.h"
+#include "protocol/limits.h"
+#include "protocol/request.h"
+
+namespace litestash {
+
+class RequestSink {
+ public:
+  virtual ~RequestSink() = default;
+  // Takes ownership of a valid request; must lead to exactly one response frame.
+  virtual void Submit(RequestPtr request) = 0;
+};
+
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+  // Takes one finished response frame (length prefix included) for the host.
+  virtual void Send(std::string frame) = 0;
+};
+
+class Session {
+ public:
+  Session(const Limits& limits, RequestSink* requests, FrameSink* responses)
+      : limits_(limits),
+        reader_(limits.max_frame_bytes),
+        requests_(requests),
+        responses_(responses) {}
+
+  // Consumes all `size` bytes, emitting one sink call per completed frame.
+  void Feed(const char* data, size_t size);
+
+  // True if the bytes fed so far end inside a frame (end of input now = truncated frame).
+  bool mid_frame() const { return reader_.mid_frame(); }
+
+  uint64_t frames() const { return frames_; }
+
+ private:
+  void OnFrame(std::string frame);
+
+  const Limits limits_;
+  FrameReader reader_;
+  RequestSink* requests_;
+  FrameSink* responses_;
+  uint64_t frames_ = 0;
+};
+
+}  // namespace litestash

@@ -1,0 +1,133 @@
+// ShardStore: one shard's SQLite file (or in-memory database), its layout and its statements.
+//
+// Layout (contract section 5): table `stash` with the 5 contract columns, index `stash_key` on
+// key (ordered scans), side table `expiry(key_hash, expires_at ms)` with an index on
+// expires_at, and `meta(name, value)` holding shard_index, shard_count, layout_version and
+// last_version. Invariant: every expiry row has a stash row.
+//
+// Versions: microseconds since the epoch, strictly increasing per shard. last_version is read
+// from meta when a write transaction begins (under SQLite's write lock, so other processes on
+// the same file are ordered too) and stored back at commit.
+//
+// Expiry: a key whose expires_at <= now is absent for every read; rows are removed by
+// SweepExpired() or when the key is written again.
+//
+// Failure: every call returns Status/Result; SQLite failures become kStorageError carrying
+// SQLite's message. Open() reports a layout/shard-count mismatch, a corrupt file or a foreign
+// database as kConflict, and a file that cannot be opened or created as kStorageError.
+//
+// Thread-safety: none. A ShardStore is owned and used by exactly one thread (its ShardWorker).
+// The connection is opened SQLITE_OPEN_NOMUTEX for that reason.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/blake2b.h"
+#include "common/status.h"
+#include "shard/sqlite_statement.h"
+
+namespace litestash {
+
+enum class SyncMode { kOff, kNormal, kFull };
+
+inline constexpr int kLayoutVersion = 1;
+
+struct ShardOptions {
+  std::string path;  // the shard file; ignored when in_memory
+  bool in_memory = false;
+  uint32_t index = 0;
+  uint32_t count = 16;
+  SyncMode sync = SyncMode::kNormal;
+  int busy_timeout_ms = 60000;
+};
+
+// One batch's notion of time, taken once when the batch starts.
+struct Clock {
+  int64_t now_ms = 0;
+  int64_t now_us = 0;
+  static Clock Now();
+};
+
+struct StoredValue {
+  std::string value;  // raw MessagePack bytes
+  uint64_t version = 0;
+};
+
+struct KeyExpiry {
+  bool found = false;                 // the key exists and is live
+  std::optional<int64_t> expires_at;  // Unix ms; nullopt: never expires
+};
+
+class ShardStore {
+ public:
+  static Result<std::unique_ptr<ShardStore>> Open(const ShardOptions& options);
+  ~ShardStore();
+  ShardStore(const ShardStore&) = delete;
+  ShardStore& operator=(const ShardStore&) = delete;
+
+  // Transactions. Begin(true) takes the write lock (BEGIN IMMEDIATE), waiting up to the busy
+  // timeout for other processes.
+  Status Begin(bool write);
+  Status Commit();
+  void Rollback();
+
+  // Key operations; call inside a transaction (writes inside a write transaction).
+  // Put stamps and returns the new version; expires_at nullopt clears any expiry.
+  Result<uint64_t> Put(const Digest& digest, std::string_view key, std::string_view value,
+                       std::optional<int64_t> expires_at, const Clock& clock);
+  Result<std::optional<StoredValue>> Get(const Digest& digest, const Clock& clock);
+  Result<KeyExpiry> Expiry(const Digest& digest, const Clock& clock);
+  Result<bool> Delete(const Digest& digest, const Clock& clock);  // true if a live key went
+  // Sets (expires_at) or clears (nullopt) the expiry of a live key; false if absent.
+  Result<bool> SetExpiry(const Digest& digest, std::optional<int64_t> expires_at,
+                         const Clock& clock);
+
+  // Live keys in ascending byte order with `prefix`, strictly after `after` (if given), at most
+  // `limit` of them.
+  Status Scan(std::string_view prefix, std::optional<std::string_view> after, uint64_t limit,
+              const Clock& clock, std::vector<std::string>* keys);
+  Result<uint64_t> CountLive(const Clock& clock);
+  Result<uint64_t> CountExpiring(const Clock& clock);
+  Status Clear();
+
+  // Deletes up to max_rows expired keys (own transaction). Returns how many went.
+  Result<int> SweepExpired(const Clock& clock, int max_rows);
+
+  // Makes everything committed so far durable (fsync), whatever the sync mode.
+  Status SyncToDisk();
+  // Checkpoints the WAL into the database file and truncates it (used at shutdown).
+  Status Checkpoint();
+
+  const std::string& name() const { return name_; }
+
+ private:
+  explicit ShardStore(const ShardOptions& options);
+  Status Init();
+  Status Exec(const char* sql);
+  Status Prepare();
+  Status VerifyLayout();
+  Status SqlError(std::string_view what, int rc) const;
+  uint64_t NextVersion(const Clock& clock);
+
+  const ShardOptions options_;
+  const std::string name_;  // file name for messages, e.g. "shard-03.db"
+  sqlite3* db_ = nullptr;
+
+  bool in_write_txn_ = false;
+  uint64_t last_version_ = 0;
+  bool version_dirty_ = false;
+
+  Statement begin_read_, begin_write_, commit_, rollback_;
+  Statement upsert_, get_, expiry_of_, delete_stash_, delete_expiry_, set_expiry_;
+  Statement scan_incl_, scan_excl_, count_live_, count_expiring_;
+  Statement sweep_stash_, sweep_expiry_, clear_stash_, clear_expiry_;
+  Statement load_version_, store_version_;
+};
+
+}  // namespace litestash

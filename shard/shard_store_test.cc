@@ -1,0 +1,230 @@
+#include "shard/shard_store.h"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "shard/test_dir.h"
+
+namespace litestash {
+namespace {
+
+using testing::TempDir;
+
+Digest D(std::string_view key) {
+  static thread_local Blake2b512 h;
+  return h.Hash(key);
+}
+
+Clock At(int64_t ms) { return Clock{ms, ms * 1000}; }
+
+std::unique_ptr<ShardStore> OpenOrDie(const ShardOptions& o) {
+  auto s = ShardStore::Open(o);
+  INFO(s.status().ToString());
+  REQUIRE(s.ok());
+  return std::move(s).value();
+}
+
+ShardOptions FileShard(const TempDir& dir, uint32_t index = 0, uint32_t count = 16) {
+  ShardOptions o;
+  o.path = dir.file("shard-00.db");
+  o.index = index;
+  o.count = count;
+  return o;
+}
+
+ShardOptions MemoryShard() {
+  ShardOptions o;
+  o.in_memory = true;
+  return o;
+}
+
+Status Put(ShardStore& s, std::string_view key, std::string_view value, const Clock& c,
+           std::optional<int64_t> expires = std::nullopt) {
+  LITESTASH_RETURN_IF_ERROR(s.Begin(true));
+  auto v = s.Put(D(key), key, value, expires, c);
+  LITESTASH_RETURN_IF_ERROR(v.status());
+  return s.Commit();
+}
+
+std::optional<StoredValue> Get(ShardStore& s, std::string_view key, const Clock& c) {
+  REQUIRE(s.Begin(false).ok());
+  auto v = s.Get(D(key), c);
+  REQUIRE(v.ok());
+  REQUIRE(s.Commit().ok());
+  return v.value();
+}
+
+TEST_CASE("put then get returns the exact bytes and the version") {
+  TempDir dir;
+  auto s = OpenOrDie(FileShard(dir));
+  const std::string raw("\xca\x3f\xc0\x00\x00", 5);  // float32 1.5
+  REQUIRE(s->Begin(true).ok());
+  auto v = s->Put(D("k"), "k", raw, std::nullopt, At(1000));
+  REQUIRE(v.ok());
+  REQUIRE(s->Commit().ok());
+  auto got = Get(*s, "k", At(1000));
+  REQUIRE(got);
+  CHECK(got->value == raw);
+  CHECK(got->version == *v);
+  CHECK_FALSE(Get(*s, "other", At(1000)));
+}
+
+TEST_CASE("versions strictly increase even when the clock steps back, and across reopen") {
+  TempDir dir;
+  uint64_t last = 0;
+  {
+    auto s = OpenOrDie(FileShard(dir));
+    REQUIRE(s->Begin(true).ok());
+    for (int64_t ms : {5000, 5000, 4000, 6000, 1}) {
+      auto v = s->Put(D("k"), "k", "\x01", std::nullopt, At(ms));
+      REQUIRE(v.ok());
+      CHECK(*v > last);
+      last = *v;
+    }
+    REQUIRE(s->Commit().ok());
+  }
+  auto again = OpenOrDie(FileShard(dir));
+  REQUIRE(again->Begin(true).ok());
+  auto v = again->Put(D("x"), "x", "\x01", std::nullopt, At(1));  // clock far behind
+  REQUIRE(v.ok());
+  CHECK(*v > last);
+  REQUIRE(again->Commit().ok());
+}
+
+TEST_CASE("expired keys are absent for every read and delete") {
+  auto s = OpenOrDie(MemoryShard());
+  REQUIRE(Put(*s, "temp", "\x01", At(1000), 1500).ok());
+  REQUIRE(Put(*s, "keep", "\x02", At(1000)).ok());
+  CHECK(Get(*s, "temp", At(1499)));
+  CHECK_FALSE(Get(*s, "temp", At(1500)));
+
+  REQUIRE(s->Begin(true).ok());
+  CHECK(s->Expiry(D("temp"), At(1499))->found);
+  CHECK(s->Expiry(D("temp"), At(1499))->expires_at == 1500);
+  CHECK_FALSE(s->Expiry(D("temp"), At(1500))->found);
+  CHECK(*s->CountLive(At(1499)) == 2);
+  CHECK(*s->CountLive(At(1500)) == 1);
+  CHECK(*s->CountExpiring(At(1499)) == 1);
+  std::vector<std::string> keys;
+  REQUIRE(s->Scan("", std::nullopt, 10, At(1500), &keys).ok());
+  CHECK(keys == std::vector<std::string>{"keep"});
+  CHECK_FALSE(*s->SetExpiry(D("temp"), 9999, At(1500)));  // expire on an expired key
+  CHECK_FALSE(*s->Delete(D("temp"), At(1500)));           // gone already
+  CHECK(*s->CountLive(At(1000)) == 1);                    // and the row went too
+  REQUIRE(s->Commit().ok());
+}
+
+TEST_CASE("a put without expiry clears an earlier one; persist and expire") {
+  auto s = OpenOrDie(MemoryShard());
+  REQUIRE(Put(*s, "k", "\x01", At(1000), 2000).ok());
+  REQUIRE(Put(*s, "k", "\x02", At(1000)).ok());
+  CHECK(Get(*s, "k", At(5000)));
+  REQUIRE(s->Begin(true).ok());
+  CHECK_FALSE(*s->SetExpiry(D("k"), std::nullopt, At(1000)));  // nothing to persist
+  CHECK(*s->SetExpiry(D("k"), 3000, At(1000)));
+  CHECK(s->Expiry(D("k"), At(1000))->expires_at == 3000);
+  CHECK(*s->SetExpiry(D("k"), std::nullopt, At(1000)));
+  CHECK_FALSE(s->Expiry(D("k"), At(1000))->expires_at.has_value());
+  CHECK_FALSE(*s->SetExpiry(D("absent"), 3000, At(1000)));
+  REQUIRE(s->Commit().ok());
+}
+
+TEST_CASE("scan: byte order, prefix, exclusive after, limit") {
+  auto s = OpenOrDie(MemoryShard());
+  for (const char* k : {"user:10", "user:2", "user:1", "usera", "user;", "zeta", "caf\xC3\xA9",
+                        "cafe", "user:\xF0\x9F\x98\x80"}) {
+    REQUIRE(Put(*s, k, "\xc0", At(1)).ok());
+  }
+  auto scan = [&](std::string_view prefix, std::optional<std::string_view> after, uint64_t limit) {
+    std::vector<std::string> keys;
+    REQUIRE(s->Begin(false).ok());
+    REQUIRE(s->Scan(prefix, after, limit, At(1), &keys).ok());
+    REQUIRE(s->Commit().ok());
+    return keys;
+  };
+  using V = std::vector<std::string>;
+  CHECK(scan("user:", std::nullopt, 100) ==
+        V{"user:1", "user:10", "user:2", "user:\xF0\x9F\x98\x80"});
+  CHECK(scan("user:", std::string_view("user:10"), 100) == V{"user:2", "user:\xF0\x9F\x98\x80"});
+  CHECK(scan("user:", std::string_view("a"), 2) == V{"user:1", "user:10"});
+  CHECK(scan("user:", std::string_view("zzz"), 100).empty());
+  CHECK(scan("", std::nullopt, 3) == V{"cafe", "caf\xC3\xA9", "user:1"});
+  CHECK(scan("", std::string_view("user;"), 100) == V{"usera", "zeta"});
+  CHECK(scan("nothing", std::nullopt, 100).empty());
+}
+
+TEST_CASE("clear and sweep") {
+  auto s = OpenOrDie(MemoryShard());
+  for (int i = 0; i < 300; ++i) {
+    REQUIRE(Put(*s, "t" + std::to_string(i), "\x01", At(1000), 1100).ok());
+  }
+  REQUIRE(Put(*s, "stay", "\x01", At(1000)).ok());
+  auto first = s->SweepExpired(At(2000), 256);
+  REQUIRE(first.ok());
+  CHECK(*first == 256);
+  CHECK(*s->SweepExpired(At(2000), 256) == 44);
+  CHECK(*s->SweepExpired(At(2000), 256) == 0);
+  REQUIRE(s->Begin(true).ok());
+  CHECK(*s->CountLive(At(0)) == 1);  // even at time 0 only the unexpiring key is left
+  REQUIRE(s->Clear().ok());
+  CHECK(*s->CountLive(At(0)) == 0);
+  REQUIRE(s->Commit().ok());
+}
+
+TEST_CASE("a data dir of another shard count or layout is refused") {
+  TempDir dir;
+  { OpenOrDie(FileShard(dir, 0, 16)); }
+  auto other_count = ShardStore::Open(FileShard(dir, 0, 8));
+  REQUIRE_FALSE(other_count.ok());
+  CHECK(other_count.status().code() == ErrorCode::kConflict);
+  CHECK_THAT(other_count.status().message(), Catch::Contains("16 shards"));
+  auto other_index = ShardStore::Open(FileShard(dir, 3, 16));
+  CHECK(other_index.status().code() == ErrorCode::kConflict);
+}
+
+TEST_CASE("a foreign database and a corrupt file are refused, naming the file") {
+  TempDir dir;
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(dir.file("shard-00.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto foreign = ShardStore::Open(FileShard(dir));
+  CHECK(foreign.status().code() == ErrorCode::kConflict);
+  CHECK_THAT(foreign.status().message(), Catch::Contains("shard-00.db"));
+
+  std::filesystem::remove(dir.file("shard-00.db"));
+  std::ofstream(dir.file("shard-00.db")) << std::string(8192, 'G');
+  auto corrupt = ShardStore::Open(FileShard(dir));
+  REQUIRE_FALSE(corrupt.ok());
+  CHECK(corrupt.status().code() == ErrorCode::kConflict);
+  CHECK_THAT(corrupt.status().message(), Catch::Contains("shard-00.db"));
+}
+
+TEST_CASE("the layout matches the contract") {
+  TempDir dir;
+  { OpenOrDie(FileShard(dir, 0, 16)); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("shard-00.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT name, type, pk FROM pragma_table_info('stash')", -1, &st,
+                             nullptr) == SQLITE_OK);
+  std::vector<std::string> cols;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    cols.push_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) + " " +
+                   reinterpret_cast<const char*>(sqlite3_column_text(st, 1)) +
+                   (sqlite3_column_int(st, 2) ? " pk" : ""));
+  }
+  sqlite3_finalize(st);
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  CHECK(cols == std::vector<std::string>{"key_hash BLOB pk", "key TEXT", "value BLOB",
+                                         "timestamp INTEGER", "microsecond INTEGER"});
+}
+
+}  // namespace
+}  // namespace litestash

@@ -1,0 +1,99 @@
+// ShardWorker: the one thread that owns a shard's ShardStore, and the queue that reaches it.
+//
+// Other threads only Enqueue() tasks. The worker drains whatever is queued (up to kMaxBatch)
+// and runs it as one transaction — BEGIN IMMEDIATE if any task writes, else a read
+// transaction — in queue order, so a task sees the effects of every task queued before it
+// (pipelined read-your-writes). Only after COMMIT succeeds are the tasks told they are Done, so
+// an answer for a write is sent only once the write is committed. If any task or the commit
+// fails, the batch is rolled back and its tasks run again one transaction each, so a failing
+// task fails alone and the others still succeed.
+//
+// Every kSweepInterval (between batches, busy or idle) the worker deletes expired keys in batches
+// of kSweepBatch, one short transaction each, checking the queue between batches so requests are
+// not stalled.
+//
+// Stop() lets the worker finish every task queued before it, checkpoints the WAL, closes the
+// file and joins. Tasks enqueued after Stop() began are answered with `shutting_down`.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "shard/shard_store.h"
+
+namespace litestash {
+
+class ShardTask {
+ public:
+  virtual ~ShardTask() = default;
+  virtual bool writes() const = 0;
+  // False for work that must run outside any transaction (a WAL checkpoint): the worker commits
+  // the tasks queued before it, then runs it on its own.
+  virtual bool transactional() const { return true; }
+  // Runs on the shard thread inside the batch's transaction. May run more than once (after a
+  // batch failure), so it must reset any output it builds. A non-OK status fails the batch.
+  virtual Status Run(ShardStore& store, const Clock& clock) = 0;
+  // Called exactly once on the shard thread with the final outcome: OK after the commit, or the
+  // error that made the task fail.
+  virtual void Done(const Status& status) = 0;
+};
+using TaskPtr = std::unique_ptr<ShardTask>;
+
+struct ShardCounters {
+  std::atomic<uint64_t> tasks{0};
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> failed_batches{0};
+  std::atomic<uint64_t> swept{0};
+};
+
+class ShardWorker {
+ public:
+  static constexpr size_t kMaxBatch = 1024;
+  static constexpr int kSweepBatch = 256;
+  static constexpr std::chrono::milliseconds kSweepInterval{500};
+
+  explicit ShardWorker(ShardOptions options) : options_(std::move(options)) {}
+  ~ShardWorker();
+  ShardWorker(const ShardWorker&) = delete;
+  ShardWorker& operator=(const ShardWorker&) = delete;
+
+  // Starts the thread, which opens the store. The future reports whether the open succeeded;
+  // on failure the thread has already ended. Workers started together open in parallel.
+  std::future<Status> Start();
+
+  // Thread-safe. Hands a task to the shard thread.
+  void Enqueue(TaskPtr task);
+
+  // Finishes queued work, checkpoints and closes the store, joins the thread. Idempotent.
+  void Stop();
+
+  const ShardCounters& counters() const { return counters_; }
+  uint32_t index() const { return options_.index; }
+
+ private:
+  void Main(std::promise<Status> opened);
+  void RunBatch(std::vector<TaskPtr>& batch);
+  void RunTransaction(std::vector<TaskPtr>& batch, size_t begin, size_t end);
+  void RunAlone(TaskPtr& task);
+  void Sweep();
+
+  const ShardOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<TaskPtr> queue_;  // guarded by mu_
+  bool stopping_ = false;      // guarded by mu_
+
+  std::unique_ptr<ShardStore> store_;  // owned by the worker thread only
+  std::thread thread_;                 // started/joined by the owner of the ShardWorker
+  ShardCounters counters_;             // written by the worker thread, read by anyone
+};
+
+}  // namespace litestash
