@@ -1,0 +1,341 @@
+"""asyncio litestash client: many requests in flight over one engine.
+
+    async with AsyncLiteStash(data_dir="/tmp/stash") as db:
+        await asyncio.gather(*(db.set("k%d" % i, i) for i in range(1000)))
+
+Each request gets a fresh id and a future; one reader task reads response frames and resolves the
+future with the matching id (answers to different keys may come back in any order). If the engine
+exits, every pending and later request fails with EngineExited. Same methods as `LiteStash`.
+"""
+import asyncio
+import collections
+import itertools
+import struct
+from typing import Any, AsyncIterator, Dict, Iterable, List, Optional, Tuple
+
+from . import protocol
+from .errors import (EngineExited, FrameTooLarge, LiteStashError, ProtocolError, Timeout,
+                     from_response)
+from .process import STDERR_TAIL_LINES
+from .protocol import Cmd, Commands, Ttl
+
+
+class AsyncLiteStash:
+    def __init__(self, data_dir=None, shards: int = protocol.DEFAULT_SHARDS, engine: Optional[str] = None,
+                 *, timeout: Optional[float] = None, max_inflight: int = 1024,
+                 env: Optional[dict] = None, **flags):
+        """Nothing starts until `await db.start()` (or `async with`)."""
+        if data_dir is None and not flags.get("memory"):
+            raise ValueError("data_dir is required unless memory=True")
+        self.shards = shards
+        self.timeout = timeout
+        self.argv = protocol.engine_argv(engine, data_dir, shards, flags)
+        self.env = env
+        self.info: Dict[str, Any] = {}
+        self.max_frame_bytes: Optional[int] = None
+        self.exit_status: Optional[int] = None
+        self._cmds = Commands(shards)
+        self._ids = itertools.count(1)
+        self._pending: Dict[int, asyncio.Future] = {}
+        self.peak_inflight = 0          # most requests ever awaiting an answer at once
+        self._slots = asyncio.Semaphore(max_inflight)
+        self._write_lock = asyncio.Lock()
+        self._stderr = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._dead: Optional[LiteStashError] = None
+        self._closing = False
+        self._proc = None
+        self._reader = None
+        self._stderr_task = None
+
+    @classmethod
+    async def open(cls, *args, **kwargs) -> "AsyncLiteStash":
+        db = cls(*args, **kwargs)
+        await db.start()
+        return db
+
+    async def start(self) -> "AsyncLiteStash":
+        self._proc = await asyncio.create_subprocess_exec(
+            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=self.env, limit=1 << 20)
+        self._reader = asyncio.create_task(self._read_loop())
+        self._stderr_task = asyncio.create_task(self._drain_stderr())
+        try:
+            self.info = await self._call(self._cmds.hello())
+            protocol.check_hello(self.info, self.shards)
+        except BaseException:
+            await self._kill()
+            raise
+        self.max_frame_bytes = self.info.get("max_frame_bytes")
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    # --- plumbing ---------------------------------------------------------------------------
+    async def _drain_stderr(self):
+        try:
+            while True:
+                line = await self._proc.stderr.readline()
+                if not line:
+                    return
+                self._stderr.append(line.decode("utf-8", "replace").rstrip("\n"))
+        except (asyncio.CancelledError, OSError, ValueError):
+            return
+
+    def stderr_tail(self) -> str:
+        return "\n".join(self._stderr)
+
+    async def _read_loop(self):
+        stdout = self._proc.stdout
+        try:
+            while True:
+                try:
+                    header = await stdout.readexactly(4)
+                except asyncio.IncompleteReadError as e:
+                    await self._engine_gone("exited mid-frame" if e.partial else "exited")
+                    return
+                try:
+                    body = await stdout.readexactly(struct.unpack(">I", header)[0])
+                except asyncio.IncompleteReadError:
+                    await self._engine_gone("exited mid-frame")
+                    return
+                self._dispatch(body)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a protocol violation: nothing further can be trusted
+            self._fail_all(ProtocolError("reader failed: %r" % (e,)))
+
+    def _dispatch(self, body: bytes) -> None:
+        try:
+            resp = protocol.decode(body)
+            protocol.check_response(resp, None)
+        except Exception as e:
+            self._fail_all(ProtocolError("undecodable response: %r" % (e,)))
+            return
+        rid = resp.get("id")
+        fut = self._pending.pop(rid, None) if rid is not None else None
+        if fut is None and rid is None and len(self._pending) == 1:
+            # An id-less error (bad_frame / frame_too_large) with exactly one request in flight.
+            _, fut = self._pending.popitem()
+        if fut is None:
+            if rid is None:
+                self._fail_all(ProtocolError("id-less answer with %d requests in flight: %r"
+                                             % (len(self._pending), resp)))
+            return  # an answer for a request that was given up (timeout/cancel)
+        if not fut.done():
+            fut.set_result((resp, body))
+
+    def _fail_all(self, exc: LiteStashError) -> None:
+        if self._dead is None:
+            self._dead = exc
+        pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(exc.clone())
+
+    async def _engine_gone(self, what: str) -> None:
+        try:
+            status = await asyncio.wait_for(self._proc.wait(), 5)
+        except asyncio.TimeoutError:
+            status = None
+        self.exit_status = status
+        if self._stderr_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._stderr_task), 1)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+        if self._closing and status == 0 and not self._pending:
+            self._dead = LiteStashError("client is closed", code="closed")
+            return
+        self._fail_all(EngineExited("engine %s (exit status %s)" % (what, status), exit_status=status,
+                                    stderr_tail=self.stderr_tail()))
+
+    async def _call(self, cmd: Cmd) -> Any:
+        if self._dead is not None:
+            raise self._dead.clone()
+        if self._closing:
+            raise LiteStashError("client is closed", code="closed")
+        if self._proc is None:
+            raise LiteStashError("client not started (use `async with` or await start())", code="closed")
+        async with self._slots:
+            if self._dead is not None:
+                raise self._dead.clone()
+            req_id = next(self._ids)
+            body = protocol.encode_request(req_id, cmd.op, cmd.fields)
+            if self.max_frame_bytes is not None and len(body) > self.max_frame_bytes:
+                raise FrameTooLarge("request of %d bytes exceeds max_frame_bytes %d (not sent)"
+                                    % (len(body), self.max_frame_bytes))
+            fut = asyncio.get_running_loop().create_future()
+            self._pending[req_id] = fut
+            self.peak_inflight = max(self.peak_inflight, len(self._pending))
+            try:
+                async with self._write_lock:
+                    self._proc.stdin.write(struct.pack(">I", len(body)) + body)
+                    await self._proc.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError) as e:
+                self._pending.pop(req_id, None)
+                if self._dead is None:
+                    await self._engine_gone("went away while a request was being written")
+                raise (self._dead.clone() if self._dead else EngineExited(str(e))) from None
+            try:
+                if self.timeout is None:
+                    resp, raw = await fut
+                else:
+                    resp, raw = await asyncio.wait_for(fut, self.timeout)
+            except asyncio.TimeoutError:
+                self._pending.pop(req_id, None)
+                raise Timeout("no answer to %s (id %d) within %ss" % (cmd.op, req_id, self.timeout)) from None
+            finally:
+                self._pending.pop(req_id, None)
+        if not resp["ok"]:
+            raise from_response(resp)
+        if resp.get("id") != req_id:
+            raise ProtocolError("success response id %r for request %d" % (resp.get("id"), req_id))
+        try:
+            return cmd.convert(resp, raw)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ProtocolError("malformed %s answer %r: %s" % (cmd.op, resp, e)) from None
+
+    async def close(self, timeout: float = 30.0) -> None:
+        """Wait for in-flight requests, close stdin, wait; EngineExited unless exit status 0."""
+        if self._proc is None or self._closing:
+            return
+        if self._pending:
+            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
+        self._closing = True
+        async with self._write_lock:
+            try:
+                self._proc.stdin.close()
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                pass
+        try:
+            status = await asyncio.wait_for(self._proc.wait(), timeout)
+        except asyncio.TimeoutError:
+            await self._kill()
+            raise Timeout("engine did not exit within %ss after stdin closed (killed)" % timeout)
+        self.exit_status = status
+        already_reported = isinstance(self._dead, EngineExited)
+        await self._finish_tasks()
+        if status != 0 and not already_reported:
+            raise EngineExited("engine exited with status %s on close" % status, exit_status=status,
+                               stderr_tail=self.stderr_tail())
+
+    async def _finish_tasks(self):
+        for task in (self._reader, self._stderr_task):
+            if task is None:
+                continue
+            try:
+                await asyncio.wait_for(task, 5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                task.cancel()
+            except Exception:
+                pass
+
+    async def _kill(self):
+        self._closing = True
+        if self._proc is not None and self._proc.returncode is None:
+            try:
+                self._proc.kill()
+            except ProcessLookupError:
+                pass
+            await self._proc.wait()
+        await self._finish_tasks()
+
+    async def __aenter__(self) -> "AsyncLiteStash":
+        if self._proc is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            await self.close()
+        else:
+            try:
+                await self.close()
+            except LiteStashError:
+                pass
+            except BaseException:
+                await self._kill()
+                raise
+
+    # --- operations (same meaning as LiteStash) ----------------------------------------------
+    async def hello(self) -> dict:
+        return await self._call(self._cmds.hello())
+
+    async def ping(self) -> bool:
+        return await self._call(self._cmds.ping())
+
+    async def set(self, key: str, value: Any, ttl_ms: Optional[int] = None) -> int:
+        return await self._call(self._cmds.set(key, value, ttl_ms))
+
+    async def set_raw(self, key: str, packed: bytes, ttl_ms: Optional[int] = None) -> int:
+        return await self._call(self._cmds.set_raw(key, packed, ttl_ms))
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        return await self._call(self._cmds.get(key, default))
+
+    async def get_with_version(self, key: str) -> Optional[Tuple[Any, int]]:
+        return await self._call(self._cmds.get_with_version(key))
+
+    async def get_raw(self, key: str) -> Optional[bytes]:
+        return await self._call(self._cmds.get_raw(key))
+
+    async def delete(self, key: str) -> bool:
+        return await self._call(self._cmds.delete(key))
+
+    async def exists(self, key: str) -> bool:
+        return await self._call(self._cmds.exists(key))
+
+    async def mset(self, entries, ttl_ms: Optional[int] = None) -> int:
+        return await self._call(self._cmds.mset(entries, ttl_ms))
+
+    async def mset_raw(self, entries, ttl_ms: Optional[int] = None) -> int:
+        return await self._call(self._cmds.mset_raw(entries, ttl_ms))
+
+    async def mget(self, keys: Iterable[str], default: Any = None) -> List[Any]:
+        return await self._call(self._cmds.mget(keys, default))
+
+    async def mget_raw(self, keys: Iterable[str]) -> List[Optional[bytes]]:
+        return await self._call(self._cmds.mget_raw(keys))
+
+    async def mdelete(self, keys: Iterable[str]) -> int:
+        return await self._call(self._cmds.mdelete(keys))
+
+    async def scan(self, prefix: Optional[str] = None, after: Optional[str] = None,
+                   limit: Optional[int] = None) -> Tuple[List[str], bool]:
+        return await self._call(self._cmds.scan(prefix, after, limit))
+
+    async def scan_iter(self, prefix: Optional[str] = None, batch: int = 1000) -> AsyncIterator[str]:
+        after = None
+        while True:
+            keys, more = await self.scan(prefix, after, batch)
+            for k in keys:
+                yield k
+            if not more or not keys:
+                return
+            after = keys[-1]
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self.scan_iter()
+
+    async def count(self) -> int:
+        return await self._call(self._cmds.count())
+
+    async def clear(self) -> None:
+        await self._call(self._cmds.clear())
+
+    async def expire(self, key: str, ttl_ms: int) -> bool:
+        return await self._call(self._cmds.expire(key, ttl_ms))
+
+    async def ttl(self, key: str) -> Ttl:
+        return await self._call(self._cmds.ttl(key))
+
+    async def persist(self, key: str) -> bool:
+        return await self._call(self._cmds.persist(key))
+
+    async def stats(self) -> dict:
+        return await self._call(self._cmds.stats())
+
+    async def sync(self) -> None:
+        await self._call(self._cmds.sync())
