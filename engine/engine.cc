@@ -23,6 +23,7 @@ namespace litestash {
 namespace {
 
 constexpr size_t kReadChunk = 256 * 1024;
+constexpr std::chrono::milliseconds kSignalDrainDeadline{10000};
 
 void SetUpLogging(const std::string& level) {
   auto logger = spdlog::stderr_logger_mt("litestash");
@@ -57,10 +58,19 @@ std::string ShardPath(const std::string& dir, uint32_t index) {
   return (std::filesystem::path(dir) / name).string();
 }
 
-// Opens all shards in parallel. On failure stops every worker and returns the exit code.
+int ExitCodeFor(const Status& open_failure) {
+  return open_failure.code() == ErrorCode::kConflict ? kExitDataMismatch : kExitCannotOpen;
+}
+
+// Opens all shards in parallel, each on its own worker thread. When the data dir already has
+// shard 0, that one is opened (and its shard count checked) first, so a mismatched --shards is
+// refused before any new shard file is created. On failure stops every worker and returns the
+// exit code.
 int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* workers) {
+  const bool existing = !config.memory && std::filesystem::exists(ShardPath(config.data_dir, 0));
   std::vector<std::future<Status>> opened;
-  for (uint32_t i = 0; i < config.shards; ++i) {
+  Status failure;
+  for (uint32_t i = 0; i < config.shards && failure.ok(); ++i) {
     ShardOptions options;
     options.path = config.memory ? std::string() : ShardPath(config.data_dir, i);
     options.in_memory = config.memory;
@@ -69,41 +79,49 @@ int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* 
     options.sync = config.sync;
     workers->push_back(std::make_unique<ShardWorker>(options));
     opened.push_back(workers->back()->Start());
+    if (i == 0 && existing) {
+      failure = opened.back().get();
+      opened.pop_back();
+    }
   }
-  int exit_code = kExitOk;
   for (auto& f : opened) {
     Status st = f.get();
-    if (st.ok() || exit_code != kExitOk) continue;
-    spdlog::critical("cannot open data dir '{}': {}", config.data_dir, st.message());
-    exit_code = st.code() == ErrorCode::kConflict ? kExitDataMismatch : kExitCannotOpen;
+    if (failure.ok()) failure = st;
   }
-  if (exit_code != kExitOk) {
-    for (auto& w : *workers) w->Stop();
-  }
-  return exit_code;
+  if (failure.ok()) return kExitOk;
+  spdlog::critical("cannot open data dir '{}': {}", config.data_dir, failure.message());
+  for (auto& w : *workers) w->Stop();
+  return ExitCodeFor(failure);
 }
 
 enum class StopReason { kEof, kTruncated, kSignal, kReadError };
 
 // Reads stdin into the session until EOF or a signal. Pauses while too much is in flight.
+// Takes a pending SIGTERM/SIGINT from the signalfd without blocking; true if there was one.
+bool TakeSignal(int signal_fd) {
+  pollfd pfd = {signal_fd, POLLIN, 0};
+  if (::poll(&pfd, 1, 0) <= 0) return false;
+  signalfd_siginfo info;
+  if (::read(signal_fd, &info, sizeof info) != sizeof info) return false;
+  spdlog::info("received {}, shutting down", strsignal(static_cast<int>(info.ssi_signo)));
+  return true;
+}
+
 StopReason Serve(Session& session, InflightLimiter& limiter, int signal_fd) {
   std::vector<char> buf(kReadChunk);
   uint64_t counted = 0;
   pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {signal_fd, POLLIN, 0}};
   for (;;) {
-    limiter.WaitForRoom();
+    // Paused for back-pressure: keep watching for SIGTERM/SIGINT meanwhile.
+    while (!limiter.WaitForRoom(std::chrono::milliseconds(50))) {
+      if (TakeSignal(signal_fd)) return StopReason::kSignal;
+    }
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("poll failed: {}", std::strerror(errno));
       return StopReason::kReadError;
     }
-    if (fds[1].revents & POLLIN) {
-      signalfd_siginfo info;
-      if (::read(signal_fd, &info, sizeof info) == sizeof info) {
-        spdlog::info("received {}, shutting down", strsignal(static_cast<int>(info.ssi_signo)));
-      }
-      return StopReason::kSignal;
-    }
+    if ((fds[1].revents & POLLIN) && TakeSignal(signal_fd)) return StopReason::kSignal;
     if (fds[0].revents == 0) continue;
     ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
     if (n < 0) {
@@ -160,6 +178,16 @@ int RunEngine(const Config& config) {
   // Every accepted request is queued; each worker finishes its queue, commits, checkpoints and
   // closes. Then the writer flushes the last answers.
   for (auto& w : workers) w->Stop();
+  if (reason == StopReason::kSignal) {
+    // Everything is committed. A host that asked us to stop but no longer reads would keep
+    // the writer blocked forever; give it a while, then exit without the last answers.
+    if (!writer.CloseWithin(kSignalDrainDeadline)) {
+      spdlog::error("host is not reading stdout; exiting after {}s with answers undelivered",
+                    kSignalDrainDeadline.count() / 1000);
+      spdlog::default_logger()->flush();
+      std::_Exit(kExitOutputFailed);
+    }
+  }
   writer.Close();
   ::close(signal_fd);
 

@@ -1,13 +1,14 @@
 // InflightLimiter: bounds the requests (and their frame bytes) accepted but not yet answered.
 //
 // The reader thread calls WaitForRoom() before each read of stdin; while the engine holds
-// max_frames unanswered frames or max_bytes of request bytes, it blocks, stops reading, and the
-// pipe pushes back on the host. Memory therefore stays bounded whatever the host sends: at most
-// the limits plus one read's worth of frames.
+// max_frames unanswered frames, or max_bytes of request bytes not yet run plus answer bytes not
+// yet written, it waits, stops reading, and the pipe pushes back on the host. Memory therefore
+// stays bounded whatever the host sends: at most the limits plus one read's worth of frames.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -24,10 +25,11 @@ class InflightLimiter {
   void AddBytes(int64_t n) { Adjust(0, n); }
   void ReleaseBytes(int64_t n) { Adjust(0, -n); }
 
-  // Blocks until both counts are under their limits.
-  void WaitForRoom() {
+  // Waits up to `timeout` for both counts to be under their limits; true if they are.
+  bool WaitForRoom(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return frames_ < max_frames_ && bytes_ < max_bytes_; });
+    return cv_.wait_for(lock, timeout,
+                        [this] { return frames_ < max_frames_ && bytes_ < max_bytes_; });
   }
   // Blocks until every accepted frame has been answered.
   void WaitForIdle() {

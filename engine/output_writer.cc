@@ -13,6 +13,7 @@ namespace litestash {
 void OutputWriter::Start() { thread_ = std::thread(&OutputWriter::Main, this); }
 
 void OutputWriter::Send(std::string frame) {
+  limiter_->AddBytes(static_cast<int64_t>(frame.size()));
   std::lock_guard<std::mutex> lock(mu_);
   queue_.push_back(std::move(frame));
   if (queue_.size() == 1) cv_.notify_one();
@@ -27,6 +28,20 @@ void OutputWriter::Close() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool OutputWriter::CloseWithin(std::chrono::milliseconds deadline) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    closing_ = true;
+    cv_.notify_one();
+    // Drained: nothing queued and the thread has finished writing its last swap.
+    if (!drained_cv_.wait_for(lock, deadline, [this] { return queue_.empty() && !writing_; })) {
+      return false;
+    }
+  }
+  Close();
+  return true;
+}
+
 void OutputWriter::Main() {
   std::vector<std::string> frames;
   for (;;) {
@@ -35,10 +50,19 @@ void OutputWriter::Main() {
       cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
       if (queue_.empty()) return;  // closing and drained
       frames.swap(queue_);
+      writing_ = true;
     }
     WriteAll(frames);
+    int64_t bytes = 0;
+    for (const auto& f : frames) bytes += static_cast<int64_t>(f.size());
     limiter_->ReleaseFrames(static_cast<int64_t>(frames.size()));
+    limiter_->ReleaseBytes(bytes);
     frames.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (queue_.empty()) drained_cv_.notify_all();
+    }
   }
 }
 

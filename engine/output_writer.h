@@ -1,7 +1,9 @@
 // OutputWriter: the single writer of stdout. Every response frame, from any thread, goes
 // through Send(); one thread writes them in arrival order with writev, many frames per call.
 //
-// After a frame is written the writer releases it from the InflightLimiter. If the write fails
+// A frame's bytes count against the InflightLimiter's byte budget from Send() until written, so
+// a host that stops reading cannot make answers pile up without bound; after a frame is written
+// the writer releases it (one frame, its bytes) from the limiter. If the write fails
 // (the host closed its end: EPIPE), the writer records the failure, drops further frames but
 // keeps releasing them, so the engine can still finish its committed work and shut down.
 //
@@ -9,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -29,6 +32,9 @@ class OutputWriter : public FrameSink {
   void Send(std::string frame) override;
   // Writes everything sent so far, then ends the thread. Idempotent.
   void Close();
+  // Like Close(), but gives up after `deadline` if the host is not reading (returns false; the
+  // thread is then still blocked in write() and the process must exit without joining it).
+  bool CloseWithin(std::chrono::milliseconds deadline);
   bool failed() const { return failed_.load(); }
 
  private:
@@ -38,9 +44,11 @@ class OutputWriter : public FrameSink {
   const int fd_;
   InflightLimiter* limiter_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> queue_;  // guarded by mu_
-  bool closing_ = false;            // guarded by mu_
+  std::condition_variable cv_;          // wakes the writer thread
+  std::condition_variable drained_cv_;  // signalled when a swap was written and none is queued
+  std::vector<std::string> queue_;      // guarded by mu_
+  bool closing_ = false;                // guarded by mu_
+  bool writing_ = false;                // guarded by mu_: a swapped batch is being written
   std::atomic<bool> failed_{false};
   std::thread thread_;
 };

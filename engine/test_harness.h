@@ -39,11 +39,13 @@ struct CaptureSink : FrameSink {
 class Harness {
  public:
   // In-memory shards, or files in `dir` when given.
-  explicit Harness(uint32_t shards = 4, std::string dir = "") : limiter_(1 << 20, 1ll << 40) {
+  explicit Harness(uint32_t shards = 4, std::string dir = "", std::string vfs = "")
+      : limiter_(1 << 20, 1ll << 40) {
     for (uint32_t i = 0; i < shards; ++i) {
       ShardOptions o;
       o.in_memory = dir.empty();
       o.path = dir + "/shard-" + std::to_string(i) + ".db";
+      o.vfs = vfs;
       o.index = i;
       o.count = shards;
       workers_.push_back(std::make_unique<ShardWorker>(o));

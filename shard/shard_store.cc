@@ -71,7 +71,8 @@ Status ShardStore::SqlError(std::string_view what, int rc) const {
   if (db_ != nullptr && sqlite3_errcode(db_) == rc) {
     msg += " (" + std::string(sqlite3_errmsg(db_)) + ")";
   }
-  return Status(IsDataError(rc) ? ErrorCode::kConflict : ErrorCode::kStorageError, msg);
+  if (IsDataError(rc)) saw_data_error_ = true;
+  return Status::Storage(msg);
 }
 
 Status ShardStore::Exec(const char* sql) {
@@ -85,6 +86,7 @@ Status ShardStore::Exec(const char* sql) {
 Result<std::unique_ptr<ShardStore>> ShardStore::Open(const ShardOptions& options) {
   std::unique_ptr<ShardStore> store(new ShardStore(options));
   Status st = store->Init();
+  if (!st.ok() && store->saw_data_error_) return Status(ErrorCode::kConflict, st.message());
   if (!st.ok()) return st;
   return store;
 }
@@ -92,7 +94,8 @@ Result<std::unique_ptr<ShardStore>> ShardStore::Open(const ShardOptions& options
 Status ShardStore::Init() {
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   const char* path = options_.in_memory ? ":memory:" : options_.path.c_str();
-  int rc = sqlite3_open_v2(path, &db_, flags, nullptr);
+  int rc =
+      sqlite3_open_v2(path, &db_, flags, options_.vfs.empty() ? nullptr : options_.vfs.c_str());
   if (rc != SQLITE_OK) {
     return Status::Storage(name_ + ": cannot open: " + sqlite3_errstr(rc));
   }
@@ -445,12 +448,22 @@ Result<int> ShardStore::SweepExpired(const Clock& clock, int max_rows) {
 
 Status ShardStore::SyncToDisk() {
   if (options_.in_memory) return Status::Ok();
-  // A checkpoint syncs the WAL before copying it into the database file, and syncs the file
-  // after; with synchronous=OFF it would skip both, so raise the level for its duration.
-  if (options_.sync == SyncMode::kOff) LITESTASH_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
-  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  if (options_.sync == SyncMode::kOff) LITESTASH_RETURN_IF_ERROR(Exec("PRAGMA synchronous=OFF"));
-  if (rc != SQLITE_OK) return SqlError("checkpoint for sync", rc);
+  // A commit made under synchronous=FULL fsyncs the WAL, and with it every earlier commit. A
+  // passive checkpoint alone is not enough: when another process's read transaction keeps it
+  // from copying any frame, it skips the fsync and would report success with nothing synced.
+  LITESTASH_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
+  Status st = Exec("BEGIN IMMEDIATE");
+  if (st.ok()) st = Exec("UPDATE meta SET value = value WHERE name = 'layout_version'");
+  if (st.ok()) st = Exec("COMMIT");
+  if (!st.ok()) Rollback();
+  const char* restore = options_.sync == SyncMode::kOff      ? "PRAGMA synchronous=OFF"
+                        : options_.sync == SyncMode::kNormal ? "PRAGMA synchronous=NORMAL"
+                                                             : "PRAGMA synchronous=FULL";
+  Status restored = Exec(restore);
+  LITESTASH_RETURN_IF_ERROR(st);
+  LITESTASH_RETURN_IF_ERROR(restored);
+  // Then move the WAL into the database file where no reader is in the way (best effort).
+  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   return Status::Ok();
 }
 

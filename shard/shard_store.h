@@ -13,8 +13,9 @@
 // SweepExpired() or when the key is written again.
 //
 // Failure: every call returns Status/Result; SQLite failures become kStorageError carrying
-// SQLite's message. Open() reports a layout/shard-count mismatch, a corrupt file or a foreign
-// database as kConflict, and a file that cannot be opened or created as kStorageError.
+// SQLite's message (also for corruption found while serving). Open() reports a layout or
+// shard-count mismatch, a corrupt file or a foreign database as kConflict, and a file that
+// cannot be opened or created as kStorageError.
 //
 // Thread-safety: none. A ShardStore is owned and used by exactly one thread (its ShardWorker).
 // The connection is opened SQLITE_OPEN_NOMUTEX for that reason.
@@ -45,6 +46,7 @@ struct ShardOptions {
   uint32_t count = 16;
   SyncMode sync = SyncMode::kNormal;
   int busy_timeout_ms = 60000;
+  std::string vfs;  // SQLite VFS name; empty: the default. Tests inject faults through a shim.
 };
 
 // One batch's notion of time, taken once when the batch starts.
@@ -99,7 +101,8 @@ class ShardStore {
   // Deletes up to max_rows expired keys (own transaction). Returns how many went.
   Result<int> SweepExpired(const Clock& clock, int max_rows);
 
-  // Makes everything committed so far durable (fsync), whatever the sync mode.
+  // Makes everything committed so far durable (fsync), whatever the sync mode and whatever other
+  // processes hold open. Call outside a transaction.
   Status SyncToDisk();
   // Checkpoints the WAL into the database file and truncates it (used at shutdown).
   Status Checkpoint();
@@ -120,6 +123,8 @@ class ShardStore {
   sqlite3* db_ = nullptr;
 
   bool in_write_txn_ = false;
+  mutable bool saw_data_error_ =
+      false;  // SQLITE_CORRUPT/NOTADB seen (Open reports it as kConflict)
   uint64_t last_version_ = 0;
   bool version_dirty_ = false;
 

@@ -1,0 +1,127 @@
+// Fault injection: a full disk (SQLITE_FULL) and write I/O errors (SQLITE_IOERR_WRITE) injected
+// through the FaultVfs shim under real shard files. The engine must answer storage_error for the
+// writes that hit the fault, keep serving reads, corrupt nothing, and accept writes again once
+// the fault is gone. Every acknowledged write must be there afterwards.
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "engine/test_harness.h"
+#include "shard/test_dir.h"
+#include "tests/fault_vfs.h"
+
+namespace litestash {
+namespace {
+
+using testing::FaultVfs;
+using testing::Harness;
+using testing::Req;
+
+std::string Set(uint64_t id, const std::string& key, int value) {
+  return Req(id, "set", 2, [&](auto& pk) {
+    pk.pack(std::string("key"));
+    pk.pack(key);
+    pk.pack(std::string("value"));
+    pk.pack(value);
+  });
+}
+std::string Get(uint64_t id, const std::string& key) {
+  return Req(id, "get", 1, [&](auto& pk) {
+    pk.pack(std::string("key"));
+    pk.pack(key);
+  });
+}
+std::string Code(const std::map<std::string, msgpack::object>& answer) {
+  if (answer.at("ok").as<bool>()) return "ok";
+  return answer.at("error").as<std::map<std::string, std::string>>().at("code");
+}
+
+// Opens each shard file directly and checks integrity and the total number of keys.
+void CheckFiles(const testing::TempDir& dir, int shards, int64_t expected_keys) {
+  int64_t total = 0;
+  for (int i = 0; i < shards; ++i) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir.path() / ("shard-" + std::to_string(i) + ".db")).c_str(), &db) ==
+            SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
+    sqlite3_finalize(st);
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM stash", -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    total += sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  CHECK(total == expected_keys);
+}
+
+void RunFaultScenario(int error, int after_writes) {
+  testing::TempDir dir;
+  const int shards = 4;
+  uint64_t id = 0;
+  {
+    Harness h(shards, dir.path().string(), FaultVfs::Register());
+    for (int i = 0; i < 40; ++i) {
+      ++id;
+      REQUIRE(Code(h.Call(id, Set(id, "k" + std::to_string(i), i))) == "ok");
+    }
+
+    FaultVfs::Arm(after_writes, error);
+    // Pipelined: new writes, overwrites, deletes and reads, all in flight together.
+    std::string stream;
+    std::vector<std::pair<uint64_t, std::string>> writes, reads;
+    for (int i = 0; i < 20; ++i) {
+      ++id;
+      stream += testing::Frame(Set(id, "new" + std::to_string(i), i));
+      writes.push_back({id, "new" + std::to_string(i)});
+      ++id;
+      stream += testing::Frame(Get(id, "k" + std::to_string(i)));
+      reads.push_back({id, "k" + std::to_string(i)});
+    }
+    h.Feed(stream);
+    int failed = 0;
+    std::set<std::string> acknowledged;
+    for (const auto& [wid, key] : writes) {
+      const std::string code = Code(h.Await(wid));
+      CHECK((code == "ok" || code == "storage_error"));
+      failed += code == "storage_error";
+      if (code == "ok") acknowledged.insert(key);
+    }
+    CHECK(failed > 0);
+    for (size_t i = 0; i < reads.size(); ++i) {
+      auto got = h.Await(reads[i].first);
+      REQUIRE(Code(got) == "ok");  // reads keep working on a full disk
+      CHECK(got.at("value").as<int>() == static_cast<int>(i));
+    }
+    CHECK(FaultVfs::failed_writes() > 0);
+
+    FaultVfs::Disarm();
+    // Writes work again, including the keys whose writes failed.
+    for (int i = 0; i < 20; ++i) {
+      ++id;
+      REQUIRE(Code(h.Call(id, Set(id, "new" + std::to_string(i), 100 + i))) == "ok");
+    }
+    for (int i = 0; i < 20; ++i) {
+      ++id;
+      auto got = h.Call(id, Get(id, "new" + std::to_string(i)));
+      CHECK(got.at("value").as<int>() == 100 + i);
+    }
+    ++id;
+    CHECK(h.Call(id, Req(id, "count")).at("count").as<int>() == 60);
+  }
+  CheckFiles(dir, shards, 60);
+}
+
+TEST_CASE("a full disk answers storage_error, keeps serving reads and recovers") {
+  RunFaultScenario(SQLITE_FULL, 0);
+}
+
+TEST_CASE("write I/O errors in the middle of batches fail only the writes they hit") {
+  RunFaultScenario(SQLITE_IOERR_WRITE, 3);
+}
+
+}  // namespace
+}  // namespace litestash
