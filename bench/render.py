@@ -1,0 +1,287 @@
+"""Turns the raw tool outputs of report.py into the result document, its Markdown and its chart.
+
+Contract:
+- `assemble(steps, config, machine, seconds)` returns the JSON document: {"schema": 1, "config",
+  "machine", "figures" (flat {"<run>.<phase>.<metric>": number}), "targets" (list of rows with
+  id, title, value, anchor_value, ratio, unit, better), "notes", "failures", "durations_s",
+  "runs" (raw JSON per tool), "ok"}. Figure names are stable for a given --depth.
+- `markdown(doc, png_name)` and `targets_text(doc)` render the target table (ratio =
+  litestash / anchor; for RSS and ms lower is better, as the `better` column says).
+- `chart(doc, path)` draws the PNG with matplotlib's Agg backend; returns None or an error text
+  (the run does not fail for want of a chart).
+"""
+import math
+
+PHASE_RUNS = ("engine", "engine_full", "sqlite", "redis")
+PHASE_METRICS = ("ops_per_s", "keys_per_s", "p50_us", "p99_us", "p999_us", "max_us", "seconds",
+                 "target_cpu_us_per_op", "client_cpu_us_per_op", "engine_avg_batch", "errors", "misses",
+                 "commit_every")
+PY_METRICS = ("ops_per_s", "keys_per_s", "p50_us", "p99_us", "p999_us", "misses")
+
+# (id, title, litestash figure, anchor figure or None, unit, better)
+TARGETS = [
+    ("set_vs_sqlite_batch", "Pipelined SET, depth {d} vs raw SQLite committing every K writes (K = engine batch)",
+     "engine.set_seq_d{d}.ops_per_s", "sqlite.set_seq_engine_batch.ops_per_s", "ops/s", "higher"),
+    ("set_vs_sqlite_one_txn", "Pipelined SET, depth {d} vs raw SQLite in one big transaction",
+     "engine.set_seq_d{d}.ops_per_s", "sqlite.set_seq_one_txn.ops_per_s", "ops/s", "higher"),
+    ("set_vs_redis", "Pipelined SET, depth {d} vs Redis SET pipelined {d}",
+     "engine.set_seq_d{d}.ops_per_s", "redis.set_seq_d{d}.ops_per_s", "ops/s", "higher"),
+    ("get_uniform_vs_sqlite", "Pipelined GET depth {d}, uniform over {keys} keys vs raw SQLite GET",
+     "engine.get_uniform_d{d}.ops_per_s", "sqlite.get_uniform.ops_per_s", "ops/s", "higher"),
+    ("get_hot_vs_redis", "GET of a 10k-key hot set, depth {d} vs Redis pipelined GET (same keys)",
+     "engine.get_hot10k_d{d}.ops_per_s", "redis.get_hot10k_d{d}.ops_per_s", "ops/s", "higher"),
+    ("get_d1_vs_redis_d1", "Depth-1 GET vs Redis single-client unpipelined GET",
+     "engine.get_uniform_d1.ops_per_s", "redis.get_uniform_d1.ops_per_s", "ops/s", "higher"),
+    ("py_set_vs_diskcache", "Python host single set vs diskcache FanoutCache(shards=16) set",
+     "python.host.set.ops_per_s", "python.diskcache.set.ops_per_s", "ops/s", "higher"),
+    ("py_mget_vs_diskcache_get", "Python host mget-100, keys/s vs diskcache get, keys/s",
+     "python.host.mget.keys_per_s", "python.diskcache.get.ops_per_s", "keys/s", "higher"),
+    ("spawn_to_hello", "Spawn to first hello answer, median over new data dirs",
+     "spawn.fresh_median_ms", None, "ms", "lower"),
+    ("peak_rss", "Engine peak RSS after {keys} keys vs redis-server peak RSS (same keys)",
+     "engine.peak_rss_mb", "redis.peak_rss_mb", "MB", "lower"),
+    ("sync_full_d64_vs_d1", "--sync full: {d} writes in flight vs depth 1 (one commit per write)",
+     "engine_full.set_seq_d{d}.ops_per_s", "engine_full.set_seq_d1.ops_per_s", "ops/s", "higher"),
+    ("sync_full_vs_sqlite_k1", "--sync full depth {d} vs raw SQLite synchronous=FULL, one commit per write",
+     "engine_full.set_seq_d{d}.ops_per_s", "sqlite.set_seq_full_k1.ops_per_s", "ops/s", "higher"),
+]
+
+ANCHOR_OF = {"sqlite": "raw SQLite", "redis": "Redis", "python": "diskcache", "engine_full": "engine depth 1",
+             "spawn": "-"}
+
+
+def _num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def flatten(runs):
+    fig = {}
+    for run in PHASE_RUNS:
+        for phase, r in (runs.get(run) or {}).get("phases", {}).items():
+            for m in PHASE_METRICS:
+                if _num(r.get(m)):
+                    fig["%s.%s.%s" % (run, phase, m)] = r[m]
+    e = runs.get("engine") or {}
+    if _num(e.get("peak_rss_kb")) and e["peak_rss_kb"] > 0:
+        fig["engine.peak_rss_mb"] = e["peak_rss_kb"] / 1024.0
+    if _num(e.get("data_dir_bytes")):
+        fig["engine.data_dir_mb"] = e["data_dir_bytes"] / 1048576.0
+    if _num((e.get("exit") or {}).get("cpu_s")):
+        fig["engine.cpu_s"] = e["exit"]["cpu_s"]
+        fig["engine.shutdown_s"] = e["exit"]["shutdown_s"]
+    if _num(e.get("spawn_to_hello_ms")):
+        fig["engine.first_spawn_to_hello_ms"] = e["spawn_to_hello_ms"]
+    s = runs.get("spawn") or {}
+    for m in ("fresh_median_ms", "reopen_median_ms", "shutdown_median_ms"):
+        if _num(s.get(m)) and s[m] >= 0:
+            fig["spawn." + m] = s[m]
+    r = runs.get("redis") or {}
+    if _num(r.get("peak_rss_kb")):
+        fig["redis.peak_rss_mb"] = r["peak_rss_kb"] / 1024.0
+    for test, v in (runs.get("redis_benchmark") or {}).items():
+        if isinstance(v, dict):
+            for m, x in v.items():
+                if _num(x):
+                    fig["redis_benchmark.%s.%s" % (test, m)] = x
+    p = runs.get("python") or {}
+    for side in ("diskcache", "host"):
+        for op, res in (p.get(side) or {}).items():
+            if isinstance(res, dict):
+                for m in PY_METRICS:
+                    if _num(res.get(m)):
+                        fig["python.%s.%s.%s" % (side, op, m)] = res[m]
+    return fig
+
+
+def targets(fig, config):
+    rows = []
+    fmt = {"d": config["depth"], "keys": "{:,}".format(config["keys"])}
+    for tid, title, mine, anchor, unit, better in TARGETS:
+        mine, anchor = mine.format(**fmt), anchor.format(**fmt) if anchor else None
+        v, a = fig.get(mine), fig.get(anchor) if anchor else None
+        rows.append({"id": tid, "title": title.format(**fmt), "figure": mine, "anchor_figure": anchor,
+                     "value": v, "anchor_value": a, "unit": unit, "better": better,
+                     "ratio": (v / a) if (_num(v) and _num(a) and a > 0) else None})
+    return rows
+
+
+def sanity_notes(runs):
+    notes = []
+    for run in PHASE_RUNS:
+        for phase, r in (runs.get(run) or {}).get("phases", {}).items():
+            if r.get("errors"):
+                notes.append("%s.%s: %d error answers (first: %s)" % (run, phase, r["errors"], r.get("first_error")))
+            if r.get("misses"):
+                notes.append("%s.%s: %d keys not found although every key read was written before"
+                             % (run, phase, r["misses"]))
+    py = runs.get("python") or {}
+    for side in ("diskcache", "host"):
+        for op, res in (py.get(side) or {}).items():
+            if isinstance(res, dict) and res.get("misses"):
+                notes.append("python.%s.%s: %d misses" % (side, op, res["misses"]))
+    return notes
+
+
+def assemble(steps, config, machine, seconds):
+    fig = flatten(steps.runs)
+    eng = steps.runs.get("engine") or {}
+    machine = dict(machine)
+    hello = eng.get("hello") or {}
+    machine["engine_version"] = hello.get("version")
+    machine["sqlite_version"] = (steps.runs.get("sqlite") or {}).get("sqlite_version")
+    rv = (steps.runs.get("redis") or {}).get("server_version") or ""
+    machine["redis_version"] = ("Redis " + rv.split("v=")[1].split()[0]) if "v=" in rv else (rv or None)
+    machine["python_host"] = ((steps.runs.get("python") or {}).get("host") or {}).get("impl")
+    return {"schema": 1, "config": config, "machine": machine, "seconds": round(seconds, 1),
+            "ok": not steps.failures and bool(fig), "figures": fig, "targets": targets(fig, config),
+            "notes": steps.notes + sanity_notes(steps.runs), "failures": steps.failures,
+            "durations_s": steps.durations, "runs": steps.runs}
+
+
+def _fmt(v, unit=""):
+    if not _num(v):
+        return "n/a"
+    if unit in ("ms", "MB") or abs(v) < 100:
+        return "%.3g" % v if abs(v) < 10 else "%.1f" % v
+    return "{:,.0f}".format(v)
+
+
+def _ratio(r):
+    return "n/a" if r is None else ("%.2f×" % r if r < 10 else "%.1f×" % r)
+
+
+def _header(doc):
+    c, m = doc["config"], doc["machine"]
+    return ["%s · %s CPUs (%s) · engine %s · SQLite %s · %s · git %s" % (
+               m.get("date"), m.get("cpus"), m.get("cpu_model"), m.get("engine_version"),
+               m.get("sqlite_version"), m.get("redis_version") or "Redis not run", m.get("git_rev") or "n/a"), "",
+           "Load average at start / end: %s / %s." % (m.get("loadavg_start"), m.get("loadavg_end")), "",
+           "Config: %s keys, %d-byte values, %d shards, --sync %s, depth %d; %s requests per measured "
+           "phase (%s at depth 1); Python ops %s. Whole run: %.0f s." % (
+               "{:,}".format(c["keys"]), c["value_size"], c["shards"], c["sync"], c["depth"],
+               "{:,}".format(c["ops"]), "{:,}".format(c["depth_ops"]), "{:,}".format(c["python_ops"]),
+               doc["seconds"]), ""]
+
+
+def _target_table(doc):
+    out = ["| target | litestash | anchor | ratio | better |", "| --- | ---: | ---: | ---: | --- |"]
+    for t in doc["targets"]:
+        out.append("| %s | %s %s | %s | %s | %s |" % (
+            t["title"], _fmt(t["value"], t["unit"]), t["unit"], _fmt(t["anchor_value"], t["unit"]),
+            _ratio(t["ratio"]), t["better"]))
+    return out
+
+
+def docs_section(doc, stem):
+    """The block report.py --update-docs puts between the markers of docs/performance.md."""
+    out = ["Run of %s (%s scale); full tables in [bench/results/%s.md](../bench/results/%s.md), raw figures in "
+           "`bench/results/%s.json`." % (doc["machine"].get("date"), doc["config"]["scale"], stem, stem, stem), ""]
+    out += _header(doc) + _target_table(doc)
+    out += ["", "![benchmark chart](../bench/results/%s.png)" % stem]
+    if doc["notes"] or doc["failures"]:
+        out += ["", "Notes:", ""] + ["- " + n for n in doc["notes"]] + ["- FAILED: " + x for x in doc["failures"]]
+    return "\n".join(out) + "\n"
+
+
+def markdown(doc, png_name):
+    c = doc["config"]
+    out = ["# litestash-engine benchmark (%s scale)" % c["scale"], ""] + _header(doc)
+    out += ["## Targets", ""] + _target_table(doc)
+    out += ["", "![chart](%s)" % png_name, "", "## Every phase", "",
+            "Target CPU is the engine's (or Redis's, or in-process SQLite's) CPU time per request; client CPU is "
+            "the load generator's own, both threads (10 ms /proc tick resolution for the target).", "",
+            "| run | phase | ops/s | keys/s | p50 µs | p99 µs | p99.9 µs | target CPU µs/op | client CPU µs/op | notes |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for run in PHASE_RUNS:
+        for phase, r in (doc["runs"].get(run) or {}).get("phases", {}).items():
+            notes = []
+            if r.get("commit_every") is not None:
+                notes.append("commit every %s" % (r["commit_every"] or "phase (one txn)"))
+            if _num(r.get("engine_avg_batch")):
+                notes.append("engine batch %.1f" % r["engine_avg_batch"])
+            if r.get("errors") or r.get("misses"):
+                notes.append("errors %s misses %s" % (r.get("errors"), r.get("misses")))
+            if r.get("broken"):
+                notes.append("BROKEN: %s" % r.get("broken_reason"))
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                run, phase, _fmt(r.get("ops_per_s")), _fmt(r.get("keys_per_s")), _fmt(r.get("p50_us")),
+                _fmt(r.get("p99_us")), _fmt(r.get("p999_us")), _fmt(r.get("target_cpu_us_per_op")),
+                _fmt(r.get("client_cpu_us_per_op")), "; ".join(notes)))
+    py = doc["runs"].get("python") or {}
+    for side in ("host", "diskcache"):
+        for op, r in (py.get(side) or {}).items():
+            if isinstance(r, dict):
+                out.append("| python %s | %s | %s | %s | %s | %s | %s | | | |" % (
+                    side, op, _fmt(r.get("ops_per_s")), _fmt(r.get("keys_per_s")), _fmt(r.get("p50_us")),
+                    _fmt(r.get("p99_us")), _fmt(r.get("p999_us"))))
+    f = doc["figures"]
+    out += ["", "## Resources", "",
+            "- engine peak RSS (VmHWM): %s MB; data dir after shutdown: %s MB; engine CPU for the whole run: %s s"
+            % (_fmt(f.get("engine.peak_rss_mb"), "MB"), _fmt(f.get("engine.data_dir_mb"), "MB"),
+               _fmt(f.get("engine.cpu_s"), "ms")),
+            "- spawn to hello: %s ms median on new data dirs, %s ms reopening one; shutdown %s ms"
+            % (_fmt(f.get("spawn.fresh_median_ms"), "ms"), _fmt(f.get("spawn.reopen_median_ms"), "ms"),
+               _fmt(f.get("spawn.shutdown_median_ms"), "ms"))]
+    rb = doc["runs"].get("redis_benchmark")
+    if rb:
+        out.append("- redis-benchmark cross-check (`%s`): SET %s ops/s, GET %s ops/s" % (
+            rb.get("argv"), _fmt((rb.get("set") or {}).get("rps")), _fmt((rb.get("get") or {}).get("rps"))))
+    if doc["notes"] or doc["failures"]:
+        out += ["", "## Notes", ""] + ["- " + n for n in doc["notes"]] + ["- FAILED: " + x for x in doc["failures"]]
+    return "\n".join(out) + "\n"
+
+
+def targets_text(doc):
+    lines = ["", "%-70s %14s %14s %9s" % ("target", "litestash", "anchor", "ratio")]
+    for t in doc["targets"]:
+        lines.append("%-70s %14s %14s %9s" % (t["title"][:70], _fmt(t["value"], t["unit"]),
+                                              _fmt(t["anchor_value"], t["unit"]), _ratio(t["ratio"])))
+    return "\n".join(lines) + "\n"
+
+
+def chart(doc, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception as e:  # matplotlib missing or broken: results stay valid without the chart
+        return str(e)
+    rows = [t for t in doc["targets"] if t["ratio"] is not None]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 6.5), gridspec_kw={"width_ratios": [3, 2]})
+    if rows:
+        labels = [t["id"] for t in rows][::-1]
+        ratios = [t["ratio"] for t in rows][::-1]
+        good = [(r >= 1) == (t["better"] == "higher") for r, t in zip(ratios, rows[::-1])]
+        ax1.barh(labels, ratios, color=["#3a7d44" if g else "#b5473a" for g in good])
+        ax1.axvline(1.0, color="black", linewidth=1)
+        ax1.set_xscale("log")
+        for i, r in enumerate(ratios):
+            ax1.text(r, i, " %s" % _ratio(r), va="center", fontsize=8)
+        ax1.set_xlabel("litestash / anchor (log; green = litestash better)")
+    ax1.set_title("Targets (%s scale, %s keys)" % (doc["config"]["scale"], "{:,}".format(doc["config"]["keys"])))
+    # SET throughput against pipeline depth, with the anchors as horizontal lines.
+    f = doc["figures"]
+    sweep = sorted((int(k.split(".")[1].split("_d")[1]), v) for k, v in f.items()
+                   if k.startswith("engine.set_uniform_d") and k.endswith(".ops_per_s"))
+    if sweep:
+        ax2.plot([s[0] for s in sweep], [s[1] for s in sweep], marker="o", label="engine SET (uniform overwrite)")
+    for key, label, style in (("sqlite.set_seq_engine_batch.ops_per_s", "raw SQLite, commit every K", "--"),
+                              ("sqlite.set_seq_one_txn.ops_per_s", "raw SQLite, one transaction", ":"),
+                              ("redis.set_seq_d%d.ops_per_s" % doc["config"]["depth"], "Redis SET pipelined", "-.")):
+        if _num(f.get(key)):
+            ax2.axhline(f[key], linestyle=style, color="gray")
+            ax2.text(1, f[key], " " + label, va="bottom", fontsize=8)
+    ax2.set_xscale("log", base=2)
+    if sweep:
+        ax2.set_xticks([s[0] for s in sweep])
+        ax2.set_xticklabels([str(s[0]) for s in sweep])
+    ax2.set_yscale("log")
+    ax2.set_xlabel("requests in flight")
+    ax2.set_ylabel("ops/s")
+    ax2.set_title("SET throughput vs pipeline depth")
+    if sweep:
+        ax2.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None

@@ -1,0 +1,232 @@
+// Request framing, allocation-free answer scanning and the engine PipelineProtocol
+// (see engine_codec.h).
+#include "engine_codec.h"
+
+#include <stdexcept>
+
+#include "json_writer.h"
+
+namespace litestash::bench {
+
+namespace {
+
+// msgpack::packer target that appends to a std::string.
+struct StringSink {
+  std::string* s;
+  void write(const char* p, size_t n) { s->append(p, n); }
+};
+
+class Frame {
+ public:
+  explicit Frame(std::string& out) : out_(out), start_(out.size()), sink_{&out}, pk_(sink_) { out.append(4, '\0'); }
+  ~Frame() {
+    uint32_t n = static_cast<uint32_t>(out_.size() - start_ - 4);
+    for (int i = 0; i < 4; ++i) out_[start_ + i] = static_cast<char>(n >> (24 - 8 * i));
+  }
+  msgpack::packer<StringSink>& pk() { return pk_; }
+  void Str(std::string_view s) { pk_.pack_str(static_cast<uint32_t>(s.size())); pk_.pack_str_body(s.data(), static_cast<uint32_t>(s.size())); }
+  void Raw(std::string_view bytes) { out_.append(bytes.data(), bytes.size()); }
+  void Header(uint32_t fields, uint64_t id, std::string_view op) {
+    pk_.pack_map(fields);
+    Str("id");
+    pk_.pack_uint64(id);
+    Str("op");
+    Str(op);
+  }
+
+ private:
+  std::string& out_;
+  size_t start_;
+  StringSink sink_;
+  msgpack::packer<StringSink> pk_;
+};
+
+// SAX visitor picking the few answer fields the driver needs (see ScanAnswer in the header).
+struct ScanVisitor : msgpack::null_visitor {
+  explicit ScanVisitor(AnswerSummary& o) : out(o) {}
+  AnswerSummary& out;
+  int depth = 0;
+  bool in_key = false;
+  bool top_is_map = false;
+  std::string_view key1, key2;
+
+  bool start_map(uint32_t) { if (++depth == 1) top_is_map = true; return true; }
+  bool end_map() { --depth; return true; }
+  bool start_array(uint32_t) { ++depth; return true; }
+  bool end_array() { --depth; return true; }
+  bool start_map_key() { in_key = true; return true; }
+  bool end_map_key() { in_key = false; return true; }
+  bool visit_str(const char* v, uint32_t n) {
+    std::string_view s(v, n);
+    if (in_key) {
+      if (depth == 1) key1 = s;
+      else if (depth == 2) key2 = s;
+    } else if (depth == 2 && key1 == "error" && key2 == "code") {
+      out.error_code.assign(s);
+    }
+    return true;
+  }
+  bool visit_boolean(bool b) {
+    if (in_key) return true;
+    if (depth == 1) {
+      if (key1 == "ok") out.ok = b;
+      else if (key1 == "found") out.found = b ? 1 : 0;
+      else if (key1 == "deleted") out.deleted = b ? 1 : 0;
+    } else if (depth == 2 && key1 == "found" && !b) {
+      ++out.found_false;
+    }
+    return true;
+  }
+  bool visit_positive_integer(uint64_t v) {
+    if (!in_key && depth == 1 && key1 == "id") { out.has_id = true; out.id = v; }
+    return true;
+  }
+};
+
+void WriteObject(JsonWriter& w, const msgpack::object& o) {
+  switch (o.type) {
+    case msgpack::type::NIL: w.Null(); break;
+    case msgpack::type::BOOLEAN: w.Value(o.via.boolean); break;
+    case msgpack::type::POSITIVE_INTEGER: w.Value(static_cast<uint64_t>(o.via.u64)); break;
+    case msgpack::type::NEGATIVE_INTEGER: w.Value(static_cast<int64_t>(o.via.i64)); break;
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64: w.Value(o.via.f64); break;
+    case msgpack::type::STR: w.Value(std::string_view(o.via.str.ptr, o.via.str.size)); break;
+    case msgpack::type::BIN:
+      w.BeginObject(); w.Field("bin", o.via.bin.size); w.EndObject(); break;
+    case msgpack::type::EXT:
+      w.BeginObject(); w.Field("ext", o.via.ext.size); w.EndObject(); break;
+    case msgpack::type::ARRAY:
+      w.BeginArray();
+      for (uint32_t i = 0; i < o.via.array.size; ++i) WriteObject(w, o.via.array.ptr[i]);
+      w.EndArray();
+      break;
+    case msgpack::type::MAP:
+      w.BeginObject();
+      for (uint32_t i = 0; i < o.via.map.size; ++i) {
+        const auto& kv = o.via.map.ptr[i];
+        if (kv.key.type == msgpack::type::STR) w.Key(std::string_view(kv.key.via.str.ptr, kv.key.via.str.size));
+        else w.Key("?");
+        WriteObject(w, kv.val);
+      }
+      w.EndObject();
+      break;
+  }
+}
+
+}  // namespace
+
+void AppendSimple(std::string& out, uint64_t id, std::string_view op) {
+  Frame f(out);
+  f.Header(2, id, op);
+}
+
+void AppendSet(std::string& out, uint64_t id, std::string_view key, std::string_view value) {
+  Frame f(out);
+  f.Header(4, id, "set");
+  f.Str("key"); f.Str(key);
+  f.Str("value"); f.Raw(value);
+}
+
+void AppendGet(std::string& out, uint64_t id, std::string_view key) {
+  Frame f(out);
+  f.Header(3, id, "get");
+  f.Str("key"); f.Str(key);
+}
+
+void AppendDelete(std::string& out, uint64_t id, std::string_view key) {
+  Frame f(out);
+  f.Header(3, id, "delete");
+  f.Str("key"); f.Str(key);
+}
+
+void AppendMget(std::string& out, uint64_t id, const std::vector<std::string>& keys) {
+  Frame f(out);
+  f.Header(3, id, "mget");
+  f.Str("keys");
+  f.pk().pack_array(static_cast<uint32_t>(keys.size()));
+  for (const auto& k : keys) f.Str(k);
+}
+
+void AppendMset(std::string& out, uint64_t id, const std::vector<std::string>& keys, std::string_view value) {
+  Frame f(out);
+  f.Header(3, id, "mset");
+  f.Str("entries");
+  f.pk().pack_array(static_cast<uint32_t>(keys.size()));
+  for (const auto& k : keys) {
+    f.pk().pack_array(2);
+    f.Str(k);
+    f.Raw(value);
+  }
+}
+
+bool ScanAnswer(const char* body, size_t len, AnswerSummary& out) {
+  out = AnswerSummary();
+  ScanVisitor v(out);
+  size_t off = 0;
+  if (!msgpack::parse(body, len, off, v)) return false;
+  return off == len && v.top_is_map;
+}
+
+msgpack::object_handle DecodeBody(const std::string& body) { return msgpack::unpack(body.data(), body.size()); }
+
+std::string ObjectToJson(const msgpack::object& o) {
+  JsonWriter w;
+  WriteObject(w, o);
+  return w.str();
+}
+
+const msgpack::object* MapGet(const msgpack::object& o, std::string_view key) {
+  if (o.type != msgpack::type::MAP) return nullptr;
+  for (uint32_t i = 0; i < o.via.map.size; ++i) {
+    const auto& kv = o.via.map.ptr[i];
+    if (kv.key.type == msgpack::type::STR && std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
+      return &kv.val;
+    }
+  }
+  return nullptr;
+}
+
+EngineProtocol::EngineProtocol(const PhaseSpec& spec, uint64_t key_count, uint64_t seed, uint64_t id_base,
+                               std::string value_msgpack)
+    : stream_(spec, key_count, seed), id_base_(id_base), value_(std::move(value_msgpack)) {}
+
+void EngineProtocol::Encode(uint64_t seq, std::string& out) {
+  stream_.Next(op_);
+  keys_.resize(op_.keys.size());
+  for (size_t i = 0; i < op_.keys.size(); ++i) KeyName(op_.keys[i], keys_[i]);
+  const uint64_t id = id_base_ + seq;
+  switch (op_.kind) {
+    case OpKind::kSet: AppendSet(out, id, keys_[0], value_); break;
+    case OpKind::kGet: AppendGet(out, id, keys_[0]); break;
+    case OpKind::kDelete: AppendDelete(out, id, keys_[0]); break;
+    case OpKind::kMget: AppendMget(out, id, keys_); break;
+    case OpKind::kMset: AppendMset(out, id, keys_, value_); break;
+    case OpKind::kMixed: break;  // resolved by OpStream
+  }
+}
+
+size_t EngineProtocol::Decode(const char* data, size_t len, std::vector<Answer>& answers) {
+  size_t pos = 0;
+  AnswerSummary s;
+  while (len - pos >= 4) {
+    const auto* p = reinterpret_cast<const unsigned char*>(data + pos);
+    uint32_t n = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+    if (len - pos - 4 < n) break;
+    if (!ScanAnswer(data + pos + 4, n, s)) throw std::runtime_error("answer body is not one MessagePack map");
+    if (!s.has_id) {
+      throw std::runtime_error("answer without id (error " + (s.error_code.empty() ? std::string("?") : s.error_code) + ")");
+    }
+    if (s.id < id_base_) throw std::runtime_error("answer id " + std::to_string(s.id) + " from before this phase");
+    Answer a;
+    a.seq = s.id - id_base_;
+    a.ok = s.ok;
+    if (!s.ok) a.error = s.error_code.empty() ? "(no code)" : s.error_code;
+    a.misses = s.found_false + (s.found == 0 ? 1 : 0) + (s.deleted == 0 ? 1 : 0);
+    answers.push_back(std::move(a));
+    pos += 4 + n;
+  }
+  return pos;
+}
+
+}  // namespace litestash::bench

@@ -1,0 +1,68 @@
+// The engine's wire format as the load generator speaks it (contract protocol-v1 sections 1-2):
+// 4-byte big-endian length + one MessagePack map per frame.
+//
+// Contract:
+// - Append*() append one complete frame to `out`. Values are passed as ready MessagePack bytes
+//   and are copied in verbatim (the engine stores them byte for byte). No `shard` field is sent.
+// - ScanAnswer() reads only what the driver needs from an answer body, without allocating:
+//   `id`, `ok`, `error.code`, `found` (bool, or the count of false items when it is an array, as
+//   in mget), `deleted` (bool). It returns false when the body is not a single MessagePack map.
+// - ObjectToJson() renders a decoded answer (hello, stats) as JSON for the report; bin/ext are
+//   written as {"bin": <size>} since only their size matters there.
+// - EngineProtocol adapts an OpStream to PipelineProtocol with wire id = id_base + seq.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <msgpack.hpp>
+
+#include "pipeline_driver.h"
+#include "workload.h"
+
+namespace litestash::bench {
+
+void AppendSimple(std::string& out, uint64_t id, std::string_view op);  // hello, stats, sync, ...
+void AppendSet(std::string& out, uint64_t id, std::string_view key, std::string_view value_msgpack);
+void AppendGet(std::string& out, uint64_t id, std::string_view key);
+void AppendDelete(std::string& out, uint64_t id, std::string_view key);
+void AppendMget(std::string& out, uint64_t id, const std::vector<std::string>& keys);
+void AppendMset(std::string& out, uint64_t id, const std::vector<std::string>& keys,
+                std::string_view value_msgpack);
+
+struct AnswerSummary {
+  bool has_id = false;
+  uint64_t id = 0;
+  bool ok = false;
+  int found = -1;           // -1 absent, 0/1 for a bool
+  uint32_t found_false = 0; // false items of a `found` array
+  int deleted = -1;
+  std::string error_code;
+};
+
+bool ScanAnswer(const char* body, size_t len, AnswerSummary& out);
+
+// Full decode of one body (for the few non-hot-path answers).
+msgpack::object_handle DecodeBody(const std::string& body);
+std::string ObjectToJson(const msgpack::object& o);
+// Looks up a str key in a map object; nullptr when absent or `o` is not a map.
+const msgpack::object* MapGet(const msgpack::object& o, std::string_view key);
+
+class EngineProtocol : public PipelineProtocol {
+ public:
+  EngineProtocol(const PhaseSpec& spec, uint64_t key_count, uint64_t seed, uint64_t id_base,
+                 std::string value_msgpack);
+  void Encode(uint64_t seq, std::string& out) override;
+  size_t Decode(const char* data, size_t len, std::vector<Answer>& answers) override;
+
+ private:
+  OpStream stream_;
+  Op op_;
+  uint64_t id_base_;
+  std::string value_;
+  std::vector<std::string> keys_;
+};
+
+}  // namespace litestash::bench

@@ -1,0 +1,175 @@
+// Phase spec parsing, key naming, value payloads and the op stream (see workload.h).
+#include "workload.h"
+
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+
+namespace litestash::bench {
+
+const char* OpKindName(OpKind k) {
+  switch (k) {
+    case OpKind::kSet: return "set";
+    case OpKind::kGet: return "get";
+    case OpKind::kMixed: return "mixed";
+    case OpKind::kMget: return "mget";
+    case OpKind::kMset: return "mset";
+    case OpKind::kDelete: return "delete";
+  }
+  return "?";
+}
+
+const char* DistName(Dist d) {
+  switch (d) {
+    case Dist::kSeq: return "seq";
+    case Dist::kUniform: return "uniform";
+    case Dist::kHot: return "hot";
+  }
+  return "?";
+}
+
+namespace {
+
+uint64_t ParseUint(std::string_view field, std::string_view v) {
+  uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || p != v.data() + v.size()) {
+    throw std::invalid_argument("phase field '" + std::string(field) + "' wants an unsigned integer, got '" +
+                                std::string(v) + "'");
+  }
+  return out;
+}
+
+OpKind ParseOp(std::string_view v) {
+  if (v == "set") return OpKind::kSet;
+  if (v == "get") return OpKind::kGet;
+  if (v == "mixed") return OpKind::kMixed;
+  if (v == "mget") return OpKind::kMget;
+  if (v == "mset") return OpKind::kMset;
+  if (v == "delete") return OpKind::kDelete;
+  throw std::invalid_argument("unknown op '" + std::string(v) + "'");
+}
+
+Dist ParseDist(std::string_view v) {
+  if (v == "seq") return Dist::kSeq;
+  if (v == "uniform") return Dist::kUniform;
+  if (v == "hot") return Dist::kHot;
+  throw std::invalid_argument("unknown dist '" + std::string(v) + "'");
+}
+
+}  // namespace
+
+PhaseSpec ParsePhaseSpec(std::string_view text) {
+  PhaseSpec spec;
+  auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    throw std::invalid_argument("phase spec must look like NAME:field=value,...: '" + std::string(text) + "'");
+  }
+  spec.name = std::string(text.substr(0, colon));
+  std::string_view rest = text.substr(colon + 1);
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    if (eq == std::string_view::npos) throw std::invalid_argument("phase field without '=': " + std::string(item));
+    std::string_view k = item.substr(0, eq), v = item.substr(eq + 1);
+    if (k == "op") spec.op = ParseOp(v);
+    else if (k == "n") spec.requests = ParseUint(k, v);
+    else if (k == "depth") spec.depth = static_cast<int>(ParseUint(k, v));
+    else if (k == "dist") spec.dist = ParseDist(v);
+    else if (k == "hot") spec.hot_keys = ParseUint(k, v);
+    else if (k == "batch") spec.batch = static_cast<uint32_t>(ParseUint(k, v));
+    else if (k == "from") spec.seq_from = ParseUint(k, v);
+    else if (k == "commit") spec.commit_every = static_cast<int64_t>(ParseUint(k, v));
+    else if (k == "sync") spec.sync = std::string(v);
+    else if (k == "fresh") spec.fresh = ParseUint(k, v) != 0;
+    else throw std::invalid_argument("unknown phase field '" + std::string(k) + "'");
+  }
+  if (spec.depth < 1 || spec.depth > 1024) throw std::invalid_argument("depth must be 1..1024");
+  if (spec.requests == 0) throw std::invalid_argument("n must be at least 1");
+  if (spec.op == OpKind::kMget || spec.op == OpKind::kMset) {
+    if (spec.batch < 1) throw std::invalid_argument("batch must be at least 1");
+  } else {
+    spec.batch = 1;
+  }
+  if (spec.dist == Dist::kHot && spec.hot_keys == 0) throw std::invalid_argument("hot must be at least 1");
+  return spec;
+}
+
+void KeyName(uint64_t index, std::string& out) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, index);
+  out.assign("key:");
+  out.append(buf, p);
+}
+
+std::string KeyName(uint64_t index) {
+  std::string s;
+  KeyName(index, s);
+  return s;
+}
+
+std::string MakeRawValue(size_t size) {
+  std::string v(size, '\0');
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < size; ++i) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;  // xorshift64: incompressible, deterministic
+    v[i] = static_cast<char>(x & 0xff);
+  }
+  return v;
+}
+
+std::string MakeMsgpackBinValue(const std::string& raw) {
+  std::string out;
+  size_t n = raw.size();
+  if (n <= 0xff) {
+    out.push_back(static_cast<char>(0xc4));
+    out.push_back(static_cast<char>(n));
+  } else if (n <= 0xffff) {
+    out.push_back(static_cast<char>(0xc5));
+    out.push_back(static_cast<char>(n >> 8));
+    out.push_back(static_cast<char>(n));
+  } else {
+    out.push_back(static_cast<char>(0xc6));
+    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>(n >> s));
+  }
+  out += raw;
+  return out;
+}
+
+OpStream::OpStream(const PhaseSpec& spec, uint64_t key_count, uint64_t seed)
+    : spec_(spec),
+      key_count_(std::max<uint64_t>(key_count, 1)),
+      seq_next_(spec.seq_from % std::max<uint64_t>(key_count, 1)),
+      rng_(seed),
+      uniform_(0, std::max<uint64_t>(key_count, 1) - 1),
+      hot_(0, std::min(spec.hot_keys, std::max<uint64_t>(key_count, 1)) - 1) {}
+
+uint64_t OpStream::NextKey() {
+  switch (spec_.dist) {
+    case Dist::kSeq: {
+      uint64_t k = seq_next_;
+      seq_next_ = (seq_next_ + 1) % key_count_;
+      return k;
+    }
+    case Dist::kUniform: return uniform_(rng_);
+    case Dist::kHot: return hot_(rng_);
+  }
+  return 0;
+}
+
+void OpStream::Next(Op& op) {
+  op.keys.clear();
+  switch (spec_.op) {
+    case OpKind::kMixed:
+      op.kind = percent_(rng_) < 90 ? OpKind::kGet : OpKind::kSet;
+      break;
+    default:
+      op.kind = spec_.op;
+  }
+  for (uint32_t i = 0; i < spec_.batch; ++i) op.keys.push_back(NextKey());
+}
+
+}  // namespace litestash::bench

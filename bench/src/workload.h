@@ -1,0 +1,80 @@
+// Workload description shared by every target the load generator drives (engine, Redis, raw
+// SQLite): phase specs parsed from the command line, key naming, key distributions, the op mix
+// and the value payload.
+//
+// Contract:
+// - Key i (0 <= i < key_count) is named "key:<i>" everywhere, so every target holds the same
+//   key set after a preload.
+// - A phase spec is "NAME:field=value,field=value,..."; fields: op (set|get|mixed|mget|mset|
+//   delete), n (requests), depth (1..1024 requests in flight), dist (seq|uniform|hot), hot (hot
+//   set size, keys 0..hot-1), batch (keys per mget/mset request), from (first key of a seq
+//   phase), commit (raw SQLite only: commit each shard every K writes, 0 = one transaction),
+//   sync (raw SQLite only: normal|full), fresh (raw SQLite only: 1 = new empty files first).
+// - OpStream yields the same sequence of ops for the same spec and seed on every target.
+//   "mixed" is 90% get / 10% set decided per request. seq wraps around key_count.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace litestash::bench {
+
+enum class OpKind { kSet, kGet, kMixed, kMget, kMset, kDelete };
+enum class Dist { kSeq, kUniform, kHot };
+
+const char* OpKindName(OpKind k);
+const char* DistName(Dist d);
+
+struct PhaseSpec {
+  std::string name;
+  OpKind op = OpKind::kGet;
+  uint64_t requests = 1000;
+  int depth = 64;
+  Dist dist = Dist::kUniform;
+  uint64_t hot_keys = 10000;
+  uint32_t batch = 1;  // keys per request (mget/mset); 1 otherwise
+  uint64_t seq_from = 0;
+  int64_t commit_every = -1;  // raw SQLite only; -1 = use the tool's --commit default
+  std::string sync;           // raw SQLite only; "" = leave as is
+  bool fresh = false;         // raw SQLite only
+};
+
+// Parses "NAME:op=get,n=1000,...". Throws std::invalid_argument with a readable message.
+PhaseSpec ParsePhaseSpec(std::string_view text);
+
+// "key:<i>" written into `out` (cleared first).
+void KeyName(uint64_t index, std::string& out);
+std::string KeyName(uint64_t index);
+
+// `size` pseudo-random bytes (deterministic), and the same bytes as one MessagePack bin object.
+std::string MakeRawValue(size_t size);
+std::string MakeMsgpackBinValue(const std::string& raw);
+
+// One request of a phase: its kind (never kMixed: resolved to kGet/kSet) and its key indices.
+struct Op {
+  OpKind kind = OpKind::kGet;
+  std::vector<uint64_t> keys;
+};
+
+class OpStream {
+ public:
+  OpStream(const PhaseSpec& spec, uint64_t key_count, uint64_t seed);
+  // Fills `op` with the next request of the phase.
+  void Next(Op& op);
+
+ private:
+  uint64_t NextKey();
+
+  PhaseSpec spec_;
+  uint64_t key_count_;
+  uint64_t seq_next_;
+  std::mt19937_64 rng_;
+  std::uniform_int_distribution<uint64_t> uniform_;
+  std::uniform_int_distribution<uint64_t> hot_;
+  std::uniform_int_distribution<int> percent_{0, 99};
+};
+
+}  // namespace litestash::bench
