@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Every test of the project, in one command: installs what is missing, builds, then runs the
+# unit tests (CTest), the black-box wire suite, the Python, Elixir and Rust hosts, the
+# cross-language matrix and the benchmark smoke run. Each suite prints its own counts; the
+# last line sums the suites up. Exit code: non-zero if any suite failed.
+set -uo pipefail
+cd "$(dirname "$0")"
+root="$PWD"
+export LITESTASH_ENGINE="$root/build/litestash-engine"
+py=/usr/bin/python3
+
+packaging/ensure-deps.sh build python hosts bench fuzz || exit 1
+packaging/build.sh build -DLITESTASH_TESTS=ON -DLITESTASH_BENCH=ON || exit 1
+
+passed=0
+failed=0
+failures=()
+suite() {  # suite NAME COMMAND...
+  local name="$1"
+  shift
+  echo
+  echo "=== $name: $*"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: passed in $((SECONDS - start))s"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== $name: FAILED in $((SECONDS - start))s"
+  fi
+}
+
+suite "unit tests (ctest)" ctest --test-dir build --output-on-failure -j 2
+suite "black-box wire suite" "$py" -m pytest -q -p no:cacheprovider conformance/blackbox
+suite "python host" "$py" -m pytest -q -p no:cacheprovider conformance/python/tests
+suite "elixir host" conformance/elixir/run_tests.sh
+suite "rust host" conformance/rust/run_tests.sh
+suite "cross-language matrix" "$py" conformance/matrix/run_matrix.py
+suite "reliability (crash loop, processes, hostile input, security)" "$py" -m pytest -q -p no:cacheprovider tests/reliability
+suite "benchmark smoke run and its tests" bash -c \
+  "bench/run_bench.sh --smoke && $py -m pytest -q -p no:cacheprovider bench/tests"
+
+echo
+[ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
