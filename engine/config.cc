@@ -57,6 +57,12 @@ ParsedConfig ParseConfig(int argc, const char* const* argv) {
       ->check(CLI::Range(int64_t{1} << 16, int64_t{1} << 40))
       ->capture_default_str();
 
+  app.add_option("--cache-mib", c.cache_mib,
+                 "SQLite page cache in MiB, split evenly across the shards (min 256 KiB each)")
+      ->envname("LITESTASH_CACHE_MIB")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

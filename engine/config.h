@@ -22,6 +22,7 @@ struct Config {
   std::string log_level = "info";
   int64_t max_inflight = 4096;
   int64_t max_inflight_bytes = 256ll << 20;
+  int64_t cache_mib = 32;  // SQLite page cache shared out across the shards
 };
 
 // Parses argv. Returns the config to run with, or an exit code: 0 after --help/--version

@@ -1,5 +1,7 @@
 #include "engine/dispatcher.h"
 
+#include <spdlog/spdlog.h>
+
 namespace litestash {
 
 namespace {
@@ -7,6 +9,19 @@ namespace {
 const char* const kFeatures[] = {"ttl", "scan", "mget", "mset", "mdelete", "sync", "stats"};
 
 }  // namespace
+
+Dispatcher::Dispatcher(EngineIdentity identity, std::vector<ShardWorker*> workers, FrameSink* out,
+                       InflightLimiter* limiter, ReadPathOptions read_path)
+    : identity_(std::move(identity)),
+      workers_(std::move(workers)),
+      out_(out),
+      limiter_(limiter),
+      pending_(identity_.shards),
+      read_path_(std::move(read_path)),
+      read_stores_(identity_.shards),
+      read_disabled_(identity_.shards, read_path_.empty()) {}
+
+Dispatcher::~Dispatcher() = default;
 
 void Dispatcher::Submit(RequestPtr request) {
   requests_.fetch_add(1, std::memory_order_relaxed);
@@ -61,22 +76,51 @@ void Dispatcher::AnswerLocal(const Request& request) {
     answer.ArrayHeader(std::size(kFeatures));
     for (const char* f : kFeatures) answer.Str(f);
   }
-  out_->Send(answer.Finish());
+  out_->SendNow(answer.Finish());
 }
 
 void Dispatcher::RouteKeyed(SharedRequest request) {
   const Digest digest = hasher_.Hash(request->key);
   const uint32_t shard = ShardOf(digest, identity_.shards);
   if (request->shard && *request->shard != shard) {
-    out_->Send(EncodeError(
+    out_->SendNow(EncodeError(
         request->id,
         Status(ErrorCode::kWrongShard, "key routes to shard " + std::to_string(shard) + " of " +
                                            std::to_string(identity_.shards) + ", request says " +
                                            std::to_string(*request->shard))));
     return;
   }
+  if (!request->schema().writes && TryReadInline(*request, digest, shard)) return;
   KeyedHandler handler = KeyedHandlerFor(request->op);
-  workers_[shard]->Enqueue(std::make_unique<KeyedTask>(std::move(request), digest, handler, out_));
+  if (request->schema().writes) pending_.Add(shard);
+  workers_[shard]->Enqueue(
+      std::make_unique<KeyedTask>(std::move(request), digest, shard, handler, out_, &pending_));
+}
+
+bool Dispatcher::TryReadInline(const Request& request, const Digest& digest, uint32_t shard) {
+  if (read_disabled_[shard] || !pending_.None(shard)) return false;
+  ShardStore* store = ReadStore(shard);
+  if (store == nullptr) return false;
+  ResponseEncoder answer;
+  // Autocommit: the statement runs in its own read transaction, which sees every commit so far,
+  // this process's and others'.
+  Status st = KeyedHandlerFor(request.op)(request, digest, *store, Clock::Now(), &answer);
+  out_->SendNow(st.ok() ? answer.Finish() : EncodeError(request.id, st));
+  return true;
+}
+
+ShardStore* Dispatcher::ReadStore(uint32_t shard) {
+  if (!read_stores_[shard]) {
+    auto store = ShardStore::Open(read_path_[shard]);
+    Status st = store.ok() ? store.value()->PrepareStatements() : store.status();
+    if (!st.ok()) {
+      spdlog::warn("shard {}: read fast path off: {}", shard, st.ToString());
+      read_disabled_[shard] = true;
+      return nullptr;
+    }
+    read_stores_[shard] = std::move(store).value();
+  }
+  return read_stores_[shard].get();
 }
 
 void Dispatcher::RouteFanOut(SharedRequest request) {
@@ -103,7 +147,7 @@ void Dispatcher::RouteFanOut(SharedRequest request) {
   }
   auto op = MakeFanOutOp(std::move(request), out_, [this] { return Stats(); });
   op->SetParts(std::move(parts), std::move(digests));
-  op->Launch(workers_);
+  op->Launch(workers_, &pending_);
 }
 
 EngineStats Dispatcher::Stats() const {

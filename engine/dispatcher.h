@@ -2,7 +2,10 @@
 //
 //   hello, ping             answered here, on the reader thread;
 //   ops routed by `key`     hashed (BLAKE2b-512), checked against the host's `shard` if sent
-//                           (wrong_shard), and queued on that shard as a KeyedTask;
+//                           (wrong_shard), and queued on that shard as a KeyedTask — except
+//                           reads (get, exists, ttl) of a shard with no pending write, which
+//                           the reader thread answers itself on its own read connection to the
+//                           shard file (the read fast path: no queue, no thread hop);
 //   multi-key and all-shard ops   split by shard into a FanOutOp whose parts are queued.
 // Because requests are queued in stream order and each shard runs its queue in order, a request
 // always observes every earlier request on the same key.
@@ -10,8 +13,8 @@
 // Each request is shared by its tasks; when the last task lets go of it, its frame bytes are
 // returned to the InflightLimiter.
 //
-// Thread-safety: Submit() runs on the reader thread only (the hasher is not shared); the
-// workers and the FrameSink are thread-safe.
+// Thread-safety: Submit() runs on the reader thread only (the hasher and the read connections
+// are not shared); the workers, PendingWrites and the FrameSink are thread-safe.
 #pragma once
 
 #include <atomic>
@@ -22,6 +25,7 @@
 #include "common/blake2b.h"
 #include "engine/fanout_ops.h"
 #include "engine/inflight_limiter.h"
+#include "engine/pending_writes.h"
 #include "protocol/limits.h"
 #include "protocol/session.h"
 #include "shard/shard_worker.h"
@@ -35,14 +39,16 @@ struct EngineIdentity {
   std::string version;
 };
 
+// Where the reader thread's read connections point: one ShardOptions per shard (same files as
+// the workers), or empty to disable the read fast path (--memory: an in-memory shard cannot be
+// opened twice).
+using ReadPathOptions = std::vector<ShardOptions>;
+
 class Dispatcher : public RequestSink {
  public:
   Dispatcher(EngineIdentity identity, std::vector<ShardWorker*> workers, FrameSink* out,
-             InflightLimiter* limiter)
-      : identity_(std::move(identity)),
-        workers_(std::move(workers)),
-        out_(out),
-        limiter_(limiter) {}
+             InflightLimiter* limiter, ReadPathOptions read_path = {});
+  ~Dispatcher() override;
 
   void Submit(RequestPtr request) override;
 
@@ -53,6 +59,9 @@ class Dispatcher : public RequestSink {
   SharedRequest Share(RequestPtr request);
   void AnswerLocal(const Request& request);
   void RouteKeyed(SharedRequest request);
+  // Answers a keyed read on the reader thread if its shard allows; false if it must be queued.
+  bool TryReadInline(const Request& request, const Digest& digest, uint32_t shard);
+  ShardStore* ReadStore(uint32_t shard);
   void RouteFanOut(SharedRequest request);
 
   const EngineIdentity identity_;
@@ -61,6 +70,10 @@ class Dispatcher : public RequestSink {
   InflightLimiter* const limiter_;
   Blake2b512 hasher_;                  // reader thread only
   std::atomic<uint64_t> requests_{0};  // written by the reader thread, read by anyone
+  PendingWrites pending_;              // reader thread adds, shard threads finish
+  const ReadPathOptions read_path_;
+  std::vector<std::unique_ptr<ShardStore>> read_stores_;  // reader thread only; opened lazily
+  std::vector<bool> read_disabled_;                       // reader thread only
 };
 
 }  // namespace litestash

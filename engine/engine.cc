@@ -8,9 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -65,8 +67,9 @@ int ExitCodeFor(const Status& open_failure) {
 // Opens all shards in parallel, each on its own worker thread. When the data dir already has
 // shard 0, that one is opened (and its shard count checked) first, so a mismatched --shards is
 // refused before any new shard file is created. On failure stops every worker and returns the
-// exit code.
-int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* workers) {
+// exit code. `meanwhile` runs on the calling thread while the shard threads open their files.
+int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* workers,
+               const std::function<void()>& meanwhile) {
   const bool existing = !config.memory && std::filesystem::exists(ShardPath(config.data_dir, 0));
   std::vector<std::future<Status>> opened;
   Status failure;
@@ -77,6 +80,8 @@ int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* 
     options.index = i;
     options.count = config.shards;
     options.sync = config.sync;
+    options.cache_kib = static_cast<int>(
+        std::max<int64_t>(256, config.cache_mib * 1024 / static_cast<int64_t>(config.shards)));
     workers->push_back(std::make_unique<ShardWorker>(options));
     opened.push_back(workers->back()->Start());
     if (i == 0 && existing) {
@@ -84,6 +89,7 @@ int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* 
       opened.pop_back();
     }
   }
+  meanwhile();
   for (auto& f : opened) {
     Status st = f.get();
     if (failure.ok()) failure = st;
@@ -160,7 +166,10 @@ int RunEngine(const Config& config) {
     if (int rc = PrepareDataDir(config.data_dir); rc != kExitOk) return rc;
   }
   std::vector<std::unique_ptr<ShardWorker>> workers;
-  if (int rc = OpenShards(config, &workers); rc != kExitOk) return rc;
+  // Fetching OpenSSL's BLAKE2b-512 (provider start-up) costs as much as opening a shard; do it
+  // while the shard threads open their files.
+  auto warm_up_hash = [] { Blake2b512 warm_up; };
+  if (int rc = OpenShards(config, &workers, warm_up_hash); rc != kExitOk) return rc;
 
   InflightLimiter limiter(config.max_inflight, config.max_inflight_bytes);
   OutputWriter writer(STDOUT_FILENO, &limiter);

@@ -12,7 +12,7 @@ class FanOutPart : public ShardTask {
   Status Run(ShardStore& store, const Clock& clock) override {
     return op_->RunPart(part_, store, clock);
   }
-  void Done(const Status& status) override { op_->PartDone(status); }
+  void Done(const Status& status) override { op_->PartDone(part_, status); }
 
  private:
   std::shared_ptr<FanOutOp> op_;
@@ -25,18 +25,21 @@ void FanOutOp::SetParts(std::vector<Part> parts, std::vector<Digest> digests) {
   SizeResults();
 }
 
-void FanOutOp::Launch(const std::vector<ShardWorker*>& workers) {
+void FanOutOp::Launch(const std::vector<ShardWorker*>& workers, PendingWrites* pending) {
   if (parts_.empty()) {
     Finish();
     return;
   }
+  if (request_->schema().writes) pending_writes_ = pending;
   pending_.store(parts_.size(), std::memory_order_relaxed);
   for (size_t i = 0; i < parts_.size(); ++i) {
+    if (pending_writes_ != nullptr) pending_writes_->Add(parts_[i].shard);
     workers[parts_[i].shard]->Enqueue(std::make_unique<FanOutPart>(shared_from_this(), i));
   }
 }
 
-void FanOutOp::PartDone(const Status& status) {
+void FanOutOp::PartDone(size_t part, const Status& status) {
+  if (pending_writes_ != nullptr) pending_writes_->Finish(parts_[part].shard);
   if (!status.ok()) {
     std::lock_guard<std::mutex> lock(error_mu_);
     if (first_error_.ok()) first_error_ = status;

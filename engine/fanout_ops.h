@@ -51,8 +51,9 @@ class FanOutOp : public std::enable_shared_from_this<FanOutOp> {
 
   // Sets up the parts (called once by the dispatcher before Launch).
   void SetParts(std::vector<Part> parts, std::vector<Digest> digests);
-  // Enqueues each part on its shard's worker; answers at once if there are no parts.
-  void Launch(const std::vector<ShardWorker*>& workers);
+  // Enqueues each part on its shard's worker; answers at once if there are no parts. Parts of a
+  // writing op are counted in `pending` (may be null) until done.
+  void Launch(const std::vector<ShardWorker*>& workers, PendingWrites* pending);
 
   const Request& request() const { return *request_; }
 
@@ -62,11 +63,12 @@ class FanOutOp : public std::enable_shared_from_this<FanOutOp> {
 
  private:
   friend class FanOutPart;
-  void PartDone(const Status& status);
+  void PartDone(size_t part, const Status& status);
   void Finish();
 
   SharedRequest request_;
   FrameSink* out_;
+  PendingWrites* pending_writes_ = nullptr;
   std::atomic<size_t> pending_{0};
   std::mutex error_mu_;
   Status first_error_;  // guarded by error_mu_

@@ -125,6 +125,7 @@ Status KeyedTask::Run(ShardStore& store, const Clock& clock) {
 }
 
 void KeyedTask::Done(const Status& status) {
+  if (pending_ != nullptr && writes()) pending_->Finish(shard_);
   out_->Send(status.ok() ? answer_.Finish() : EncodeError(request_->id, status));
 }
 

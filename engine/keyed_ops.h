@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common/blake2b.h"
+#include "engine/pending_writes.h"
 #include "protocol/request.h"
 #include "protocol/response_encoder.h"
 #include "protocol/session.h"
@@ -30,8 +31,15 @@ int64_t ExpiresAt(const Clock& clock, uint64_t ttl_ms);
 
 class KeyedTask : public ShardTask {
  public:
-  KeyedTask(SharedRequest request, const Digest& digest, KeyedHandler handler, FrameSink* out)
-      : request_(std::move(request)), digest_(digest), handler_(handler), out_(out) {}
+  // `pending` (may be null) is told when a writing task is done.
+  KeyedTask(SharedRequest request, const Digest& digest, uint32_t shard, KeyedHandler handler,
+            FrameSink* out, PendingWrites* pending)
+      : request_(std::move(request)),
+        digest_(digest),
+        shard_(shard),
+        handler_(handler),
+        out_(out),
+        pending_(pending) {}
 
   bool writes() const override { return request_->schema().writes; }
   Status Run(ShardStore& store, const Clock& clock) override;
@@ -40,8 +48,10 @@ class KeyedTask : public ShardTask {
  private:
   SharedRequest request_;
   Digest digest_;
+  uint32_t shard_;
   KeyedHandler handler_;
   FrameSink* out_;
+  PendingWrites* pending_;
   ResponseEncoder answer_;  // built by Run on the shard thread
 };
 

@@ -1,6 +1,7 @@
 #include "engine/output_writer.h"
 
 #include <limits.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -47,23 +48,48 @@ void OutputWriter::Main() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      // writing_ may be held by SendNow on the reader thread: only one writes fd 1 at a time.
+      cv_.wait(lock, [this] { return !writing_ && (!queue_.empty() || closing_); });
       if (queue_.empty()) return;  // closing and drained
       frames.swap(queue_);
       writing_ = true;
     }
-    WriteAll(frames);
-    int64_t bytes = 0;
-    for (const auto& f : frames) bytes += static_cast<int64_t>(f.size());
-    limiter_->ReleaseFrames(static_cast<int64_t>(frames.size()));
-    limiter_->ReleaseBytes(bytes);
+    WriteAndRelease(frames);
     frames.clear();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_ = false;
-      if (queue_.empty()) drained_cv_.notify_all();
-    }
   }
+}
+
+void OutputWriter::SendNow(std::string frame) {
+  limiter_->AddBytes(static_cast<int64_t>(frame.size()));
+  std::unique_lock<std::mutex> lock(mu_);
+  // Write on this thread only if nothing is queued or being written (order), and only what the
+  // pipe can take at once (a small frame, POLLOUT), so the reader never blocks on stdout.
+  pollfd out = {fd_, POLLOUT, 0};
+  if (!queue_.empty() || writing_ || frame.size() > kInlineMax || ::poll(&out, 1, 0) != 1 ||
+      (out.revents & POLLOUT) == 0) {
+    queue_.push_back(std::move(frame));
+    if (queue_.size() == 1) cv_.notify_one();
+    return;
+  }
+  writing_ = true;
+  lock.unlock();
+  std::vector<std::string> one;
+  one.push_back(std::move(frame));
+  WriteAndRelease(one);
+}
+
+// Writes `frames` (this thread holds writing_), releases them from the limiter, then hands
+// fd 1 back.
+void OutputWriter::WriteAndRelease(std::vector<std::string>& frames) {
+  WriteAll(frames);
+  int64_t bytes = 0;
+  for (const auto& f : frames) bytes += static_cast<int64_t>(f.size());
+  limiter_->ReleaseFrames(static_cast<int64_t>(frames.size()));
+  limiter_->ReleaseBytes(bytes);
+  std::lock_guard<std::mutex> lock(mu_);
+  writing_ = false;
+  cv_.notify_one();
+  if (queue_.empty()) drained_cv_.notify_all();
 }
 
 void OutputWriter::WriteAll(std::vector<std::string>& frames) {

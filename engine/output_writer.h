@@ -1,5 +1,8 @@
-// OutputWriter: the single writer of stdout. Every response frame, from any thread, goes
-// through Send(); one thread writes them in arrival order with writev, many frames per call.
+// OutputWriter: the owner of stdout. Every response frame, from any thread, goes through
+// Send(); one writer thread writes them in arrival order with writev, many frames per call. The
+// reader thread's own small answers may be written at once on the reader thread (SendNow) when
+// the writer is idle and the pipe has room, saving a thread hop on the one-in-flight path. One
+// thread at a time writes fd 1 (the `writing_` flag), so frames never interleave.
 //
 // A frame's bytes count against the InflightLimiter's byte budget from Send() until written, so
 // a host that stops reading cannot make answers pile up without bound; after a frame is written
@@ -30,6 +33,9 @@ class OutputWriter : public FrameSink {
 
   void Start();
   void Send(std::string frame) override;
+  // For the reader thread: writes a small frame at once when nothing is queued or being
+  // written and the pipe has room (never blocks); otherwise queues it like Send().
+  void SendNow(std::string frame) override;
   // Writes everything sent so far, then ends the thread. Idempotent.
   void Close();
   // Like Close(), but gives up after `deadline` if the host is not reading (returns false; the
@@ -40,6 +46,9 @@ class OutputWriter : public FrameSink {
  private:
   void Main();
   void WriteAll(std::vector<std::string>& frames);
+  void WriteAndRelease(std::vector<std::string>& frames);
+
+  static constexpr size_t kInlineMax = 4096;  // PIPE_BUF: a pipe with room takes it whole
 
   const int fd_;
   InflightLimiter* limiter_;
@@ -48,7 +57,7 @@ class OutputWriter : public FrameSink {
   std::condition_variable drained_cv_;  // signalled when a swap was written and none is queued
   std::vector<std::string> queue_;      // guarded by mu_
   bool closing_ = false;                // guarded by mu_
-  bool writing_ = false;                // guarded by mu_: a swapped batch is being written
+  bool writing_ = false;  // guarded by mu_: some thread (writer or reader) is writing fd 1
   std::atomic<bool> failed_{false};
   std::thread thread_;
 };

@@ -52,8 +52,17 @@ class Harness {
       REQUIRE(workers_.back()->Start().get().ok());
       ptrs_.push_back(workers_.back().get());
     }
+    ReadPathOptions read_path;  // files: the reader-thread read fast path is on, as in the engine
+    for (uint32_t i = 0; i < shards && !dir.empty(); ++i) {
+      ShardOptions o;
+      o.path = dir + "/shard-" + std::to_string(i) + ".db";
+      o.vfs = vfs;
+      o.index = i;
+      o.count = shards;
+      read_path.push_back(o);
+    }
     dispatcher_ = std::make_unique<Dispatcher>(EngineIdentity{shards, Limits{}, "test"}, ptrs_,
-                                               &sink_, &limiter_);
+                                               &sink_, &limiter_, std::move(read_path));
     session_ = std::make_unique<Session>(Limits{}, dispatcher_.get(), &sink_);
   }
   ~Harness() {

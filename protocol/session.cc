@@ -20,12 +20,12 @@ void Session::Feed(const char* data, size_t size) {
         break;
       case FrameReader::Event::kMalformed:
         ++frames_;
-        responses_->Send(
+        responses_->SendNow(
             EncodeError(std::nullopt, Status(ErrorCode::kBadFrame, "frame length is 0")));
         break;
       case FrameReader::Event::kTooLarge:
         ++frames_;
-        responses_->Send(EncodeError(
+        responses_->SendNow(EncodeError(
             std::nullopt, Status(ErrorCode::kFrameTooLarge,
                                  "frame of " + std::to_string(reader_.last_oversized_length()) +
                                      " bytes exceeds max_frame_bytes " +
@@ -42,7 +42,7 @@ void Session::OnFrame(std::string frame) {
   if (request) {
     requests_->Submit(std::move(request));
   } else {
-    responses_->Send(EncodeError(error.id, error.status));
+    responses_->SendNow(EncodeError(error.id, error.status));
   }
 }
 

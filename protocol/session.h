@@ -32,6 +32,9 @@ class FrameSink {
   virtual ~FrameSink() = default;
   // Takes one finished response frame (length prefix included) for the host.
   virtual void Send(std::string frame) = 0;
+  // Like Send(), for the reader thread's own answers: a sink may write it at once on the
+  // calling thread when that cannot block. The default just queues it.
+  virtual void SendNow(std::string frame) { Send(std::move(frame)); }
 };
 
 class Session {

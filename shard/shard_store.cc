@@ -1,6 +1,7 @@
 #include "shard/shard_store.h"
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 namespace litestash {
@@ -39,6 +40,18 @@ std::optional<std::string> PrefixEnd(std::string_view prefix) {
   if (end.empty()) return std::nullopt;
   end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
   return end;
+}
+
+const char* SyncPragma(SyncMode mode) {
+  switch (mode) {
+    case SyncMode::kOff:
+      return "PRAGMA synchronous=OFF";
+    case SyncMode::kNormal:
+      return "PRAGMA synchronous=NORMAL";
+    case SyncMode::kFull:
+      return "PRAGMA synchronous=FULL";
+  }
+  return "PRAGMA synchronous=FULL";
 }
 
 bool IsDataError(int rc) {
@@ -92,6 +105,11 @@ Result<std::unique_ptr<ShardStore>> ShardStore::Open(const ShardOptions& options
 }
 
 Status ShardStore::Init() {
+  // A new (absent or empty) file needs no fsync until its layout exists: if power fails before
+  // then, the file is simply empty again and is created at the next start.
+  std::error_code ec;
+  const bool fresh = !options_.in_memory && (!std::filesystem::exists(options_.path, ec) ||
+                                             std::filesystem::file_size(options_.path, ec) == 0);
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   const char* path = options_.in_memory ? ":memory:" : options_.path.c_str();
   int rc =
@@ -101,6 +119,7 @@ Status ShardStore::Init() {
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, options_.busy_timeout_ms);
+  LITESTASH_RETURN_IF_ERROR(Exec(fresh ? "PRAGMA synchronous=OFF" : SyncPragma(options_.sync)));
 
   if (!options_.in_memory) {
     // Switching to WAL needs a moment of exclusive access; engines starting together on a new
@@ -117,77 +136,98 @@ Status ShardStore::Init() {
     }
     if (rc != SQLITE_OK) return SqlError("enabling WAL", rc);
   }
-  const char* sync = options_.sync == SyncMode::kOff      ? "PRAGMA synchronous=OFF"
-                     : options_.sync == SyncMode::kNormal ? "PRAGMA synchronous=NORMAL"
-                                                          : "PRAGMA synchronous=FULL";
-  LITESTASH_RETURN_IF_ERROR(Exec(sync));
-  LITESTASH_RETURN_IF_ERROR(Exec("PRAGMA cache_size=-8192"));  // 8 MiB of page cache per shard
+  const std::string cache = "PRAGMA cache_size=-" + std::to_string(options_.cache_kib);
+  LITESTASH_RETURN_IF_ERROR(Exec(cache.c_str()));
   LITESTASH_RETURN_IF_ERROR(VerifyLayout());
-  return Prepare();
+  return fresh ? Exec(SyncPragma(options_.sync)) : Status::Ok();
 }
 
-// Creates the layout on a new file, or checks an existing file is a litestash shard with this
-// index, shard count and layout version. Runs under the write lock so that engines starting at
-// the same moment agree on one layout.
-Status ShardStore::VerifyLayout() {
-  LITESTASH_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  auto fail = [this](Status st) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return st;
-  };
+// Reads the layout facts recorded in `meta` (inside the caller's transaction). has_meta is
+// false when the file has no meta table; has_tables tells a foreign database from a new one.
+struct ShardStore::LayoutFacts {
+  bool has_tables = false;
+  bool has_meta = false;
+  int64_t layout = -1, index = -1, count = -1;
+};
+
+Status ShardStore::ReadLayout(LayoutFacts* facts) {
+  Statement probe;
+  int rc = probe.Prepare(db_,
+                         "SELECT (SELECT count(*) FROM sqlite_schema),"
+                         " (SELECT count(*) FROM sqlite_schema WHERE name='meta')");
+  if (rc != SQLITE_OK) return SqlError("reading the schema", rc);
   {
-    Statement probe;
-    int rc = probe.Prepare(db_,
-                           "SELECT (SELECT count(*) FROM sqlite_schema),"
-                           " (SELECT count(*) FROM sqlite_schema WHERE name='meta')");
-    if (rc != SQLITE_OK) return fail(SqlError("reading the schema", rc));
     StatementUse use(probe);
     rc = use.Step();
-    if (rc != SQLITE_ROW) return fail(SqlError("reading the schema", rc));
-    if (use.ColumnInt(0) > 0 && use.ColumnInt(1) == 0) {
-      return fail(Status(ErrorCode::kConflict,
-                         name_ + ": holds tables but is not a litestash shard (no meta table)"));
-    }
+    if (rc != SQLITE_ROW) return SqlError("reading the schema", rc);
+    facts->has_tables = use.ColumnInt(0) > 0;
+    facts->has_meta = use.ColumnInt(1) > 0;
   }
-  Status st = Exec(kSchema);
-  if (!st.ok()) return fail(st);
-  const std::string seed = "INSERT OR IGNORE INTO meta(name, value) VALUES ('layout_version', " +
-                           std::to_string(kLayoutVersion) + "), ('shard_index', " +
-                           std::to_string(options_.index) + "), ('shard_count', " +
-                           std::to_string(options_.count) + "), ('last_version', 0)";
-  st = Exec(seed.c_str());
-  if (!st.ok()) return fail(st);
-
+  if (!facts->has_meta) return Status::Ok();
   Statement read;
-  int rc = read.Prepare(db_, "SELECT name, value FROM meta");
-  if (rc != SQLITE_OK) return fail(SqlError("reading meta", rc));
-  int64_t layout = -1, index = -1, count = -1;
-  {
-    StatementUse use(read);
-    while ((rc = use.Step()) == SQLITE_ROW) {
-      std::string_view name = use.ColumnBytes(0);
-      if (name == "layout_version") layout = use.ColumnInt(1);
-      if (name == "shard_index") index = use.ColumnInt(1);
-      if (name == "shard_count") count = use.ColumnInt(1);
-    }
-    if (rc != SQLITE_DONE) return fail(SqlError("reading meta", rc));
+  rc = read.Prepare(db_, "SELECT name, value FROM meta");
+  if (rc != SQLITE_OK) return SqlError("reading meta", rc);
+  StatementUse use(read);
+  while ((rc = use.Step()) == SQLITE_ROW) {
+    std::string_view name = use.ColumnBytes(0);
+    if (name == "layout_version") facts->layout = use.ColumnInt(1);
+    if (name == "shard_index") facts->index = use.ColumnInt(1);
+    if (name == "shard_count") facts->count = use.ColumnInt(1);
   }
-  if (layout != kLayoutVersion) {
-    return fail(Status(ErrorCode::kConflict, name_ + ": layout version " + std::to_string(layout) +
-                                                 ", this engine uses " +
-                                                 std::to_string(kLayoutVersion)));
-  }
-  if (count != options_.count || index != options_.index) {
-    return fail(Status(ErrorCode::kConflict,
-                       name_ + ": data dir was created with " + std::to_string(count) +
-                           " shards (this file is shard " + std::to_string(index) +
-                           "), but the engine was started with --shards " +
-                           std::to_string(options_.count)));
-  }
-  return Exec("COMMIT");
+  if (rc != SQLITE_DONE) return SqlError("reading meta", rc);
+  return Status::Ok();
 }
 
-Status ShardStore::Prepare() {
+Status ShardStore::CheckLayout(const LayoutFacts& facts) const {
+  if (facts.has_tables && !facts.has_meta) {
+    return Status(ErrorCode::kConflict,
+                  name_ + ": holds tables but is not a litestash shard (no meta table)");
+  }
+  if (facts.layout != kLayoutVersion) {
+    return Status(ErrorCode::kConflict, name_ + ": layout version " + std::to_string(facts.layout) +
+                                            ", this engine uses " + std::to_string(kLayoutVersion));
+  }
+  if (facts.count != options_.count || facts.index != options_.index) {
+    return Status(ErrorCode::kConflict,
+                  name_ + ": data dir was created with " + std::to_string(facts.count) +
+                      " shards (this file is shard " + std::to_string(facts.index) +
+                      "), but the engine was started with --shards " +
+                      std::to_string(options_.count));
+  }
+  return Status::Ok();
+}
+
+// Checks an existing file is a litestash shard with this index, shard count and layout version
+// (a read transaction: no lock, no commit), or creates the layout on a new file. Creation runs
+// under the write lock and re-reads the facts there, so engines starting at the same moment on
+// an empty data dir agree on one layout.
+Status ShardStore::VerifyLayout() {
+  LayoutFacts facts;
+  LITESTASH_RETURN_IF_ERROR(Exec("BEGIN"));
+  Status st = ReadLayout(&facts);
+  Exec("COMMIT").ok();  // ends a read transaction; nothing to fail
+  LITESTASH_RETURN_IF_ERROR(st);
+  if (facts.has_meta || facts.has_tables) return CheckLayout(facts);
+
+  // A new, empty file (see Init for why this first commit runs without fsync).
+  LITESTASH_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  st = ReadLayout(&facts);  // another engine may have created it meanwhile
+  if (st.ok() && !facts.has_meta && !facts.has_tables) {
+    st = Exec(kSchema);
+    const std::string seed = "INSERT INTO meta(name, value) VALUES ('layout_version', " +
+                             std::to_string(kLayoutVersion) + "), ('shard_index', " +
+                             std::to_string(options_.index) + "), ('shard_count', " +
+                             std::to_string(options_.count) + "), ('last_version', 0)";
+    if (st.ok()) st = Exec(seed.c_str());
+    if (st.ok()) st = ReadLayout(&facts);
+  }
+  if (st.ok()) st = CheckLayout(facts);
+  if (st.ok()) st = Exec("COMMIT");
+  if (!st.ok()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return st;
+}
+
+Status ShardStore::PrepareStatements() {
   struct {
     Statement* stmt;
     const char* sql;
@@ -456,10 +496,7 @@ Status ShardStore::SyncToDisk() {
   if (st.ok()) st = Exec("UPDATE meta SET value = value WHERE name = 'layout_version'");
   if (st.ok()) st = Exec("COMMIT");
   if (!st.ok()) Rollback();
-  const char* restore = options_.sync == SyncMode::kOff      ? "PRAGMA synchronous=OFF"
-                        : options_.sync == SyncMode::kNormal ? "PRAGMA synchronous=NORMAL"
-                                                             : "PRAGMA synchronous=FULL";
-  Status restored = Exec(restore);
+  Status restored = Exec(SyncPragma(options_.sync));
   LITESTASH_RETURN_IF_ERROR(st);
   LITESTASH_RETURN_IF_ERROR(restored);
   // Then move the WAL into the database file where no reader is in the way (best effort).

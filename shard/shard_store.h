@@ -46,7 +46,8 @@ struct ShardOptions {
   uint32_t count = 16;
   SyncMode sync = SyncMode::kNormal;
   int busy_timeout_ms = 60000;
-  std::string vfs;  // SQLite VFS name; empty: the default. Tests inject faults through a shim.
+  std::string vfs;       // SQLite VFS name; empty: the default. Tests inject faults through a shim.
+  int cache_kib = 2048;  // SQLite page cache of this shard
 };
 
 // One batch's notion of time, taken once when the batch starts.
@@ -68,7 +69,10 @@ struct KeyExpiry {
 
 class ShardStore {
  public:
+  // Opens the file and verifies (or creates) the layout. PrepareStatements() must succeed before
+  // any other call; it is separate so a worker can report "open" before paying for it.
   static Result<std::unique_ptr<ShardStore>> Open(const ShardOptions& options);
+  Status PrepareStatements();
   ~ShardStore();
   ShardStore(const ShardStore&) = delete;
   ShardStore& operator=(const ShardStore&) = delete;
@@ -113,8 +117,10 @@ class ShardStore {
   explicit ShardStore(const ShardOptions& options);
   Status Init();
   Status Exec(const char* sql);
-  Status Prepare();
+  struct LayoutFacts;
   Status VerifyLayout();
+  Status ReadLayout(LayoutFacts* facts);
+  Status CheckLayout(const LayoutFacts& facts) const;
   Status SqlError(std::string_view what, int rc) const;
   uint64_t NextVersion(const Clock& clock);
 

@@ -21,6 +21,7 @@ std::unique_ptr<ShardStore> OpenOrDie(const ShardOptions& o) {
   auto s = ShardStore::Open(o);
   INFO(s.status().ToString());
   REQUIRE(s.ok());
+  REQUIRE(s.value()->PrepareStatements().ok());
   return std::move(s).value();
 }
 

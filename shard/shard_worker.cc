@@ -42,6 +42,10 @@ void ShardWorker::Main(std::promise<Status> opened) {
   }
   store_ = std::move(store).value();
   opened.set_value(Status::Ok());
+  // Statements are parsed after the open is reported, off the start-up path; tasks wait in the
+  // queue meanwhile. A failure here fails every task of this shard with its status.
+  prepared_ = store_->PrepareStatements();
+  if (!prepared_.ok()) spdlog::error("shard {}: {}", options_.index, prepared_.ToString());
 
   std::vector<TaskPtr> batch;
   batch.reserve(kMaxBatch);
@@ -73,6 +77,10 @@ void ShardWorker::Main(std::promise<Status> opened) {
 }
 
 void ShardWorker::RunBatch(std::vector<TaskPtr>& batch) {
+  if (!prepared_.ok()) {
+    for (auto& t : batch) t->Done(prepared_);
+    return;
+  }
   size_t begin = 0;
   for (size_t i = 0; i <= batch.size(); ++i) {
     if (i < batch.size() && batch[i]->transactional()) continue;
@@ -121,6 +129,7 @@ void ShardWorker::RunAlone(TaskPtr& task) {
 }
 
 void ShardWorker::Sweep() {
+  if (!prepared_.ok()) return;
   for (;;) {
     auto removed = store_->SweepExpired(Clock::Now(), kSweepBatch);
     if (!removed.ok()) {

@@ -92,6 +92,7 @@ class ShardWorker {
   bool stopping_ = false;      // guarded by mu_
 
   std::unique_ptr<ShardStore> store_;  // owned by the worker thread only
+  Status prepared_;                    // worker thread only: outcome of PrepareStatements()
   std::thread thread_;                 // started/joined by the owner of the ShardWorker
   ShardCounters counters_;             // written by the worker thread, read by anyone
 };
