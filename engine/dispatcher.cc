@@ -105,6 +105,7 @@ bool Dispatcher::TryReadInline(const Request& request, const Digest& digest, uin
   // Autocommit: the statement runs in its own read transaction, which sees every commit so far,
   // this process's and others'.
   Status st = KeyedHandlerFor(request.op)(request, digest, *store, Clock::Now(), &answer);
+  inline_reads_.fetch_add(1, std::memory_order_relaxed);
   out_->SendNow(st.ok() ? answer.Finish() : EncodeError(request.id, st));
   return true;
 }
@@ -154,6 +155,7 @@ EngineStats Dispatcher::Stats() const {
   EngineStats stats;
   stats.requests = requests_.load(std::memory_order_relaxed);
   stats.inflight = limiter_->frames();
+  stats.inline_reads = inline_reads_.load(std::memory_order_relaxed);
   for (const ShardWorker* w : workers_) {
     stats.batches.push_back(w->counters().batches.load(std::memory_order_relaxed));
     stats.tasks.push_back(w->counters().tasks.load(std::memory_order_relaxed));

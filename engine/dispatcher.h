@@ -68,9 +68,10 @@ class Dispatcher : public RequestSink {
   const std::vector<ShardWorker*> workers_;
   FrameSink* const out_;
   InflightLimiter* const limiter_;
-  Blake2b512 hasher_;                  // reader thread only
-  std::atomic<uint64_t> requests_{0};  // written by the reader thread, read by anyone
-  PendingWrites pending_;              // reader thread adds, shard threads finish
+  Blake2b512 hasher_;                      // reader thread only
+  std::atomic<uint64_t> requests_{0};      // written by the reader thread, read by anyone
+  std::atomic<uint64_t> inline_reads_{0};  // written by the reader thread, read by anyone
+  PendingWrites pending_;                  // reader thread adds, shard threads finish
   const ReadPathOptions read_path_;
   std::vector<std::unique_ptr<ShardStore>> read_stores_;  // reader thread only; opened lazily
   std::vector<bool> read_disabled_;                       // reader thread only

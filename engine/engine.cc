@@ -136,9 +136,16 @@ StopReason Serve(Session& session, InflightLimiter& limiter, int signal_fd) {
       return StopReason::kReadError;
     }
     if (n == 0) return session.mid_frame() ? StopReason::kTruncated : StopReason::kEof;
-    session.Feed(buf.data(), static_cast<size_t>(n));
-    limiter.AddFrames(static_cast<int64_t>(session.frames() - counted));
-    counted = session.frames();
+    // Frame by frame, pausing whenever the limits are reached: one read can hold thousands of
+    // small requests whose answers are large.
+    for (size_t off = 0; off < static_cast<size_t>(n);) {
+      off += session.FeedFrame(buf.data() + off, static_cast<size_t>(n) - off);
+      limiter.AddFrames(static_cast<int64_t>(session.frames() - counted));
+      counted = session.frames();
+      while (off < static_cast<size_t>(n) && !limiter.WaitForRoom(std::chrono::milliseconds(50))) {
+        if (TakeSignal(signal_fd)) return StopReason::kSignal;
+      }
+    }
   }
 }
 
@@ -172,12 +179,22 @@ int RunEngine(const Config& config) {
   if (int rc = OpenShards(config, &workers, warm_up_hash); rc != kExitOk) return rc;
 
   InflightLimiter limiter(config.max_inflight, config.max_inflight_bytes);
-  OutputWriter writer(STDOUT_FILENO, &limiter);
+  OutputWriter writer(STDOUT_FILENO, &limiter, config.max_inflight_bytes);
   writer.Start();
   std::vector<ShardWorker*> shard_ptrs;
   for (auto& w : workers) shard_ptrs.push_back(w.get());
+  ReadPathOptions read_path;  // the reader thread's own read connections (files only)
+  for (uint32_t i = 0; i < config.shards && !config.memory; ++i) {
+    ShardOptions o;
+    o.path = ShardPath(config.data_dir, i);
+    o.index = i;
+    o.count = config.shards;
+    o.sync = config.sync;
+    o.cache_kib = 256;  // the shard thread's own connection keeps the big cache
+    read_path.push_back(o);
+  }
   Dispatcher dispatcher(EngineIdentity{config.shards, config.limits, kEngineVersion}, shard_ptrs,
-                        &writer, &limiter);
+                        &writer, &limiter, std::move(read_path));
   Session session(config.limits, &dispatcher, &writer);
   spdlog::info("litestash-engine {} serving {} shards {}{}", kEngineVersion, config.shards,
                config.memory ? "in memory" : "in ", config.memory ? "" : config.data_dir);
@@ -186,6 +203,7 @@ int RunEngine(const Config& config) {
 
   // Every accepted request is queued; each worker finishes its queue, commits, checkpoints and
   // closes. Then the writer flushes the last answers.
+  writer.Unblock();  // shards must be able to hand over their last answers
   for (auto& w : workers) w->Stop();
   if (reason == StopReason::kSignal) {
     // Everything is committed. A host that asked us to stop but no longer reads would keep

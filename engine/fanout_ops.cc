@@ -219,7 +219,7 @@ class StatsOp : public FanOutOp {
   }
   void Encode(ResponseEncoder* out) override {
     const EngineStats engine = engine_();
-    out->BeginOk(request().id, 3);
+    out->BeginOk(request().id, 4);
     out->Key("shards");
     out->ArrayHeader(static_cast<uint32_t>(shards_.size()));
     for (size_t i = 0; i < shards_.size(); ++i) {
@@ -240,6 +240,8 @@ class StatsOp : public FanOutOp {
     out->Uint(engine.requests);
     out->Key("inflight");
     out->Uint(engine.inflight > 0 ? static_cast<uint64_t>(engine.inflight) : 0);
+    out->Key("inline_reads");
+    out->Uint(engine.inline_reads);
   }
   void SizeResults() override { shards_.resize(parts_.size()); }
 

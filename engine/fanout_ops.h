@@ -26,6 +26,7 @@ namespace litestash {
 struct EngineStats {
   uint64_t requests = 0;          // requests accepted since start
   int64_t inflight = 0;           // frames accepted and not yet answered
+  uint64_t inline_reads = 0;      // keyed reads answered by the reader thread (fast path)
   std::vector<uint64_t> batches;  // per shard: transactions run
   std::vector<uint64_t> tasks;    // per shard: tasks run
 };

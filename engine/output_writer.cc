@@ -14,10 +14,21 @@ namespace litestash {
 void OutputWriter::Start() { thread_ = std::thread(&OutputWriter::Main, this); }
 
 void OutputWriter::Send(std::string frame) {
-  limiter_->AddBytes(static_cast<int64_t>(frame.size()));
-  std::lock_guard<std::mutex> lock(mu_);
+  const auto size = static_cast<int64_t>(frame.size());
+  limiter_->AddBytes(size);
+  std::unique_lock<std::mutex> lock(mu_);
+  // A host that stops reading stops the shard threads here, so answers cannot pile up beyond
+  // the budget (one answer may always go, whatever its size). Shutdown lifts the wait.
+  room_cv_.wait(lock, [this] { return queued_bytes_ < max_queued_bytes_ || unblocked_; });
+  queued_bytes_ += size;
   queue_.push_back(std::move(frame));
   if (queue_.size() == 1) cv_.notify_one();
+}
+
+void OutputWriter::Unblock() {
+  std::lock_guard<std::mutex> lock(mu_);
+  unblocked_ = true;
+  room_cv_.notify_all();
 }
 
 void OutputWriter::Close() {
@@ -67,11 +78,13 @@ void OutputWriter::SendNow(std::string frame) {
   pollfd out = {fd_, POLLOUT, 0};
   if (!queue_.empty() || writing_ || frame.size() > kInlineMax || ::poll(&out, 1, 0) != 1 ||
       (out.revents & POLLOUT) == 0) {
+    queued_bytes_ += static_cast<int64_t>(frame.size());
     queue_.push_back(std::move(frame));
     if (queue_.size() == 1) cv_.notify_one();
     return;
   }
   writing_ = true;
+  queued_bytes_ += static_cast<int64_t>(frame.size());
   lock.unlock();
   std::vector<std::string> one;
   one.push_back(std::move(frame));
@@ -88,6 +101,8 @@ void OutputWriter::WriteAndRelease(std::vector<std::string>& frames) {
   limiter_->ReleaseBytes(bytes);
   std::lock_guard<std::mutex> lock(mu_);
   writing_ = false;
+  queued_bytes_ -= bytes;
+  room_cv_.notify_all();
   cv_.notify_one();
   if (queue_.empty()) drained_cv_.notify_all();
 }

@@ -28,11 +28,17 @@ namespace litestash {
 
 class OutputWriter : public FrameSink {
  public:
-  OutputWriter(int fd, InflightLimiter* limiter) : fd_(fd), limiter_(limiter) {}
+  // `max_queued_bytes`: answer bytes not yet written beyond which Send() waits.
+  OutputWriter(int fd, InflightLimiter* limiter, int64_t max_queued_bytes)
+      : fd_(fd), limiter_(limiter), max_queued_bytes_(max_queued_bytes) {}
   ~OutputWriter() override { Close(); }
 
   void Start();
+  // Queues a frame for the writer thread. Waits while the answers not yet written exceed
+  // max_queued_bytes (the shard threads' back-pressure), until Unblock().
   void Send(std::string frame) override;
+  // Shutdown: Send() no longer waits for the host.
+  void Unblock();
   // For the reader thread: writes a small frame at once when nothing is queued or being
   // written and the pipe has room (never blocks); otherwise queues it like Send().
   void SendNow(std::string frame) override;
@@ -52,11 +58,16 @@ class OutputWriter : public FrameSink {
 
   const int fd_;
   InflightLimiter* limiter_;
+  const int64_t max_queued_bytes_;
   std::mutex mu_;
-  std::condition_variable cv_;          // wakes the writer thread
-  std::condition_variable drained_cv_;  // signalled when a swap was written and none is queued
-  std::vector<std::string> queue_;      // guarded by mu_
-  bool closing_ = false;                // guarded by mu_
+  std::condition_variable cv_;  // wakes the writer thread
+  std::condition_variable drained_cv_;
+  std::condition_variable room_cv_;  // signalled when written answers free budget
+  int64_t queued_bytes_ = 0;         // guarded by mu_: answers queued or being written
+  bool unblocked_ =
+      false;  // guarded by mu_  // signalled when a swap was written and none is queued
+  std::vector<std::string> queue_;  // guarded by mu_
+  bool closing_ = false;            // guarded by mu_
   bool writing_ = false;  // guarded by mu_: some thread (writer or reader) is writing fd 1
   std::atomic<bool> failed_{false};
   std::thread thread_;

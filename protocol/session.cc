@@ -5,34 +5,31 @@
 
 namespace litestash {
 
-void Session::Feed(const char* data, size_t size) {
+size_t Session::FeedFrame(const char* data, size_t size) {
   std::string frame;
-  while (size > 0) {
-    FrameReader::Event event;
-    const size_t used = reader_.Feed(data, size, &event, &frame);
-    data += used;
-    size -= used;
-    switch (event) {
-      case FrameReader::Event::kNeedMore:
-        break;
-      case FrameReader::Event::kFrame:
-        OnFrame(std::move(frame));
-        break;
-      case FrameReader::Event::kMalformed:
-        ++frames_;
-        responses_->SendNow(
-            EncodeError(std::nullopt, Status(ErrorCode::kBadFrame, "frame length is 0")));
-        break;
-      case FrameReader::Event::kTooLarge:
-        ++frames_;
-        responses_->SendNow(EncodeError(
-            std::nullopt, Status(ErrorCode::kFrameTooLarge,
-                                 "frame of " + std::to_string(reader_.last_oversized_length()) +
-                                     " bytes exceeds max_frame_bytes " +
-                                     std::to_string(limits_.max_frame_bytes))));
-        break;
-    }
+  FrameReader::Event event;
+  const size_t used = reader_.Feed(data, size, &event, &frame);
+  switch (event) {
+    case FrameReader::Event::kNeedMore:
+      break;
+    case FrameReader::Event::kFrame:
+      OnFrame(std::move(frame));
+      break;
+    case FrameReader::Event::kMalformed:
+      ++frames_;
+      responses_->SendNow(
+          EncodeError(std::nullopt, Status(ErrorCode::kBadFrame, "frame length is 0")));
+      break;
+    case FrameReader::Event::kTooLarge:
+      ++frames_;
+      responses_->SendNow(EncodeError(
+          std::nullopt,
+          Status(ErrorCode::kFrameTooLarge,
+                 "frame of " + std::to_string(reader_.last_oversized_length()) +
+                     " bytes exceeds max_frame_bytes " + std::to_string(limits_.max_frame_bytes))));
+      break;
   }
+  return used;
 }
 
 void Session::OnFrame(std::string frame) {

@@ -45,8 +45,19 @@ class Session {
         requests_(requests),
         responses_(responses) {}
 
+  // Consumes bytes up to and including the end of the next complete frame (or all of them if
+  // none completes), emitting one sink call for that frame. Returns the bytes consumed. The
+  // engine calls it in a loop so it can pause between frames (back-pressure).
+  size_t FeedFrame(const char* data, size_t size);
+
   // Consumes all `size` bytes, emitting one sink call per completed frame.
-  void Feed(const char* data, size_t size);
+  void Feed(const char* data, size_t size) {
+    while (size > 0) {
+      const size_t used = FeedFrame(data, size);
+      data += used;
+      size -= used;
+    }
+  }
 
   // True if the bytes fed so far end inside a frame (end of input now = truncated frame).
   bool mid_frame() const { return reader_.mid_frame(); }

@@ -123,5 +123,26 @@ TEST_CASE("write I/O errors in the middle of batches fail only the writes they h
   RunFaultScenario(SQLITE_IOERR_WRITE, 3);
 }
 
+// Regression: `sync` once relied on a passive WAL checkpoint, which skips the fsync when another
+// connection's read transaction keeps it from copying anything, and still answered ok.
+TEST_CASE("sync fsyncs even while another connection holds a read transaction") {
+  testing::TempDir dir;
+  Harness h(1, dir.path().string(), FaultVfs::Register());
+  REQUIRE(Code(h.Call(1, Set(1, "before", 1))) == "ok");
+  // Everything so far is checkpointed, so the reader's snapshot leaves nothing to copy later.
+  REQUIRE(Code(h.Call(100, Req(100, "sync"))) == "ok");
+  sqlite3* reader = nullptr;
+  REQUIRE(sqlite3_open((dir.path() / "shard-0.db").c_str(), &reader) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM stash;", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  for (uint64_t id = 2; id < 7; ++id)
+    REQUIRE(Code(h.Call(id, Set(id, "k" + std::to_string(id), 1))) == "ok");
+  const long before = FaultVfs::syncs();
+  REQUIRE(Code(h.Call(10, Req(10, "sync"))) == "ok");
+  CHECK(FaultVfs::syncs() > before);
+  sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(reader);
+}
+
 }  // namespace
 }  // namespace litestash

@@ -11,6 +11,7 @@ std::atomic<bool> g_armed{false};
 std::atomic<long> g_writes_left{0};
 std::atomic<int> g_error{SQLITE_FULL};
 std::atomic<long> g_failed{0};
+std::atomic<long> g_syncs{0};
 
 sqlite3_vfs* g_root = nullptr;  // the default VFS we wrap
 sqlite3_vfs g_vfs;
@@ -40,7 +41,10 @@ int Write(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
 int Truncate(sqlite3_file* f, sqlite3_int64 size) {
   return Real(f)->pMethods->xTruncate(Real(f), size);
 }
-int Sync(sqlite3_file* f, int flags) { return Real(f)->pMethods->xSync(Real(f), flags); }
+int Sync(sqlite3_file* f, int flags) {
+  g_syncs.fetch_add(1);
+  return Real(f)->pMethods->xSync(Real(f), flags);
+}
 int FileSize(sqlite3_file* f, sqlite3_int64* size) {
   return Real(f)->pMethods->xFileSize(Real(f), size);
 }
@@ -125,5 +129,7 @@ void FaultVfs::Arm(int after_writes, int error) {
 void FaultVfs::Disarm() { g_armed.store(false); }
 
 long FaultVfs::failed_writes() { return g_failed.load(); }
+
+long FaultVfs::syncs() { return g_syncs.load(); }
 
 }  // namespace litestash::testing

@@ -21,6 +21,8 @@ class FaultVfs {
   static void Arm(int after_writes, int error);
   static void Disarm();
   static long failed_writes();
+  // xSync calls (fsync/fdatasync) made through the shim since the process started.
+  static long syncs();
 };
 
 }  // namespace litestash::testing
