@@ -98,7 +98,7 @@ void Dispatcher::RouteKeyed(SharedRequest request) {
 }
 
 bool Dispatcher::TryReadInline(const Request& request, const Digest& digest, uint32_t shard) {
-  if (read_disabled_[shard] || !pending_.None(shard)) return false;
+  if (!inline_allowed_ || read_disabled_[shard] || !pending_.None(shard)) return false;
   ShardStore* store = ReadStore(shard);
   if (store == nullptr) return false;
   ResponseEncoder answer;

@@ -52,6 +52,11 @@ class Dispatcher : public RequestSink {
 
   void Submit(RequestPtr request) override;
 
+  // Set by the reader loop before each frame: whether the read fast path may be used now. The
+  // loop allows it only near the end of what it has read (a shallow pipeline, where the saved
+  // thread hop is latency); with a deep backlog the shard threads read in parallel instead.
+  void set_inline_reads(bool allowed) { inline_allowed_ = allowed; }
+
   // Engine-wide figures for `stats`; callable from any thread.
   EngineStats Stats() const;
 
@@ -75,6 +80,7 @@ class Dispatcher : public RequestSink {
   const ReadPathOptions read_path_;
   std::vector<std::unique_ptr<ShardStore>> read_stores_;  // reader thread only; opened lazily
   std::vector<bool> read_disabled_;                       // reader thread only
+  bool inline_allowed_ = true;                            // reader thread only
 };
 
 }  // namespace litestash

@@ -26,6 +26,9 @@ namespace {
 
 constexpr size_t kReadChunk = 256 * 1024;
 constexpr std::chrono::milliseconds kSignalDrainDeadline{10000};
+// Unread input (bytes of the current read, this frame included) up to which keyed reads may be
+// answered on the reader thread: a few small requests, i.e. a shallow pipeline.
+constexpr size_t kInlineReadBacklog = 512;
 
 void SetUpLogging(const std::string& level) {
   auto logger = spdlog::stderr_logger_mt("litestash");
@@ -113,7 +116,8 @@ bool TakeSignal(int signal_fd) {
   return true;
 }
 
-StopReason Serve(Session& session, InflightLimiter& limiter, int signal_fd) {
+StopReason Serve(Session& session, Dispatcher& dispatcher, InflightLimiter& limiter,
+                 int signal_fd) {
   std::vector<char> buf(kReadChunk);
   uint64_t counted = 0;
   pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {signal_fd, POLLIN, 0}};
@@ -139,6 +143,7 @@ StopReason Serve(Session& session, InflightLimiter& limiter, int signal_fd) {
     // Frame by frame, pausing whenever the limits are reached: one read can hold thousands of
     // small requests whose answers are large.
     for (size_t off = 0; off < static_cast<size_t>(n);) {
+      dispatcher.set_inline_reads(static_cast<size_t>(n) - off <= kInlineReadBacklog);
       off += session.FeedFrame(buf.data() + off, static_cast<size_t>(n) - off);
       limiter.AddFrames(static_cast<int64_t>(session.frames() - counted));
       counted = session.frames();
@@ -199,7 +204,7 @@ int RunEngine(const Config& config) {
   spdlog::info("litestash-engine {} serving {} shards {}{}", kEngineVersion, config.shards,
                config.memory ? "in memory" : "in ", config.memory ? "" : config.data_dir);
 
-  const StopReason reason = Serve(session, limiter, signal_fd);
+  const StopReason reason = Serve(session, dispatcher, limiter, signal_fd);
 
   // Every accepted request is queued; each worker finishes its queue, commits, checkpoints and
   // closes. Then the writer flushes the last answers.

@@ -43,6 +43,7 @@ class KeyedTask : public ShardTask {
 
   bool writes() const override { return request_->schema().writes; }
   Status Run(ShardStore& store, const Clock& clock) override;
+  size_t answer_bytes() const override { return answer_.size(); }
   void Done(const Status& status) override;
 
  private:

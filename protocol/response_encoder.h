@@ -43,6 +43,9 @@ class ResponseEncoder {
   // Appends bytes that already are one complete MessagePack object.
   void Raw(std::string_view msgpack_bytes) { write(msgpack_bytes.data(), msgpack_bytes.size()); }
 
+  // Bytes built so far (length prefix included).
+  size_t size() const { return buf_.size(); }
+
   // Patches the length prefix and hands over the finished frame. The encoder is then empty.
   std::string Finish();
 

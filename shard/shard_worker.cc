@@ -94,27 +94,36 @@ void ShardWorker::RunBatch(std::vector<TaskPtr>& batch) {
 }
 
 void ShardWorker::RunTransaction(std::vector<TaskPtr>& batch, size_t begin, size_t end) {
-  if (end - begin <= 1) {
-    if (end > begin) RunAlone(batch[begin]);
-    return;
+  while (end - begin > 1) {
+    bool writes = false;
+    for (size_t i = begin; i < end; ++i) writes = writes || batch[i]->writes();
+    const Clock clock = Clock::Now();
+    Status st = store_->Begin(writes);
+    // Answers are held until the commit; past kBatchAnswerBytes the transaction commits early
+    // and the rest goes into the next one, so a batch of large reads cannot hold unbounded
+    // memory.
+    size_t stop = begin;
+    size_t answer_bytes = 0;
+    while (st.ok() && stop < end && (stop == begin || answer_bytes < kBatchAnswerBytes)) {
+      st = batch[stop]->Run(*store_, clock);
+      answer_bytes += batch[stop]->answer_bytes();
+      ++stop;
+    }
+    counters_.batches.fetch_add(1, std::memory_order_relaxed);
+    counters_.tasks.fetch_add(stop - begin, std::memory_order_relaxed);
+    if (st.ok()) st = store_->Commit();
+    if (st.ok()) {
+      for (size_t i = begin; i < stop; ++i) batch[i]->Done(st);
+    } else {
+      store_->Rollback();
+      counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("shard {}: batch of {} failed ({}); retrying one by one", options_.index,
+                   stop - begin, st.ToString());
+      for (size_t i = begin; i < stop; ++i) RunAlone(batch[i]);
+    }
+    begin = stop;
   }
-  bool writes = false;
-  for (size_t i = begin; i < end; ++i) writes = writes || batch[i]->writes();
-  const Clock clock = Clock::Now();
-  counters_.batches.fetch_add(1, std::memory_order_relaxed);
-  counters_.tasks.fetch_add(end - begin, std::memory_order_relaxed);
-  Status st = store_->Begin(writes);
-  for (size_t i = begin; st.ok() && i < end; ++i) st = batch[i]->Run(*store_, clock);
-  if (st.ok()) st = store_->Commit();
-  if (st.ok()) {
-    for (size_t i = begin; i < end; ++i) batch[i]->Done(st);
-    return;
-  }
-  store_->Rollback();
-  counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
-  spdlog::warn("shard {}: batch of {} failed ({}); retrying one by one", options_.index,
-               end - begin, st.ToString());
-  for (size_t i = begin; i < end; ++i) RunAlone(batch[i]);
+  if (end > begin) RunAlone(batch[begin]);
 }
 
 void ShardWorker::RunAlone(TaskPtr& task) {

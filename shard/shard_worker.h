@@ -3,7 +3,9 @@
 // Other threads only Enqueue() tasks. The worker drains whatever is queued (up to kMaxBatch)
 // and runs it as one transaction — BEGIN IMMEDIATE if any task writes, else a read
 // transaction — in queue order, so a task sees the effects of every task queued before it
-// (pipelined read-your-writes). Only after COMMIT succeeds are the tasks told they are Done, so
+// (pipelined read-your-writes); a batch whose answers pass kBatchAnswerBytes commits early and
+// the rest runs in the next transaction. Only after COMMIT succeeds are the tasks told they
+// are Done, so
 // an answer for a write is sent only once the write is committed. If any task or the commit
 // fails, the batch is rolled back and its tasks run again one transaction each, so a failing
 // task fails alone and the others still succeed.
@@ -40,6 +42,8 @@ class ShardTask {
   // Runs on the shard thread inside the batch's transaction. May run more than once (after a
   // batch failure), so it must reset any output it builds. A non-OK status fails the batch.
   virtual Status Run(ShardStore& store, const Clock& clock) = 0;
+  // Bytes of the answer Run() built and holds until Done() (0 if none): bounds a batch.
+  virtual size_t answer_bytes() const { return 0; }
   // Called exactly once on the shard thread with the final outcome: OK after the commit, or the
   // error that made the task fail.
   virtual void Done(const Status& status) = 0;
@@ -56,6 +60,7 @@ struct ShardCounters {
 class ShardWorker {
  public:
   static constexpr size_t kMaxBatch = 1024;
+  static constexpr size_t kBatchAnswerBytes = 4u << 20;  // answers one transaction may hold
   static constexpr int kSweepBatch = 256;
   static constexpr std::chrono::milliseconds kSweepInterval{500};
 

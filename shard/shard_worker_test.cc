@@ -116,6 +116,40 @@ TEST_CASE("a task that fails once inside a batch succeeds on its retry") {
   CHECK(w.counters().failed_batches.load() == 1);
 }
 
+// A read whose answer is `bytes` long, held until Done (like a get of a large value).
+class BigAnswerTask : public ProbeTask {
+ public:
+  BigAnswerTask(Log* log, std::string name, size_t bytes)
+      : ProbeTask(log, std::move(name), false), bytes_(bytes) {}
+  size_t answer_bytes() const override { return bytes_; }
+
+ private:
+  size_t bytes_;
+};
+
+TEST_CASE("a batch holding more answer bytes than its budget commits early") {
+  Log log;
+  ShardWorker w(Memory());
+  REQUIRE(w.Start().get().ok());
+  std::promise<void> gate;
+  w.Enqueue(std::make_unique<GateTask>(gate.get_future().share()));
+  const size_t big = ShardWorker::kBatchAnswerBytes / 2 + 1;  // two of these pass the budget
+  for (int i = 0; i < 6; ++i) {
+    w.Enqueue(std::make_unique<BigAnswerTask>(&log, "big" + std::to_string(i), big));
+  }
+  const uint64_t batches_before = w.counters().batches.load();
+  gate.set_value();
+  w.Stop();
+  // Six big answers need at least three transactions; all still finish, in order.
+  CHECK(w.counters().batches.load() - batches_before >= 3);
+  std::vector<std::string> done;
+  for (const auto& e : log.events) {
+    if (e.rfind("done", 0) == 0) done.push_back(e);
+  }
+  REQUIRE(done.size() == 6);
+  for (int i = 0; i < 6; ++i) CHECK(done[i] == "done big" + std::to_string(i) + " ok");
+}
+
 TEST_CASE("work queued after Stop is answered shutting_down") {
   Log log;
   ShardWorker w(Memory());
