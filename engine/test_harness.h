@@ -110,4 +110,22 @@ inline std::string Req(uint64_t id, const char* op) {
   return Req(id, op, 0, [](auto&) {});
 }
 
+// {id, op: "set", key, value: <int>}
+inline std::string SetReq(uint64_t id, const std::string& key, int value) {
+  return Req(id, "set", 2, [&](auto& pk) {
+    pk.pack(std::string("key"));
+    pk.pack(key);
+    pk.pack(std::string("value"));
+    pk.pack(value);
+  });
+}
+
+// {id, op, key} for any op that takes just a key (get, delete, exists, ttl, persist).
+inline std::string KeyReq(uint64_t id, const char* op, const std::string& key) {
+  return Req(id, op, 1, [&](auto& pk) {
+    pk.pack(std::string("key"));
+    pk.pack(key);
+  });
+}
+
 }  // namespace litestash::testing

@@ -16,22 +16,10 @@ namespace {
 
 using testing::FaultVfs;
 using testing::Harness;
+using testing::KeyReq;
 using testing::Req;
+using testing::SetReq;
 
-std::string Set(uint64_t id, const std::string& key, int value) {
-  return Req(id, "set", 2, [&](auto& pk) {
-    pk.pack(std::string("key"));
-    pk.pack(key);
-    pk.pack(std::string("value"));
-    pk.pack(value);
-  });
-}
-std::string Get(uint64_t id, const std::string& key) {
-  return Req(id, "get", 1, [&](auto& pk) {
-    pk.pack(std::string("key"));
-    pk.pack(key);
-  });
-}
 std::string Code(const std::map<std::string, msgpack::object>& answer) {
   if (answer.at("ok").as<bool>()) return "ok";
   return answer.at("error").as<std::map<std::string, std::string>>().at("code");
@@ -66,7 +54,7 @@ void RunFaultScenario(int error, int after_writes) {
     Harness h(shards, dir.path().string(), FaultVfs::Register());
     for (int i = 0; i < 40; ++i) {
       ++id;
-      REQUIRE(Code(h.Call(id, Set(id, "k" + std::to_string(i), i))) == "ok");
+      REQUIRE(Code(h.Call(id, SetReq(id, "k" + std::to_string(i), i))) == "ok");
     }
 
     FaultVfs::Arm(after_writes, error);
@@ -75,10 +63,10 @@ void RunFaultScenario(int error, int after_writes) {
     std::vector<std::pair<uint64_t, std::string>> writes, reads;
     for (int i = 0; i < 20; ++i) {
       ++id;
-      stream += testing::Frame(Set(id, "new" + std::to_string(i), i));
+      stream += testing::Frame(SetReq(id, "new" + std::to_string(i), i));
       writes.push_back({id, "new" + std::to_string(i)});
       ++id;
-      stream += testing::Frame(Get(id, "k" + std::to_string(i)));
+      stream += testing::Frame(KeyReq(id, "get", "k" + std::to_string(i)));
       reads.push_back({id, "k" + std::to_string(i)});
     }
     h.Feed(stream);
@@ -102,11 +90,11 @@ void RunFaultScenario(int error, int after_writes) {
     // Writes work again, including the keys whose writes failed.
     for (int i = 0; i < 20; ++i) {
       ++id;
-      REQUIRE(Code(h.Call(id, Set(id, "new" + std::to_string(i), 100 + i))) == "ok");
+      REQUIRE(Code(h.Call(id, SetReq(id, "new" + std::to_string(i), 100 + i))) == "ok");
     }
     for (int i = 0; i < 20; ++i) {
       ++id;
-      auto got = h.Call(id, Get(id, "new" + std::to_string(i)));
+      auto got = h.Call(id, KeyReq(id, "get", "new" + std::to_string(i)));
       CHECK(got.at("value").as<int>() == 100 + i);
     }
     ++id;
@@ -128,7 +116,7 @@ TEST_CASE("write I/O errors in the middle of batches fail only the writes they h
 TEST_CASE("sync fsyncs even while another connection holds a read transaction") {
   testing::TempDir dir;
   Harness h(1, dir.path().string(), FaultVfs::Register());
-  REQUIRE(Code(h.Call(1, Set(1, "before", 1))) == "ok");
+  REQUIRE(Code(h.Call(1, SetReq(1, "before", 1))) == "ok");
   // Everything so far is checkpointed, so the reader's snapshot leaves nothing to copy later.
   REQUIRE(Code(h.Call(100, Req(100, "sync"))) == "ok");
   sqlite3* reader = nullptr;
@@ -136,7 +124,7 @@ TEST_CASE("sync fsyncs even while another connection holds a read transaction") 
   REQUIRE(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM stash;", nullptr, nullptr, nullptr) ==
           SQLITE_OK);
   for (uint64_t id = 2; id < 7; ++id)
-    REQUIRE(Code(h.Call(id, Set(id, "k" + std::to_string(id), 1))) == "ok");
+    REQUIRE(Code(h.Call(id, SetReq(id, "k" + std::to_string(id), 1))) == "ok");
   const long before = FaultVfs::syncs();
   REQUIRE(Code(h.Call(10, Req(10, "sync"))) == "ok");
   CHECK(FaultVfs::syncs() > before);

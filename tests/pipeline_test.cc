@@ -10,22 +10,9 @@ namespace litestash {
 namespace {
 
 using testing::Harness;
+using testing::KeyReq;
 using testing::Req;
-
-std::string Set(uint64_t id, const std::string& key, int value) {
-  return Req(id, "set", 2, [&](auto& pk) {
-    pk.pack(std::string("key"));
-    pk.pack(key);
-    pk.pack(std::string("value"));
-    pk.pack(value);
-  });
-}
-std::string KeyOp(uint64_t id, const char* op, const std::string& key) {
-  return Req(id, op, 1, [&](auto& pk) {
-    pk.pack(std::string("key"));
-    pk.pack(key);
-  });
-}
+using testing::SetReq;
 
 TEST_CASE("pipelined read-your-writes on one key, thousands in flight") {
   testing::TempDir dir;
@@ -35,10 +22,10 @@ TEST_CASE("pipelined read-your-writes on one key, thousands in flight") {
   // For each round: set k=i, get k (must see i), delete k, get k (must be absent).
   for (int i = 0; i < 500; ++i) {
     const std::string key = "hot:" + std::to_string(i % 7);
-    stream += testing::Frame(Set(++id, key, i));
-    stream += testing::Frame(KeyOp(++id, "get", key));
-    stream += testing::Frame(KeyOp(++id, "delete", key));
-    stream += testing::Frame(KeyOp(++id, "get", key));
+    stream += testing::Frame(SetReq(++id, key, i));
+    stream += testing::Frame(KeyReq(++id, "get", key));
+    stream += testing::Frame(KeyReq(++id, "delete", key));
+    stream += testing::Frame(KeyReq(++id, "get", key));
   }
   h.Feed(stream);  // all 2000 at once, before any answer is read
   for (int i = 0; i < 500; ++i) {
@@ -57,13 +44,13 @@ TEST_CASE("committed writes survive closing and reopening the files") {
   {
     Harness h(4, dir.path().string());
     for (int i = 0; i < 100; ++i) {
-      CHECK(h.Call(i + 1, Set(i + 1, "k" + std::to_string(i), i)).at("ok").as<bool>());
+      CHECK(h.Call(i + 1, SetReq(i + 1, "k" + std::to_string(i), i)).at("ok").as<bool>());
     }
   }
   Harness again(4, dir.path().string());
   CHECK(again.Call(1000, Req(1000, "count")).at("count").as<int>() == 100);
   for (int i = 0; i < 100; ++i) {
-    auto got = again.Call(2000 + i, KeyOp(2000 + i, "get", "k" + std::to_string(i)));
+    auto got = again.Call(2000 + i, KeyReq(2000 + i, "get", "k" + std::to_string(i)));
     CHECK(got.at("value").as<int>() == i);
   }
 }

@@ -21,6 +21,7 @@ import time
 import msgpack
 
 from engine_proc import engine_path
+from reliability_common import rss_kib
 
 
 def frame(obj) -> bytes:
@@ -34,14 +35,6 @@ def read_frame(stream):
         return None
     (n,) = struct.unpack(">I", header)
     return msgpack.unpackb(stream.read(n), raw=False)
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def spawn(data_dir, *flags):
