@@ -20,6 +20,9 @@ namespace litestash {
 
 inline constexpr uint64_t kDefaultScanLimit = 1000;
 inline constexpr uint64_t kMaxScanLimit = 10000;
+// Keys of one mget/mdelete, entries of one mset. Each costs the engine far more than its bytes
+// in the frame (a 64-byte digest, routing), so the count is bounded, not just the frame size.
+inline constexpr uint32_t kMaxKeysPerRequest = 100000;
 
 struct Request {
   Request() = default;

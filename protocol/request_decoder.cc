@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 
 #include "common/utf8.h"
 #include "protocol/msgpack_cursor.h"
@@ -13,10 +14,32 @@ namespace {
 // precedence" steps 9-12): the lowest-ranked problem found is the one answered.
 enum Rank { kRankType = 9, kRankKeyRule = 10, kRankValueSize = 11, kRankRange = 12, kRankNone };
 
+// Quotes host-supplied text for an error message: at most 64 characters, cut at a character
+// boundary, with invalid UTF-8 and control bytes written as \xNN, so the message is always a
+// valid UTF-8 str that strict MessagePack decoders accept.
 std::string Quote(std::string_view s) {
   std::string out = "'";
-  out.append(s.substr(0, 64));
-  if (s.size() > 64) out += "...";
+  size_t chars = 0;
+  size_t i = 0;
+  while (i < s.size() && chars < 64) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80             ? 1
+                 : (c & 0xE0) == 0xC0 ? 2
+                 : (c & 0xF0) == 0xE0 ? 3
+                 : (c & 0xF8) == 0xF0 ? 4
+                                      : 0;
+    if (len > 0 && i + len <= s.size() && IsValidUtf8(s.substr(i, len)) && c >= 0x20 && c != 0x7F) {
+      out.append(s.substr(i, len));
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out += hex;
+      len = 1;
+    }
+    i += len;
+    ++chars;
+  }
+  if (i < s.size()) out += "...";
   return out + "'";
 }
 
@@ -46,6 +69,7 @@ class Decoder {
   void DecodeField(const FieldSpec& spec, std::string_view span);
   bool ReadKey(MsgpackCursor& c, std::string_view what, std::string_view* key);
   void CheckValue(std::string_view span, std::string_view what);
+  void CheckCount(uint32_t n, std::string_view what);
   std::optional<uint64_t> ReadUint(std::string_view span, std::string_view name);
 
   Request* req_;
@@ -199,6 +223,14 @@ bool Decoder::ReadKey(MsgpackCursor& c, std::string_view what, std::string_view*
   return true;
 }
 
+void Decoder::CheckCount(uint32_t n, std::string_view what) {
+  if (n > kMaxKeysPerRequest) {
+    Note(kRankRange, ErrorCode::kBadRequest,
+         "'" + std::string(what) + "' has " + std::to_string(n) + " items, at most " +
+             std::to_string(kMaxKeysPerRequest) + " are allowed per request");
+  }
+}
+
 void Decoder::CheckValue(std::string_view span, std::string_view what) {
   if (span.size() > limits_.max_value_bytes) {
     Note(kRankValueSize, ErrorCode::kValueTooLarge,
@@ -261,11 +293,13 @@ void Decoder::DecodeField(const FieldSpec& spec, std::string_view span) {
         Note(kRankType, ErrorCode::kTypeError, "'" + name + "' must be an array of str");
         break;
       }
-      req_->keys.reserve(n);  // n <= span bytes, checked by the cursor
+      // No reserve() from the declared count: it is the host's claim, and each element costs
+      // more here than its bytes in the frame. The vector grows with elements really present.
+      CheckCount(n, name);
       for (uint32_t i = 0; i < n; ++i) {
         std::string_view key;
         if (!ReadKey(c, "'" + name + "'[" + std::to_string(i) + "]", &key)) break;
-        req_->keys.push_back(key);
+        if (i < kMaxKeysPerRequest) req_->keys.push_back(key);
       }
       break;
     }
@@ -277,7 +311,7 @@ void Decoder::DecodeField(const FieldSpec& spec, std::string_view span) {
         Note(kRankType, ErrorCode::kTypeError, "'entries' must be an array of [key, value] pairs");
         break;
       }
-      req_->entries.reserve(n);
+      CheckCount(n, "entries");
       for (uint32_t i = 0; i < n; ++i) {
         const std::string where = "'entries'[" + std::to_string(i) + "]";
         uint32_t arity = 0;
@@ -294,7 +328,7 @@ void Decoder::DecodeField(const FieldSpec& spec, std::string_view span) {
         if (!ReadKey(c, where + " key", &key)) break;
         if (!c.Skip(&value)) break;  // cannot fail: the whole span was validated
         CheckValue(value, where + " value");
-        req_->entries.emplace_back(key, value);
+        if (i < kMaxKeysPerRequest) req_->entries.emplace_back(key, value);
       }
       break;
     }

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace litestash {
 namespace {
 
@@ -259,6 +261,37 @@ TEST_CASE("shape errors and id handling follow the documented precedence") {
         "type_error");
   CHECK(Decode(Op("set", {{"key", P("")}, {"value", P(1)}, {"ttl_ms", P(0)}})).code() ==
         "invalid_key");
+}
+
+// Regressions found by request_decoder_fuzz: error messages quote host bytes and must stay valid
+// UTF-8 (strict MessagePack decoders reject a str that is not).
+TEST_CASE("error messages are valid UTF-8 whatever the host sent") {
+  const std::string bad_op = Raw({0xa3, 0xff, 'x', 0xc3});
+  Outcome o = Decode(Body({{"id", P(7)}, {"op", bad_op}}));
+  REQUIRE(o.code() == "unknown_op");
+  CHECK(IsValidUtf8(o.err.status.message()));
+  CHECK_THAT(o.err.status.message(), Catch::Contains("\\xFF"));
+  // A long op of 2-byte characters: the quote is cut at a character boundary.
+  std::string e_acute;
+  for (int i = 0; i < 100; ++i) e_acute += "\xC3\xA9";
+  Outcome cut = Decode(Op(e_acute));
+  REQUIRE(cut.code() == "unknown_op");
+  CHECK(IsValidUtf8(cut.err.status.message()));
+  Outcome field = Decode(Op("ping", {{std::string("\x01bad\xF0\x9F", 6), P(1)}}));
+  CHECK(field.code() == "bad_request");
+  CHECK(IsValidUtf8(field.err.status.message()));
+}
+
+TEST_CASE("multi-key requests are bounded in count, not only by the frame size") {
+  std::vector<std::string> keys(kMaxKeysPerRequest, "k");
+  CHECK(Decode(Op("mget", {{"keys", P(keys)}})).code() == "ok");
+  keys.push_back("k");
+  Outcome too_many = Decode(Op("mget", {{"keys", P(keys)}}));
+  CHECK(too_many.code() == "bad_request");
+  CHECK_THAT(too_many.err.status.message(), Catch::Contains("at most"));
+  // A declared count far above what the frame holds is malformed, never allocated for.
+  CHECK(Decode(Op("mdelete", {{"keys", Raw({0xdd, 0x00, 0x10, 0x00, 0x00, 0xa1, 'k'})}})).code() ==
+        "bad_request");
 }
 
 TEST_CASE("the largest id round-trips") {
