@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, in one command: installs what is missing, builds, then runs the
 # unit tests (CTest), the black-box wire suite, the Python, Elixir and Rust hosts, the
-# cross-language matrix and the benchmark smoke run. Each suite prints its own counts; the
+# cross-language matrix, the reliability suites (crash loop, several processes, hostile input,
+# security), a short fuzzing run, the sanitizer builds and the benchmark smoke run. Each suite prints its own counts; the
 # last line sums the suites up. Exit code: non-zero if any suite failed.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -38,6 +39,9 @@ suite "elixir host" conformance/elixir/run_tests.sh
 suite "rust host" conformance/rust/run_tests.sh
 suite "cross-language matrix" "$py" conformance/matrix/run_matrix.py
 suite "reliability (crash loop, processes, hostile input, security)" "$py" -m pytest -q -p no:cacheprovider tests/reliability
+suite "fuzzing (libFuzzer+ASan+UBSan, 60 s per target)" tests/fuzz/run_fuzz.sh 60
+suite "sanitizers (ASan+UBSan and TSan builds: unit tests + wire suite)" \
+  tests/sanitizers/run_sanitizers.sh all
 suite "benchmark smoke run and its tests" bash -c \
   "bench/run_bench.sh --smoke && $py -m pytest -q -p no:cacheprovider bench/tests"
 
