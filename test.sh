@@ -2,8 +2,9 @@
 # Every test of the project, in one command: installs what is missing, builds, then runs the
 # unit tests (CTest), the black-box wire suite, the Python, Elixir and Rust hosts, the
 # cross-language matrix, the reliability suites (crash loop, several processes, hostile input,
-# security), a short fuzzing run, the sanitizer builds and the benchmark smoke run. Each suite prints its own counts; the
-# last line sums the suites up. Exit code: non-zero if any suite failed.
+# security), a short fuzzing run, the sanitizer builds and the benchmark smoke run. Each suite
+# prints its own counts; the last line sums the suites up. Exit code: non-zero if any suite
+# failed.
 set -uo pipefail
 cd "$(dirname "$0")"
 root="$PWD"
