@@ -277,7 +277,7 @@ TEST_CASE("error messages are valid UTF-8 whatever the host sent") {
   Outcome cut = Decode(Op(e_acute));
   REQUIRE(cut.code() == "unknown_op");
   CHECK(IsValidUtf8(cut.err.status.message()));
-  Outcome field = Decode(Op("ping", {{std::string("\x01bad\xF0\x9F", 6), P(1)}}));
+  Outcome field = Decode(Op("ping", {{std::string("\x01" "bad\xF0\x9F", 6), P(1)}}));
   CHECK(field.code() == "bad_request");
   CHECK(IsValidUtf8(field.err.status.message()));
 }
