@@ -14,8 +14,7 @@ import struct
 from typing import Any, AsyncIterator, Dict, Iterable, List, Optional, Tuple
 
 from . import protocol
-from .errors import (EngineExited, FrameTooLarge, LiteStashError, ProtocolError, Timeout,
-                     from_response)
+from .errors import EngineExited, FrameTooLarge, LiteStashError, ProtocolError, Timeout
 from .process import STDERR_TAIL_LINES
 from .protocol import Cmd, Commands, Ttl
 
@@ -188,14 +187,7 @@ class AsyncLiteStash:
                 raise Timeout("no answer to %s (id %d) within %ss" % (cmd.op, req_id, self.timeout)) from None
             finally:
                 self._pending.pop(req_id, None)
-        if not resp["ok"]:
-            raise from_response(resp)
-        if resp.get("id") != req_id:
-            raise ProtocolError("success response id %r for request %d" % (resp.get("id"), req_id))
-        try:
-            return cmd.convert(resp, raw)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ProtocolError("malformed %s answer %r: %s" % (cmd.op, resp, e)) from None
+        return protocol.result_of(cmd, resp, raw, req_id)
 
     async def close(self, timeout: float = 30.0) -> None:
         """Wait for in-flight requests, close stdin, wait; EngineExited unless exit status 0."""

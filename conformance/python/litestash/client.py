@@ -13,7 +13,7 @@ import threading
 from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
 from . import protocol
-from .errors import EngineExited, FrameTooLarge, LiteStashError, ProtocolError, from_response
+from .errors import EngineExited, FrameTooLarge, LiteStashError
 from .process import EngineProcess
 from .protocol import Cmd, Commands, Ttl
 
@@ -70,14 +70,7 @@ class LiteStash:
                 raise
             resp = protocol.decode(raw)
             protocol.check_response(resp, req_id)
-        if not resp["ok"]:
-            raise from_response(resp)
-        if resp.get("id") != req_id:
-            raise ProtocolError("success response id %r for request %d" % (resp.get("id"), req_id))
-        try:
-            return cmd.convert(resp, raw)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ProtocolError("malformed %s answer %r: %s" % (cmd.op, resp, e)) from None
+        return protocol.result_of(cmd, resp, raw, req_id)
 
     @property
     def pid(self) -> int:

@@ -5,7 +5,6 @@ daemon thread drains it so the engine never blocks on logging), and turns a vani
 `EngineExited` instead of a hang. The sync client and the scenario runner are built on it.
 """
 import collections
-import os
 import signal
 import struct
 import subprocess

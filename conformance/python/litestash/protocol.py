@@ -13,7 +13,7 @@ from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 import msgpack
 
 from . import rawmp
-from .errors import HandshakeError, ProtocolError
+from .errors import HandshakeError, ProtocolError, from_response
 
 PROTOCOL = 1
 HASH = "blake2b-512"
@@ -293,3 +293,16 @@ def check_response(resp: Any, req_id: Optional[int]) -> None:
         raise ProtocolError("response is not a map with a bool `ok`: %r" % (resp,))
     if req_id is not None and resp.get("id") is not None and resp.get("id") != req_id:
         raise ProtocolError("response id %r does not match request id %r" % (resp.get("id"), req_id))
+
+
+def result_of(cmd: "Cmd", resp: dict, raw: bytes, req_id: int) -> Any:
+    """The command's result from its matched answer, or the typed error it carries.
+    Shared by the sync and asyncio clients."""
+    if not resp["ok"]:
+        raise from_response(resp)
+    if resp.get("id") != req_id:
+        raise ProtocolError("success response id %r for request %d" % (resp.get("id"), req_id))
+    try:
+        return cmd.convert(resp, raw)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ProtocolError("malformed %s answer %r: %s" % (cmd.op, resp, e)) from None
