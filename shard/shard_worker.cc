@@ -7,6 +7,9 @@ namespace litestash {
 ShardWorker::~ShardWorker() { Stop(); }
 
 std::future<Status> ShardWorker::Start() {
+  // spdlog creates its registry on first use; make that happen here, before the thread exists,
+  // rather than in whichever worker logs first (TSan flagged two workers racing to it).
+  spdlog::default_logger_raw();
   std::promise<Status> opened;
   std::future<Status> result = opened.get_future();
   thread_ = std::thread(&ShardWorker::Main, this, std::move(opened));
