@@ -63,6 +63,19 @@ std::string ShardPath(const std::string& dir, uint32_t index) {
   return (std::filesystem::path(dir) / name).string();
 }
 
+// The options of shard `index` as the flags ask for them.
+ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
+  ShardOptions options;
+  options.path = config.memory ? std::string() : ShardPath(config.data_dir, index);
+  options.in_memory = config.memory;
+  options.index = index;
+  options.count = config.shards;
+  options.sync = config.sync;
+  options.cache_kib = static_cast<int>(
+      std::max<int64_t>(256, config.cache_mib * 1024 / static_cast<int64_t>(config.shards)));
+  return options;
+}
+
 int ExitCodeFor(const Status& open_failure) {
   return open_failure.code() == ErrorCode::kConflict ? kExitDataMismatch : kExitCannotOpen;
 }
@@ -77,14 +90,7 @@ int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* 
   std::vector<std::future<Status>> opened;
   Status failure;
   for (uint32_t i = 0; i < config.shards && failure.ok(); ++i) {
-    ShardOptions options;
-    options.path = config.memory ? std::string() : ShardPath(config.data_dir, i);
-    options.in_memory = config.memory;
-    options.index = i;
-    options.count = config.shards;
-    options.sync = config.sync;
-    options.cache_kib = static_cast<int>(
-        std::max<int64_t>(256, config.cache_mib * 1024 / static_cast<int64_t>(config.shards)));
+    const ShardOptions options = ShardOptionsFor(config, i);
     workers->push_back(std::make_unique<ShardWorker>(options));
     opened.push_back(workers->back()->Start());
     if (i == 0 && existing) {
@@ -190,11 +196,7 @@ int RunEngine(const Config& config) {
   for (auto& w : workers) shard_ptrs.push_back(w.get());
   ReadPathOptions read_path;  // the reader thread's own read connections (files only)
   for (uint32_t i = 0; i < config.shards && !config.memory; ++i) {
-    ShardOptions o;
-    o.path = ShardPath(config.data_dir, i);
-    o.index = i;
-    o.count = config.shards;
-    o.sync = config.sync;
+    ShardOptions o = ShardOptionsFor(config, i);
     o.cache_kib = 256;  // the shard thread's own connection keeps the big cache
     read_path.push_back(o);
   }
