@@ -63,6 +63,17 @@ ParsedConfig ParseConfig(int argc, const char* const* argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
 
+  app.add_option("--read-cache-mib", c.read_cache_mib,
+                 "cache of recently read keys, exact across processes (0 turns it off)")
+      ->envname("LITESTASH_READ_CACHE_MIB")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--busy-poll-us", c.busy_poll_us,
+                 "while the host answers quickly, poll stdin this long before sleeping (0: never)")
+      ->envname("LITESTASH_BUSY_POLL_US")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

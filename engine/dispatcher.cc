@@ -8,6 +8,9 @@ namespace {
 
 const char* const kFeatures[] = {"ttl", "scan", "mget", "mset", "mdelete", "sync", "stats"};
 
+// The reader's own answers are handed to the writer at least this often within a chunk.
+constexpr size_t kAnswerSlice = 64 * 1024;
+
 }  // namespace
 
 Dispatcher::Dispatcher(EngineIdentity identity, std::vector<ShardWorker*> workers, FrameSink* out,
@@ -17,9 +20,8 @@ Dispatcher::Dispatcher(EngineIdentity identity, std::vector<ShardWorker*> worker
       out_(out),
       limiter_(limiter),
       pending_(identity_.shards),
-      read_path_(std::move(read_path)),
-      read_stores_(identity_.shards),
-      read_disabled_(identity_.shards, read_path_.empty()) {}
+      read_path_(std::move(read_path.shards), read_path.cache_bytes),
+      wake_pending_(identity_.shards, false) {}
 
 Dispatcher::~Dispatcher() = default;
 
@@ -30,7 +32,7 @@ void Dispatcher::Submit(RequestPtr request) {
       AnswerLocal(*request);
       return;
     case Routing::kKey:
-      RouteKeyed(Share(std::move(request)));
+      RouteKeyed(std::move(request));
       return;
     case Routing::kKeys:
     case Routing::kEntries:
@@ -76,14 +78,47 @@ void Dispatcher::AnswerLocal(const Request& request) {
     answer.ArrayHeader(std::size(kFeatures));
     for (const char* f : kFeatures) answer.Str(f);
   }
-  out_->SendNow(answer.Finish());
+  Answer(answer.Finish());
 }
 
-void Dispatcher::RouteKeyed(SharedRequest request) {
+void Dispatcher::Answer(std::string frame) {
+  answer_bytes_ += frame.size();
+  answers_.push_back(std::move(frame));
+  // A chunk of many small requests with big answers: hand them over in slices.
+  if (answer_bytes_ >= kAnswerSlice) SendAnswers();
+}
+
+void Dispatcher::SendAnswers() {
+  if (answers_.empty()) return;
+  if (answers_.size() == 1) {
+    out_->SendNow(std::move(answers_.front()));
+  } else {
+    out_->SendBatch(answers_);
+  }
+  answers_.clear();
+  answer_bytes_ = 0;
+}
+
+void Dispatcher::Flush() {
+  for (uint32_t shard : to_wake_) {
+    workers_[shard]->Wake();
+    wake_pending_[shard] = false;
+  }
+  to_wake_.clear();
+  read_path_.EndChunk();
+  SendAnswers();
+}
+
+void Dispatcher::WillWrite(uint32_t shard) {
+  pending_.Add(shard);
+  read_path_.EndRead(shard);
+}
+
+void Dispatcher::RouteKeyed(RequestPtr request) {
   const Digest digest = hasher_.Hash(request->key);
   const uint32_t shard = ShardOf(digest, identity_.shards);
   if (request->shard && *request->shard != shard) {
-    out_->SendNow(EncodeError(
+    Answer(EncodeError(
         request->id,
         Status(ErrorCode::kWrongShard, "key routes to shard " + std::to_string(shard) + " of " +
                                            std::to_string(identity_.shards) + ", request says " +
@@ -92,36 +127,26 @@ void Dispatcher::RouteKeyed(SharedRequest request) {
   }
   if (!request->schema().writes && TryReadInline(*request, digest, shard)) return;
   KeyedHandler handler = KeyedHandlerFor(request->op);
-  if (request->schema().writes) pending_.Add(shard);
-  workers_[shard]->Enqueue(
-      std::make_unique<KeyedTask>(std::move(request), digest, shard, handler, out_, &pending_));
+  if (request->schema().writes) WillWrite(shard);
+  workers_[shard]->Enqueue(std::make_unique<KeyedTask>(Share(std::move(request)), digest, shard,
+                                                       handler, out_, &pending_),
+                           /*wake=*/false);
+  if (!wake_pending_[shard]) {
+    wake_pending_[shard] = true;
+    to_wake_.push_back(shard);
+  }
 }
 
 bool Dispatcher::TryReadInline(const Request& request, const Digest& digest, uint32_t shard) {
-  if (!inline_allowed_ || read_disabled_[shard] || !pending_.None(shard)) return false;
-  ShardStore* store = ReadStore(shard);
-  if (store == nullptr) return false;
+  if (!pending_.None(shard)) return false;
   ResponseEncoder answer;
-  // Autocommit: the statement runs in its own read transaction, which sees every commit so far,
-  // this process's and others'.
-  Status st = KeyedHandlerFor(request.op)(request, digest, *store, Clock::Now(), &answer);
+  Status st;
+  const uint64_t hits = read_path_.counters().cache_hits;
+  if (!read_path_.Answer(request, digest, shard, Clock::Now(), &answer, &st)) return false;
   inline_reads_.fetch_add(1, std::memory_order_relaxed);
-  out_->SendNow(st.ok() ? answer.Finish() : EncodeError(request.id, st));
+  if (read_path_.counters().cache_hits != hits) cache_hits_.fetch_add(1, std::memory_order_relaxed);
+  Answer(st.ok() ? answer.Finish() : EncodeError(request.id, st));
   return true;
-}
-
-ShardStore* Dispatcher::ReadStore(uint32_t shard) {
-  if (!read_stores_[shard]) {
-    auto store = ShardStore::Open(read_path_[shard]);
-    Status st = store.ok() ? store.value()->PrepareStatements() : store.status();
-    if (!st.ok()) {
-      spdlog::warn("shard {}: read fast path off: {}", shard, st.ToString());
-      read_disabled_[shard] = true;
-      return nullptr;
-    }
-    read_stores_[shard] = std::move(store).value();
-  }
-  return read_stores_[shard].get();
 }
 
 void Dispatcher::RouteFanOut(SharedRequest request) {
@@ -146,6 +171,9 @@ void Dispatcher::RouteFanOut(SharedRequest request) {
       parts[part_of_shard[shard]].items.push_back(static_cast<uint32_t>(i));
     }
   }
+  if (req.schema().writes) {
+    for (const auto& part : parts) read_path_.EndRead(part.shard);
+  }
   auto op = MakeFanOutOp(std::move(request), out_, [this] { return Stats(); });
   op->SetParts(std::move(parts), std::move(digests));
   op->Launch(workers_, &pending_);
@@ -156,6 +184,7 @@ EngineStats Dispatcher::Stats() const {
   stats.requests = requests_.load(std::memory_order_relaxed);
   stats.inflight = limiter_->frames();
   stats.inline_reads = inline_reads_.load(std::memory_order_relaxed);
+  stats.cache_hits = cache_hits_.load(std::memory_order_relaxed);
   for (const ShardWorker* w : workers_) {
     stats.batches.push_back(w->counters().batches.load(std::memory_order_relaxed));
     stats.tasks.push_back(w->counters().tasks.load(std::memory_order_relaxed));

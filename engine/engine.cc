@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -26,9 +27,6 @@ namespace {
 
 constexpr size_t kReadChunk = 256 * 1024;
 constexpr std::chrono::milliseconds kSignalDrainDeadline{10000};
-// Unread input (bytes of the current read, this frame included) up to which keyed reads may be
-// answered on the reader thread: a few small requests, i.e. a shallow pipeline.
-constexpr size_t kInlineReadBacklog = 512;
 
 void SetUpLogging(const std::string& level) {
   auto logger = spdlog::stderr_logger_mt("litestash");
@@ -122,17 +120,51 @@ bool TakeSignal(int signal_fd) {
   return true;
 }
 
-StopReason Serve(Session& session, Dispatcher& dispatcher, InflightLimiter& limiter,
-                 int signal_fd) {
+// Waits until stdin or the signalfd is readable. While the host has been sending its next
+// request within `busy_poll` of our last answers (a request/answer loop), polls without sleeping
+// for up to that long first: waking a sleeping thread costs tens of microseconds on some
+// machines (a virtual CPU halts when idle), more than the request takes. Otherwise sleeps at
+// once, so an idle or slow host costs no CPU. Returns poll()'s result.
+class InputWaiter {
+ public:
+  InputWaiter(pollfd* fds, std::chrono::microseconds busy_poll)
+      : fds_(fds), busy_poll_(busy_poll) {}
+
+  int Wait() {
+    using Clock = std::chrono::steady_clock;
+    const auto idle_since = Clock::now();
+    int ready = 0;
+    if (busy_poll_.count() > 0 && last_gap_ <= busy_poll_) {
+      const auto until = idle_since + busy_poll_;
+      while ((ready = ::poll(fds_, 2, 0)) == 0 && Clock::now() < until) sched_yield();
+    }
+    if (ready == 0) ready = ::poll(fds_, 2, -1);
+    last_gap_ = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - idle_since);
+    return ready;
+  }
+
+ private:
+  pollfd* const fds_;
+  const std::chrono::microseconds busy_poll_;
+  std::chrono::microseconds last_gap_{0};  // how long the last wait took
+};
+
+StopReason Serve(Session& session, Dispatcher& dispatcher, InflightLimiter& limiter, int signal_fd,
+                 std::chrono::microseconds busy_poll) {
   std::vector<char> buf(kReadChunk);
   uint64_t counted = 0;
   pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {signal_fd, POLLIN, 0}};
-  for (;;) {
-    // Paused for back-pressure: keep watching for SIGTERM/SIGINT meanwhile.
+  InputWaiter waiter(fds, busy_poll);
+  // Paused for back-pressure: keep watching for SIGTERM/SIGINT meanwhile.
+  auto wait_for_room = [&] {
     while (!limiter.WaitForRoom(std::chrono::milliseconds(50))) {
-      if (TakeSignal(signal_fd)) return StopReason::kSignal;
+      if (TakeSignal(signal_fd)) return false;
     }
-    if (::poll(fds, 2, -1) < 0) {
+    return true;
+  };
+  for (;;) {
+    if (!wait_for_room()) return StopReason::kSignal;
+    if (waiter.Wait() < 0) {
       if (errno == EINTR) continue;
       spdlog::error("poll failed: {}", std::strerror(errno));
       return StopReason::kReadError;
@@ -146,17 +178,19 @@ StopReason Serve(Session& session, Dispatcher& dispatcher, InflightLimiter& limi
       return StopReason::kReadError;
     }
     if (n == 0) return session.mid_frame() ? StopReason::kTruncated : StopReason::kEof;
-    // Frame by frame, pausing whenever the limits are reached: one read can hold thousands of
-    // small requests whose answers are large.
+    // One chunk: frame by frame, pausing whenever the limits are reached (one read can hold
+    // thousands of small requests whose answers are large). The dispatcher holds back wake-ups
+    // and answers until Flush(), which must come before any wait.
     for (size_t off = 0; off < static_cast<size_t>(n);) {
-      dispatcher.set_inline_reads(static_cast<size_t>(n) - off <= kInlineReadBacklog);
       off += session.FeedFrame(buf.data() + off, static_cast<size_t>(n) - off);
       limiter.AddFrames(static_cast<int64_t>(session.frames() - counted));
       counted = session.frames();
-      while (off < static_cast<size_t>(n) && !limiter.WaitForRoom(std::chrono::milliseconds(50))) {
-        if (TakeSignal(signal_fd)) return StopReason::kSignal;
+      if (off < static_cast<size_t>(n) && !limiter.WaitForRoom(std::chrono::milliseconds(0))) {
+        dispatcher.Flush();
+        if (!wait_for_room()) return StopReason::kSignal;
       }
     }
+    dispatcher.Flush();
   }
 }
 
@@ -198,15 +232,17 @@ int RunEngine(const Config& config) {
   for (uint32_t i = 0; i < config.shards && !config.memory; ++i) {
     ShardOptions o = ShardOptionsFor(config, i);
     o.cache_kib = 256;  // the shard thread's own connection keeps the big cache
-    read_path.push_back(o);
+    read_path.shards.push_back(o);
   }
+  read_path.cache_bytes = static_cast<size_t>(config.read_cache_mib) << 20;
   Dispatcher dispatcher(EngineIdentity{config.shards, config.limits, kEngineVersion}, shard_ptrs,
                         &writer, &limiter, std::move(read_path));
   Session session(config.limits, &dispatcher, &writer);
   spdlog::info("litestash-engine {} serving {} shards {}{}", kEngineVersion, config.shards,
                config.memory ? "in memory" : "in ", config.memory ? "" : config.data_dir);
 
-  const StopReason reason = Serve(session, dispatcher, limiter, signal_fd);
+  const StopReason reason = Serve(session, dispatcher, limiter, signal_fd,
+                                  std::chrono::microseconds(config.busy_poll_us));
 
   // Every accepted request is queued; each worker finishes its queue, commits, checkpoints and
   // closes. Then the writer flushes the last answers.

@@ -219,7 +219,7 @@ class StatsOp : public FanOutOp {
   }
   void Encode(ResponseEncoder* out) override {
     const EngineStats engine = engine_();
-    out->BeginOk(request().id, 4);
+    out->BeginOk(request().id, 5);
     out->Key("shards");
     out->ArrayHeader(static_cast<uint32_t>(shards_.size()));
     for (size_t i = 0; i < shards_.size(); ++i) {
@@ -242,6 +242,8 @@ class StatsOp : public FanOutOp {
     out->Uint(engine.inflight > 0 ? static_cast<uint64_t>(engine.inflight) : 0);
     out->Key("inline_reads");
     out->Uint(engine.inline_reads);
+    out->Key("read_cache_hits");
+    out->Uint(engine.cache_hits);
   }
   void SizeResults() override { shards_.resize(parts_.size()); }
 

@@ -27,6 +27,7 @@ struct EngineStats {
   uint64_t requests = 0;          // requests accepted since start
   int64_t inflight = 0;           // frames accepted and not yet answered
   uint64_t inline_reads = 0;      // keyed reads answered by the reader thread (fast path)
+  uint64_t cache_hits = 0;        // of those, answered from the exact read cache
   std::vector<uint64_t> batches;  // per shard: transactions run
   std::vector<uint64_t> tasks;    // per shard: tasks run
 };

@@ -21,16 +21,7 @@ Status HandleGet(const Request& req, const Digest& digest, ShardStore& store, co
                  ResponseEncoder* out) {
   auto found = store.Get(digest, clock);
   if (!found.ok()) return found.status();
-  const auto& stored = found.value();
-  out->BeginOk(req.id, stored ? 3 : 1);
-  out->Key("found");
-  out->Bool(stored.has_value());
-  if (stored) {
-    out->Key("value");
-    out->Raw(stored->value);
-    out->Key("version");
-    out->Uint(stored->version);
-  }
+  EncodeGetAnswer(req, found.value() ? &*found.value() : nullptr, out);
   return Status::Ok();
 }
 
@@ -48,9 +39,7 @@ Status HandleExists(const Request& req, const Digest& digest, ShardStore& store,
                     ResponseEncoder* out) {
   auto expiry = store.Expiry(digest, clock);
   if (!expiry.ok()) return expiry.status();
-  out->BeginOk(req.id, 1);
-  out->Key("exists");
-  out->Bool(expiry->found);
+  EncodeExistsAnswer(req, *expiry, out);
   return Status::Ok();
 }
 
@@ -78,15 +67,7 @@ Status HandleTtl(const Request& req, const Digest& digest, ShardStore& store, co
                  ResponseEncoder* out) {
   auto expiry = store.Expiry(digest, clock);
   if (!expiry.ok()) return expiry.status();
-  out->BeginOk(req.id, 2);
-  out->Key("found");
-  out->Bool(expiry->found);
-  out->Key("ttl_ms");
-  if (expiry->found && expiry->expires_at) {
-    out->Uint(static_cast<uint64_t>(*expiry->expires_at - clock.now_ms));
-  } else {
-    out->Nil();
-  }
+  EncodeTtlAnswer(req, *expiry, clock, out);
   return Status::Ok();
 }
 
@@ -110,6 +91,37 @@ KeyedHandler KeyedHandlerFor(OpCode op) {
       return HandlePersist;
     default:
       return nullptr;
+  }
+}
+
+void EncodeGetAnswer(const Request& req, const StoredValue* stored, ResponseEncoder* out) {
+  out->BeginOk(req.id, stored ? 3 : 1);
+  out->Key("found");
+  out->Bool(stored != nullptr);
+  if (stored) {
+    out->Key("value");
+    out->Raw(stored->value);
+    out->Key("version");
+    out->Uint(stored->version);
+  }
+}
+
+void EncodeExistsAnswer(const Request& req, const KeyExpiry& expiry, ResponseEncoder* out) {
+  out->BeginOk(req.id, 1);
+  out->Key("exists");
+  out->Bool(expiry.found);
+}
+
+void EncodeTtlAnswer(const Request& req, const KeyExpiry& expiry, const Clock& clock,
+                     ResponseEncoder* out) {
+  out->BeginOk(req.id, 2);
+  out->Key("found");
+  out->Bool(expiry.found);
+  out->Key("ttl_ms");
+  if (expiry.found && expiry.expires_at) {
+    out->Uint(static_cast<uint64_t>(*expiry.expires_at - clock.now_ms));
+  } else {
+    out->Nil();
   }
 }
 

@@ -26,6 +26,13 @@ using KeyedHandler = Status (*)(const Request& req, const Digest& digest, ShardS
 // The handler of a keyed op, or nullptr if `op` is not routed by key.
 KeyedHandler KeyedHandlerFor(OpCode op);
 
+// The success answers of the keyed reads, shared by their handlers and the reader thread's
+// read path (engine/read_path.h). `stored` null: the key is absent.
+void EncodeGetAnswer(const Request& req, const StoredValue* stored, ResponseEncoder* out);
+void EncodeExistsAnswer(const Request& req, const KeyExpiry& expiry, ResponseEncoder* out);
+void EncodeTtlAnswer(const Request& req, const KeyExpiry& expiry, const Clock& clock,
+                     ResponseEncoder* out);
+
 // Unix ms at which a key written now with `ttl_ms` expires (saturating, never overflows).
 int64_t ExpiresAt(const Clock& clock, uint64_t ttl_ms);
 

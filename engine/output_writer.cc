@@ -71,24 +71,97 @@ void OutputWriter::Main() {
 }
 
 void OutputWriter::SendNow(std::string frame) {
-  limiter_->AddBytes(static_cast<int64_t>(frame.size()));
+  std::vector<std::string> one;
+  one.push_back(std::move(frame));
+  SendBatch(one);
+}
+
+void OutputWriter::SendBatch(std::vector<std::string>& frames) {
+  int64_t bytes = 0;
+  for (const auto& f : frames) bytes += static_cast<int64_t>(f.size());
+  limiter_->AddBytes(bytes);
   std::unique_lock<std::mutex> lock(mu_);
-  // Write on this thread only if nothing is queued or being written (order), and only what the
-  // pipe can take at once (a small frame, POLLOUT), so the reader never blocks on stdout.
-  pollfd out = {fd_, POLLOUT, 0};
-  if (!queue_.empty() || writing_ || frame.size() > kInlineMax || ::poll(&out, 1, 0) != 1 ||
-      (out.revents & POLLOUT) == 0) {
-    queued_bytes_ += static_cast<int64_t>(frame.size());
-    queue_.push_back(std::move(frame));
-    if (queue_.size() == 1) cv_.notify_one();
+  queued_bytes_ += bytes;
+  // Write on this thread only if nothing is queued or being written (order); then only what the
+  // pipe takes without blocking, so the reader never waits for the host here.
+  if (!queue_.empty() || writing_ || failed_.load()) {
+    const bool was_empty = queue_.empty();
+    for (auto& f : frames) queue_.push_back(std::move(f));
+    if (was_empty) cv_.notify_one();
     return;
   }
   writing_ = true;
-  queued_bytes_ += static_cast<int64_t>(frame.size());
   lock.unlock();
-  std::vector<std::string> one;
-  one.push_back(std::move(frame));
-  WriteAndRelease(one);
+  std::vector<std::string> mine;
+  mine.swap(frames);
+  size_t written = WriteWithoutBlocking(mine, static_cast<size_t>(bytes));
+  // Release what went out whole; the rest (the first piece possibly cut) goes to the writer
+  // thread ahead of anything queued meanwhile.
+  size_t whole = 0;
+  int64_t released = 0;
+  while (whole < mine.size() && written >= mine[whole].size()) {
+    written -= mine[whole].size();
+    released += static_cast<int64_t>(mine[whole].size());
+    ++whole;
+  }
+  if (whole < mine.size() && written > 0) {
+    mine[whole].erase(0, written);
+    released += static_cast<int64_t>(written);
+  }
+  limiter_->ReleaseFrames(static_cast<int64_t>(whole));
+  limiter_->ReleaseBytes(released);
+  lock.lock();
+  queued_bytes_ -= released;
+  queue_.insert(queue_.begin(), std::make_move_iterator(mine.begin() + static_cast<long>(whole)),
+                std::make_move_iterator(mine.end()));
+  writing_ = false;
+  room_cv_.notify_all();
+  cv_.notify_one();
+  if (queue_.empty()) drained_cv_.notify_all();
+  frames.clear();
+}
+
+size_t OutputWriter::WriteWithoutBlocking(std::vector<std::string>& frames, size_t total) {
+  if (!nowait_unsupported_) {
+    size_t done = 0;
+    while (done < total) {
+      iovec iov[IOV_MAX];
+      int n = 0;
+      size_t skip = done;
+      for (size_t i = 0; i < frames.size() && n < IOV_MAX; ++i) {
+        if (skip >= frames[i].size()) {
+          skip -= frames[i].size();
+          continue;
+        }
+        iov[n].iov_base = frames[i].data() + skip;
+        iov[n].iov_len = frames[i].size() - skip;
+        skip = 0;
+        ++n;
+      }
+      // RWF_NOWAIT: write what fits now, EAGAIN if nothing does (pipes, Linux >= 5.x).
+      const ssize_t wrote = ::pwritev2(fd_, iov, n, -1, RWF_NOWAIT);
+      if (wrote >= 0) {
+        done += static_cast<size_t>(wrote);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return done;
+      if (errno == EOPNOTSUPP || errno == EINVAL || errno == ESPIPE) {
+        if (done > 0) return done;
+        nowait_unsupported_ = true;  // older kernel or not a pipe: the poll rule below
+        break;
+      }
+      spdlog::error("writing responses to stdout failed: {}", std::strerror(errno));
+      failed_.store(true);
+      return total;  // dropped, as the writer thread would
+    }
+    if (!nowait_unsupported_) return done;
+  }
+  // Without RWF_NOWAIT: only what a pipe with room surely takes at once (PIPE_BUF).
+  pollfd out = {fd_, POLLOUT, 0};
+  if (total > kInlineMax || ::poll(&out, 1, 0) != 1 || (out.revents & POLLOUT) == 0) return 0;
+  WriteAll(frames);
+  return total;
 }
 
 // Writes `frames` (this thread holds writing_), releases them from the limiter, then hands

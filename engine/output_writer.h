@@ -39,9 +39,12 @@ class OutputWriter : public FrameSink {
   void Send(std::string frame) override;
   // Shutdown: Send() no longer waits for the host.
   void Unblock();
-  // For the reader thread: writes a small frame at once when nothing is queued or being
-  // written and the pipe has room (never blocks); otherwise queues it like Send().
+  // For the reader thread: when nothing is queued or being written, writes at once as much as
+  // the pipe takes without blocking (pwritev2 RWF_NOWAIT; without it, a batch up to PIPE_BUF
+  // when poll says there is room) and queues the rest for the writer thread; otherwise queues
+  // all (one wake-up). Never blocks on the host.
   void SendNow(std::string frame) override;
+  void SendBatch(std::vector<std::string>& frames) override;
   // Writes everything sent so far, then ends the thread. Idempotent.
   void Close();
   // Like Close(), but gives up after `deadline` if the host is not reading (returns false; the
@@ -53,6 +56,8 @@ class OutputWriter : public FrameSink {
   void Main();
   void WriteAll(std::vector<std::string>& frames);
   void WriteAndRelease(std::vector<std::string>& frames);
+  // Caller holds writing_. Returns the leading bytes of `frames` (`total` in all) written.
+  size_t WriteWithoutBlocking(std::vector<std::string>& frames, size_t total);
 
   static constexpr size_t kInlineMax = 4096;  // PIPE_BUF: a pipe with room takes it whole
 
@@ -70,6 +75,7 @@ class OutputWriter : public FrameSink {
   bool closing_ = false;            // guarded by mu_
   bool writing_ = false;  // guarded by mu_: some thread (writer or reader) is writing fd 1
   std::atomic<bool> failed_{false};
+  bool nowait_unsupported_ = false;  // guarded by writing_: RWF_NOWAIT refused once
   std::thread thread_;
 };
 

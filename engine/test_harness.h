@@ -59,8 +59,9 @@ class Harness {
       o.vfs = vfs;
       o.index = i;
       o.count = shards;
-      read_path.push_back(o);
+      read_path.shards.push_back(o);
     }
+    read_path.cache_bytes = 1 << 20;
     dispatcher_ = std::make_unique<Dispatcher>(EngineIdentity{shards, Limits{}, "test"}, ptrs_,
                                                &sink_, &limiter_, std::move(read_path));
     session_ = std::make_unique<Session>(Limits{}, dispatcher_.get(), &sink_);
@@ -69,8 +70,11 @@ class Harness {
     for (auto& w : workers_) w->Stop();
   }
 
-  // Feeds raw bytes without waiting.
-  void Feed(const std::string& bytes) { session_->Feed(bytes.data(), bytes.size()); }
+  // Feeds raw bytes without waiting, as one chunk (then Flush, as the engine's reader loop).
+  void Feed(const std::string& bytes) {
+    session_->Feed(bytes.data(), bytes.size());
+    dispatcher_->Flush();
+  }
 
   // Waits for the answer to `id`.
   std::map<std::string, msgpack::object> Await(uint64_t id) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "protocol/frame_reader.h"
 #include "protocol/limits.h"
@@ -35,6 +36,11 @@ class FrameSink {
   // Like Send(), for the reader thread's own answers: a sink may write it at once on the
   // calling thread when that cannot block. The default just queues it.
   virtual void SendNow(std::string frame) { Send(std::move(frame)); }
+  // Takes several frames at once (moved out; `frames` is left with moved-from strings), for the
+  // reader thread. A sink may write them at once when that cannot block, or queue them together.
+  virtual void SendBatch(std::vector<std::string>& frames) {
+    for (auto& f : frames) Send(std::move(f));
+  }
 };
 
 class Session {

@@ -265,6 +265,7 @@ Status ShardStore::PrepareStatements() {
       {&clear_expiry_, "DELETE FROM expiry"},
       {&load_version_, "SELECT value FROM meta WHERE name = 'last_version'"},
       {&store_version_, "UPDATE meta SET value = ?1 WHERE name = 'last_version'"},
+      {&data_version_, "PRAGMA data_version"},
   };
   const std::string scan_head =
       "SELECT s.key FROM stash AS s LEFT JOIN expiry AS e ON e.key_hash = s.key_hash"
@@ -357,19 +358,31 @@ Result<uint64_t> ShardStore::Put(const Digest& digest, std::string_view key, std
 }
 
 Result<std::optional<StoredValue>> ShardStore::Get(const Digest& digest, const Clock& clock) {
+  auto found = Lookup(digest);
+  if (!found.ok()) return found.status();
+  if (!found.value() || !found.value()->LiveAt(clock.now_ms)) return std::optional<StoredValue>();
+  return std::optional<StoredValue>(std::move(found.value()->stored));
+}
+
+Result<std::optional<StoredRecord>> ShardStore::Lookup(const Digest& digest) {
   StatementUse use(get_);
   use.Blob(1, digest.data(), digest.size());
   int rc = use.Step();
-  if (rc == SQLITE_DONE) return std::optional<StoredValue>();
+  if (rc == SQLITE_DONE) return std::optional<StoredRecord>();
   if (rc != SQLITE_ROW) return SqlError("reading a key", rc);
-  if (!use.ColumnIsNull(3) && use.ColumnInt(3) <= clock.now_ms) {
-    return std::optional<StoredValue>();
-  }
-  StoredValue out;
-  out.value = std::string(use.ColumnBytes(0));
-  out.version =
+  StoredRecord out;
+  out.stored.value = std::string(use.ColumnBytes(0));
+  out.stored.version =
       static_cast<uint64_t>(use.ColumnInt(1)) * 1000000 + static_cast<uint64_t>(use.ColumnInt(2));
-  return std::optional<StoredValue>(std::move(out));
+  if (!use.ColumnIsNull(3)) out.expires_at = use.ColumnInt(3);
+  return std::optional<StoredRecord>(std::move(out));
+}
+
+Result<int64_t> ShardStore::DataVersion() {
+  StatementUse use(data_version_);
+  int rc = use.Step();
+  if (rc != SQLITE_ROW) return SqlError("reading data_version", rc);
+  return use.ColumnInt(0);
 }
 
 Result<KeyExpiry> ShardStore::Expiry(const Digest& digest, const Clock& clock) {

@@ -62,6 +62,15 @@ struct StoredValue {
   uint64_t version = 0;
 };
 
+// A key's row as stored, expiry included and not yet judged against any clock (a cache keeps
+// it and judges expiry when it answers).
+struct StoredRecord {
+  StoredValue stored;
+  std::optional<int64_t> expires_at;  // Unix ms; nullopt: never expires
+
+  bool LiveAt(int64_t now_ms) const { return !expires_at || *expires_at > now_ms; }
+};
+
 struct KeyExpiry {
   bool found = false;                 // the key exists and is live
   std::optional<int64_t> expires_at;  // Unix ms; nullopt: never expires
@@ -88,6 +97,8 @@ class ShardStore {
   Result<uint64_t> Put(const Digest& digest, std::string_view key, std::string_view value,
                        std::optional<int64_t> expires_at, const Clock& clock);
   Result<std::optional<StoredValue>> Get(const Digest& digest, const Clock& clock);
+  // The key's row whether live or expired (nullopt: no row).
+  Result<std::optional<StoredRecord>> Lookup(const Digest& digest);
   Result<KeyExpiry> Expiry(const Digest& digest, const Clock& clock);
   Result<bool> Delete(const Digest& digest, const Clock& clock);  // true if a live key went
   // Sets (expires_at) or clears (nullopt) the expiry of a live key; false if absent.
@@ -101,6 +112,10 @@ class ShardStore {
   Result<uint64_t> CountLive(const Clock& clock);
   Result<uint64_t> CountExpiring(const Clock& clock);
   Status Clear();
+  // SQLite's `PRAGMA data_version` of this connection: changes whenever another connection (of
+  // this process or another) has committed to the file since this connection last read it.
+  // Inside a read transaction it is fixed to that transaction's snapshot.
+  Result<int64_t> DataVersion();
 
   // Deletes up to max_rows expired keys (own transaction). Returns how many went.
   Result<int> SweepExpired(const Clock& clock, int max_rows);
@@ -138,7 +153,7 @@ class ShardStore {
   Statement upsert_, get_, expiry_of_, delete_stash_, delete_expiry_, set_expiry_;
   Statement scan_incl_, scan_excl_, count_live_, count_expiring_;
   Statement sweep_stash_, sweep_expiry_, clear_stash_, clear_expiry_;
-  Statement load_version_, store_version_;
+  Statement load_version_, store_version_, data_version_;
 };
 
 }  // namespace litestash

@@ -16,16 +16,21 @@ std::future<Status> ShardWorker::Start() {
   return result;
 }
 
-void ShardWorker::Enqueue(TaskPtr task) {
+void ShardWorker::Enqueue(TaskPtr task, bool wake) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
       queue_.push_back(std::move(task));
-      if (queue_.size() == 1) cv_.notify_one();
+      if (wake && queue_.size() == 1) cv_.notify_one();
       return;
     }
   }
   task->Done(Status(ErrorCode::kShuttingDown, "the engine is shutting down"));
+}
+
+void ShardWorker::Wake() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!queue_.empty()) cv_.notify_one();
 }
 
 void ShardWorker::Stop() {

@@ -73,8 +73,11 @@ class ShardWorker {
   // on failure the thread has already ended. Workers started together open in parallel.
   std::future<Status> Start();
 
-  // Thread-safe. Hands a task to the shard thread.
-  void Enqueue(TaskPtr task);
+  // Thread-safe. Hands a task to the shard thread. With wake=false the thread is not woken for
+  // it (it may still find it, if awake): the caller queues several tasks, then calls Wake().
+  void Enqueue(TaskPtr task, bool wake = true);
+  // Thread-safe. Wakes the thread if it has anything queued.
+  void Wake();
 
   // Finishes queued work, checkpoints and closes the store, joins the thread. Idempotent.
   void Stop();

@@ -226,6 +226,45 @@ def test_two_engines_one_data_dir(start_engine, data_dir):
     assert b.stop() == 0
 
 
+def test_read_cache_exact_across_engines(start_engine, data_dir):
+    """Engine a caches what it reads; every write engine b acknowledged is seen by a's next read
+    (values, absent keys, expiry), and a's own cache is actually in use."""
+    a = start_engine()
+    b = start_engine()
+    _wait_hello(a)
+    _wait_hello(b)
+    assert a.ok("get", key="absent")["found"] is False
+    assert a.ok("get", key="absent")["found"] is False      # cached "absent"
+    b.ok("set", key="absent", value="now-here")
+    assert a.ok("get", key="absent")["value"] == "now-here"
+    for i in range(50):
+        b.ok("set", key="hot", value=i)
+        for _ in range(3):                                     # first read fills, then hits
+            assert a.ok("get", key="hot")["value"] == i
+            assert a.ok("exists", key="hot")["exists"] is True
+    b.ok("expire", key="hot", ttl_ms=60_000)
+    ttl = a.ok("ttl", key="hot")["ttl_ms"]
+    assert ttl is not None and 0 < ttl <= 60_000
+    b.ok("persist", key="hot")
+    assert a.ok("ttl", key="hot")["ttl_ms"] is None
+    b.ok("delete", key="hot")
+    assert a.ok("get", key="hot")["found"] is False
+    assert a.ok("stats")["read_cache_hits"] > 100
+    # a's own writes invalidate its cache as well (pipelined read-your-writes)
+    a.send_raw(b"".join(frame(pack(r)) for r in [
+        {"id": 1, "op": "get", "key": "mine"},
+        {"id": 2, "op": "set", "key": "mine", "value": "v1"},
+        {"id": 3, "op": "get", "key": "mine"},
+        {"id": 4, "op": "set", "key": "mine", "value": "v2"},
+        {"id": 5, "op": "get", "key": "mine"},
+    ]))
+    got = {i: a.recv(i, timeout=30) for i in range(1, 6)}
+    assert got[1]["found"] is False
+    assert got[3]["value"] == "v1" and got[5]["value"] == "v2"
+    assert a.stop() == 0
+    assert b.stop() == 0
+
+
 def test_engines_started_together_on_empty_dir(start_engine, tmp_path):
     for round_ in range(4):
         d = tmp_path / f"race{round_}" / "data"

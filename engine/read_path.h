@@ -1,0 +1,113 @@
+// ReadPath: how the reader thread answers keyed reads (get, exists, ttl) itself, without a hop
+// to the shard thread, and the exact read cache behind it.
+//
+// Snapshots. The reader keeps its own read-only connection to every shard file. The first read
+// of a shard within a chunk (the requests one read() from stdin brought) opens a read
+// transaction there; the chunk's later reads of that shard share it; EndChunk() ends them all,
+// and EndRead(shard) ends one early. The caller (Dispatcher) comes here only for a shard with no
+// write of this process queued or uncommitted, and ends the shard's snapshot whenever it queues
+// a write to it. Hence a snapshot is always taken after the request arrived (so it holds every
+// write any host was told about before sending it, whichever process made it) and after every
+// earlier write of this stream to the shard committed (pipelined read-your-writes).
+//
+// Cache. Per shard, key -> the stored row (value, version, expiry) or "absent", filled by the
+// reads served here. Each shard's cache is tagged with the `PRAGMA data_version` of the snapshot
+// it was filled from; a snapshot whose data_version differs (any connection, of this process or
+// another, committed to the file since) empties that shard's cache first. So a cached answer is
+// exactly what SQLite would answer in the current snapshot; expiry is judged at answer time.
+// Memory: at most `cache_bytes` in all (key + value + a fixed per-entry overhead); a shard over
+// its share drops arbitrary entries (hash order) down to 7/8 of it. Values over kMaxCachedValue
+// are read but not cached. cache_bytes 0 disables the cache, not the read path.
+//
+// Failure: a connection that cannot be opened turns the read path off for that shard (Answer
+// returns false; the request goes to the shard thread). A SQLite error while reading is returned
+// as the request's error status.
+//
+// Thread-safety: none; owned and used by the reader thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/blake2b.h"
+#include "common/status.h"
+#include "protocol/request.h"
+#include "protocol/response_encoder.h"
+#include "shard/shard_store.h"
+
+namespace litestash {
+
+struct ReadPathCounters {
+  uint64_t answered = 0;       // reads answered here
+  uint64_t cache_hits = 0;     // of which from the cache
+  uint64_t invalidations = 0;  // shard caches emptied because the file changed
+};
+
+class ReadPath {
+ public:
+  static constexpr size_t kMaxCachedValue = 64 * 1024;
+  static constexpr size_t kEntryOverhead = 96;  // map node, strings, record: a fair estimate
+
+  // `shards`: one ShardOptions per shard (the files the workers own), or empty for no read path
+  // at all (--memory: an in-memory shard cannot be opened twice).
+  ReadPath(std::vector<ShardOptions> shards, size_t cache_bytes);
+  ~ReadPath();
+
+  // Answers `req` (get, exists or ttl of `digest` on `shard`) into `out`: returns true with
+  // *status OK, or true with the read's error in *status (nothing useful in `out`), or false if
+  // this shard cannot be read here.
+  bool Answer(const Request& req, const Digest& digest, uint32_t shard, const Clock& clock,
+              ResponseEncoder* out, Status* status);
+
+  // Ends the shard's snapshot, if open (a write to it is being queued).
+  void EndRead(uint32_t shard);
+  // Ends every open snapshot (end of a chunk, or before the reader waits).
+  void EndChunk();
+
+  const ReadPathCounters& counters() const { return counters_; }
+  size_t cached_bytes() const { return cached_bytes_total_; }
+
+ private:
+  struct Entry {
+    std::string key;  // the full key: two keys may share a digest prefix
+    bool found = false;
+    StoredRecord record;
+  };
+  // The map is keyed by the first 8 bytes of the key's BLAKE2b-512 digest (computed for routing
+  // anyway): already uniformly spread, so the identity is its hash.
+  struct PrefixHash {
+    size_t operator()(uint64_t prefix) const { return static_cast<size_t>(prefix); }
+  };
+  static uint64_t Prefix(const Digest& digest);
+  struct ShardState {
+    std::unique_ptr<ShardStore> store;  // opened on first use
+    bool disabled = false;
+    bool in_snapshot = false;  // a read transaction is open
+    bool cache_valid = false;  // cache holds rows of data_version `version`
+    int64_t version = 0;
+    std::unordered_map<uint64_t, Entry, PrefixHash> cache;
+    size_t cache_bytes = 0;
+  };
+
+  // Opens the shard's snapshot if needed and reconciles its cache; false if unusable.
+  Status Snapshot(uint32_t shard, ShardState& s);
+  ShardStore* Store(uint32_t shard, ShardState& s);
+  void Remember(ShardState& s, uint64_t prefix, Entry entry);
+  void DropCache(ShardState& s);
+  static size_t Cost(const Entry& e) {
+    return e.key.size() + e.record.stored.value.size() + kEntryOverhead;
+  }
+
+  const std::vector<ShardOptions> options_;
+  const size_t cache_bytes_per_shard_;
+  std::vector<ShardState> shards_;
+  std::vector<uint32_t> open_;  // shards with an open snapshot
+  size_t cached_bytes_total_ = 0;
+  ReadPathCounters counters_;
+};
+
+}  // namespace litestash
