@@ -58,6 +58,42 @@ def timed_loop(fn, args_iter, batch=1, miss=None):
     return summarize(lat, (perf() - start) / 1e9, batch, misses)
 
 
+def timed_concurrent_sets(make_async, data_dir, keys, value, tasks):
+    """Single `set` requests from `tasks` asyncio tasks sharing one AsyncLiteStash (how an
+    asyncio application issues them); latency is each await."""
+    import asyncio
+
+    async def main():
+        db = await make_async(data_dir).start()
+        lat = []
+        perf = time.perf_counter_ns
+        todo = iter(keys)
+
+        async def worker():
+            for k in todo:
+                t0 = perf()
+                await db.set(k, value)
+                lat.append(perf() - t0)
+        try:
+            start = perf()
+            await asyncio.gather(*(worker() for _ in range(tasks)))
+            seconds = (perf() - start) / 1e9
+        finally:
+            await db.close()
+        return summarize(lat, seconds)
+    return asyncio.run(main())
+
+
+def load_async_host(engine, shards):
+    """The real asyncio Python host class (conformance/python)."""
+    sys.path.insert(0, os.path.join(REPO, "conformance", "python"))
+    from litestash.aio import AsyncLiteStash  # noqa: WPS433
+
+    def make(data_dir):
+        return AsyncLiteStash(data_dir=data_dir, engine=engine, shards=shards, log_level="warn")
+    return make
+
+
 def load_host():
     """The real Python host class (conformance/python). Returns (factory, impl name)."""
     sys.path.insert(0, os.path.join(REPO, "conformance", "python"))
@@ -96,15 +132,20 @@ def run(args):
         db = make(os.path.join(tmp, "engine-data"), args.engine, args.shards)
         try:
             host["set"] = timed_loop(db.set, ((k, value) for k in keys))
+            host["set_async%d" % args.tasks] = timed_concurrent_sets(
+                load_async_host(args.engine, args.shards), os.path.join(tmp, "engine-data-async"),
+                keys, value, args.tasks)
             host["get"] = timed_loop(db.get, get_keys, miss=lambda v: v is None)
             host["mget"] = timed_loop(db.mget, mget_batches, batch=args.batch,
                                       miss=lambda vs: sum(1 for v in vs if v is None))
         finally:
             db.close()
         out["host"] = host
-        sys.stderr.write("[python] host set %.0f ops/s, get %.0f ops/s, mget-%d %.0f keys/s (%s)\n"
-                         % (host["set"]["ops_per_s"], host["get"]["ops_per_s"], args.batch,
-                            host["mget"]["keys_per_s"], impl))
+        sys.stderr.write("[python] host set %.0f ops/s (asyncio x%d: %.0f), get %.0f ops/s, mget-%d "
+                         "%.0f keys/s (%s)\n"
+                         % (host["set"]["ops_per_s"], args.tasks,
+                            host["set_async%d" % args.tasks]["ops_per_s"], host["get"]["ops_per_s"],
+                            args.batch, host["mget"]["keys_per_s"], impl))
         out["ok"] = True
     except Exception as e:
         out["ok"] = False
@@ -123,6 +164,7 @@ def main():
     p.add_argument("--value-size", type=int, default=100)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--shards", type=int, default=16)
+    p.add_argument("--tasks", type=int, default=64, help="asyncio tasks issuing single sets")
     p.add_argument("--tmp-dir", default=None)
     args = p.parse_args()
     out = run(args)

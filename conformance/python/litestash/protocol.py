@@ -105,12 +105,24 @@ def _pack_field(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
 
+_PACKED_NAMES: dict = {}   # field and op names -> their packed bytes (a handful of short str)
+
+
+def _packed_name(name: str) -> bytes:
+    packed = _PACKED_NAMES.get(name)
+    if packed is None:
+        packed = msgpack.packb(name)
+        if len(_PACKED_NAMES) < 256:
+            _PACKED_NAMES[name] = packed
+    return packed
+
+
 def encode_request(req_id: int, op: str, fields: List[Tuple[str, Any]]) -> bytes:
     """The body of one request frame: {"id", "op", *fields} in that order."""
-    parts = [rawmp.map_header(2 + len(fields)), msgpack.packb("id"), msgpack.packb(req_id),
-             msgpack.packb("op"), msgpack.packb(op)]
+    parts = [rawmp.map_header(2 + len(fields)), _packed_name("id"), msgpack.packb(req_id),
+             _packed_name("op"), _packed_name(op)]
     for name, value in fields:
-        parts.append(msgpack.packb(name))
+        parts.append(_packed_name(name))
         parts.append(_pack_field(value))
     return b"".join(parts)
 
