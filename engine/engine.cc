@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +15,9 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "engine/dispatcher.h"
@@ -80,10 +83,14 @@ int ExitCodeFor(const Status& open_failure) {
 
 // Opens all shards in parallel, each on its own worker thread. When the data dir already has
 // shard 0, that one is opened (and its shard count checked) first, so a mismatched --shards is
-// refused before any new shard file is created. On failure stops every worker and returns the
-// exit code. `meanwhile` runs on the calling thread while the shard threads open their files.
+// refused before any new shard file is created, and every shard must open before serving. On a
+// new data dir (or --memory) there is nothing to refuse: the futures of the shards still being
+// created go to `still_opening` and the engine serves meanwhile (a shard's tasks wait in its
+// queue until it is open; `hello` needs no shard). On failure stops every worker and returns
+// the exit code. `meanwhile` runs on the calling thread while the shard threads open files.
 int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* workers,
-               const std::function<void()>& meanwhile) {
+               const std::function<void()>& meanwhile,
+               std::vector<std::future<Status>>* still_opening) {
   const bool existing = !config.memory && std::filesystem::exists(ShardPath(config.data_dir, 0));
   std::vector<std::future<Status>> opened;
   Status failure;
@@ -97,6 +104,10 @@ int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* 
     }
   }
   meanwhile();
+  if (!existing && failure.ok()) {
+    *still_opening = std::move(opened);  // a new data dir: nothing to refuse, serve meanwhile
+    return kExitOk;
+  }
   for (auto& f : opened) {
     Status st = f.get();
     if (failure.ok()) failure = st;
@@ -107,7 +118,40 @@ int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* 
   return ExitCodeFor(failure);
 }
 
-enum class StopReason { kEof, kTruncated, kSignal, kReadError };
+// Watches the shards still being created on a new data dir while the reader serves. If one
+// fails, fd() becomes readable and exit_code() says how the engine must stop (as it would have
+// at start-up; what was answered so far was true: tasks of other shards committed first).
+// Thread-safety: fd()/exit_code() from the reader thread; the watcher thread is internal.
+class OpenWatcher {
+ public:
+  OpenWatcher(const std::string& data_dir, std::vector<std::future<Status>> opening)
+      : fd_(opening.empty() ? -1 : ::eventfd(0, EFD_CLOEXEC)) {
+    if (opening.empty()) return;
+    thread_ = std::thread([this, data_dir, opening = std::move(opening)]() mutable {
+      for (auto& f : opening) {
+        Status st = f.get();
+        if (st.ok() || exit_code_.load() != kExitOk) continue;
+        spdlog::critical("cannot create data dir '{}': {}", data_dir, st.message());
+        exit_code_.store(ExitCodeFor(st));
+        const uint64_t one = 1;
+        if (::write(fd_, &one, sizeof one) < 0) std::_Exit(ExitCodeFor(st));
+      }
+    });
+  }
+  ~OpenWatcher() {
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int fd() const { return fd_; }
+  int exit_code() const { return exit_code_.load(); }
+
+ private:
+  const int fd_;
+  std::atomic<int> exit_code_{kExitOk};
+  std::thread thread_;
+};
+
+enum class StopReason { kEof, kTruncated, kSignal, kReadError, kOpenFailed };
 
 // Reads stdin into the session until EOF or a signal. Pauses while too much is in flight.
 // Takes a pending SIGTERM/SIGINT from the signalfd without blocking; true if there was one.
@@ -136,9 +180,9 @@ class InputWaiter {
     int ready = 0;
     if (busy_poll_.count() > 0 && last_gap_ <= busy_poll_) {
       const auto until = idle_since + busy_poll_;
-      while ((ready = ::poll(fds_, 2, 0)) == 0 && Clock::now() < until) sched_yield();
+      while ((ready = ::poll(fds_, 3, 0)) == 0 && Clock::now() < until) sched_yield();
     }
-    if (ready == 0) ready = ::poll(fds_, 2, -1);
+    if (ready == 0) ready = ::poll(fds_, 3, -1);
     last_gap_ = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - idle_since);
     return ready;
   }
@@ -150,10 +194,11 @@ class InputWaiter {
 };
 
 StopReason Serve(Session& session, Dispatcher& dispatcher, InflightLimiter& limiter, int signal_fd,
-                 std::chrono::microseconds busy_poll) {
+                 int open_failed_fd, std::chrono::microseconds busy_poll) {
   std::vector<char> buf(kReadChunk);
   uint64_t counted = 0;
-  pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {signal_fd, POLLIN, 0}};
+  // A negative fd (no shard still being created) is ignored by poll().
+  pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0}, {signal_fd, POLLIN, 0}, {open_failed_fd, POLLIN, 0}};
   InputWaiter waiter(fds, busy_poll);
   // Paused for back-pressure: keep watching for SIGTERM/SIGINT meanwhile.
   auto wait_for_room = [&] {
@@ -170,6 +215,7 @@ StopReason Serve(Session& session, Dispatcher& dispatcher, InflightLimiter& limi
       return StopReason::kReadError;
     }
     if ((fds[1].revents & POLLIN) && TakeSignal(signal_fd)) return StopReason::kSignal;
+    if (fds[2].revents & POLLIN) return StopReason::kOpenFailed;
     if (fds[0].revents == 0) continue;
     ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
     if (n < 0) {
@@ -221,7 +267,11 @@ int RunEngine(const Config& config) {
   // Fetching OpenSSL's BLAKE2b-512 (provider start-up) costs as much as opening a shard; do it
   // while the shard threads open their files.
   auto warm_up_hash = [] { Blake2b512 warm_up; };
-  if (int rc = OpenShards(config, &workers, warm_up_hash); rc != kExitOk) return rc;
+  std::vector<std::future<Status>> still_opening;
+  if (int rc = OpenShards(config, &workers, warm_up_hash, &still_opening); rc != kExitOk) {
+    return rc;
+  }
+  OpenWatcher open_watcher(config.data_dir, std::move(still_opening));
 
   InflightLimiter limiter(config.max_inflight, config.max_inflight_bytes);
   OutputWriter writer(STDOUT_FILENO, &limiter, config.max_inflight_bytes);
@@ -241,7 +291,7 @@ int RunEngine(const Config& config) {
   spdlog::info("litestash-engine {} serving {} shards {}{}", kEngineVersion, config.shards,
                config.memory ? "in memory" : "in ", config.memory ? "" : config.data_dir);
 
-  const StopReason reason = Serve(session, dispatcher, limiter, signal_fd,
+  const StopReason reason = Serve(session, dispatcher, limiter, signal_fd, open_watcher.fd(),
                                   std::chrono::microseconds(config.busy_poll_us));
 
   // Every accepted request is queued; each worker finishes its queue, commits, checkpoints and
@@ -268,6 +318,8 @@ int RunEngine(const Config& config) {
       return kExitTruncated;
     case StopReason::kReadError:
       return kExitInternal;
+    case StopReason::kOpenFailed:
+      return open_watcher.exit_code();
     case StopReason::kEof:
     case StopReason::kSignal:
       spdlog::info("shut down cleanly after {} requests", session.frames());

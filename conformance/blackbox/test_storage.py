@@ -185,6 +185,17 @@ def test_startup_exit_codes(start_engine, tmp_path):
     assert bytes(eng.raw_stdout) == b""
 
 
+def test_new_data_dir_shard_creation_failure_stops_engine(start_engine, tmp_path):
+    """On a new data dir the engine answers hello while its shards are being created; if one
+    cannot be created it stops with the start-up exit code and says which."""
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "shard-05.db").mkdir()          # a directory where the shard file must go
+    eng = start_engine(d, keep_raw=True)
+    assert eng.wait(20) == 73
+    assert "shard-05" in eng.stderr_text()
+
+
 def _wait_hello(eng: EngineProcess) -> None:
     r = eng.call("hello", timeout=20)
     assert r["ok"] is True and r["shards"] == 16, r
