@@ -35,6 +35,9 @@ void Dispatcher::Submit(RequestPtr request) {
       RouteKeyed(std::move(request));
       return;
     case Routing::kKeys:
+      if (request->op == OpCode::kMget && TryMgetInline(*request)) return;
+      RouteFanOut(Share(std::move(request)));
+      return;
     case Routing::kEntries:
     case Routing::kAllShards:
       RouteFanOut(Share(std::move(request)));
@@ -145,6 +148,34 @@ bool Dispatcher::TryReadInline(const Request& request, const Digest& digest, uin
   if (!read_path_.Answer(request, digest, shard, Clock::Now(), &answer, &st)) return false;
   inline_reads_.fetch_add(1, std::memory_order_relaxed);
   if (read_path_.counters().cache_hits != hits) cache_hits_.fetch_add(1, std::memory_order_relaxed);
+  Answer(st.ok() ? answer.Finish() : EncodeError(request.id, st));
+  return true;
+}
+
+bool Dispatcher::TryMgetInline(const Request& request) {
+  // All or nothing: every key's shard must be readable here with no pending write, checked
+  // before the first read, so the answer never mixes paths.
+  std::vector<Digest>& digests = mget_digests_;
+  std::vector<uint32_t>& shards = mget_shards_;
+  digests.clear();
+  shards.clear();
+  for (std::string_view key : request.keys) {
+    digests.push_back(hasher_.Hash(key));
+    shards.push_back(ShardOf(digests.back(), identity_.shards));
+    if (!pending_.None(shards.back()) || !read_path_.Readable(shards.back())) return false;
+  }
+  const Clock clock = Clock::Now();
+  std::vector<std::optional<StoredValue>> values(request.keys.size());
+  Status st;
+  for (size_t i = 0; i < request.keys.size() && st.ok(); ++i) {
+    if (!read_path_.FetchLive(request.keys[i], digests[i], shards[i], clock, &values[i], &st)) {
+      st = Status(ErrorCode::kStorageError,
+                  "shard " + std::to_string(shards[i]) + " could not be read");
+    }
+  }
+  inline_reads_.fetch_add(1, std::memory_order_relaxed);
+  ResponseEncoder answer;
+  if (st.ok()) EncodeMgetAnswer(request, values, &answer);
   Answer(st.ok() ? answer.Finish() : EncodeError(request.id, st));
   return true;
 }

@@ -77,6 +77,8 @@ class Dispatcher : public RequestSink {
   // Answers a keyed read on the reader thread if its shard allows; false if it must be queued.
   bool TryReadInline(const Request& request, const Digest& digest, uint32_t shard);
   void RouteFanOut(SharedRequest request);
+  // Answers an mget on the reader thread if every key's shard allows; false if it must fan out.
+  bool TryMgetInline(const Request& request);
   // Collects one of the reader's own answers for the next Flush().
   void Answer(std::string frame);
   void SendAnswers();
@@ -97,6 +99,8 @@ class Dispatcher : public RequestSink {
   size_t answer_bytes_ = 0;                // reader thread only
   std::vector<uint32_t> to_wake_;          // reader thread only: shards given work this chunk
   std::vector<bool> wake_pending_;         // reader thread only: shard is in to_wake_
+  std::vector<Digest> mget_digests_;       // reader thread only: TryMgetInline's scratch
+  std::vector<uint32_t> mget_shards_;      // reader thread only
 };
 
 }  // namespace litestash

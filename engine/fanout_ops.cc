@@ -62,6 +62,18 @@ void FanOutOp::Finish() {
   out_->Send(answer.Finish());
 }
 
+void EncodeMgetAnswer(const Request& req, const std::vector<std::optional<StoredValue>>& values,
+                      ResponseEncoder* out) {
+  const auto n = static_cast<uint32_t>(values.size());
+  out->BeginOk(req.id, 2);
+  out->Key("found");
+  out->ArrayHeader(n);
+  for (const auto& v : values) out->Bool(v.has_value());
+  out->Key("values");
+  out->ArrayHeader(n);
+  for (const auto& v : values) v ? out->Raw(v->value) : out->Nil();
+}
+
 namespace {
 
 class MgetOp : public FanOutOp {
@@ -75,16 +87,7 @@ class MgetOp : public FanOutOp {
     }
     return Status::Ok();
   }
-  void Encode(ResponseEncoder* out) override {
-    const auto n = static_cast<uint32_t>(values_.size());
-    out->BeginOk(request().id, 2);
-    out->Key("found");
-    out->ArrayHeader(n);
-    for (const auto& v : values_) out->Bool(v.has_value());
-    out->Key("values");
-    out->ArrayHeader(n);
-    for (const auto& v : values_) v ? out->Raw(v->value) : out->Nil();
-  }
+  void Encode(ResponseEncoder* out) override { EncodeMgetAnswer(request(), values_, out); }
   void SizeResults() override { values_.resize(request().keys.size()); }
 
  private:

@@ -80,4 +80,9 @@ class FanOutOp : public std::enable_shared_from_this<FanOutOp> {
 std::shared_ptr<FanOutOp> MakeFanOutOp(SharedRequest request, FrameSink* out,
                                        std::function<EngineStats()> stats);
 
+// The answer of `mget`: `values[i]` is key i's live value, nullopt if absent. Shared by the
+// fan-out op and the reader thread's read path.
+void EncodeMgetAnswer(const Request& req, const std::vector<std::optional<StoredValue>>& values,
+                      ResponseEncoder* out);
+
 }  // namespace litestash

@@ -17,31 +17,10 @@ ReadPath::~ReadPath() { EndChunk(); }
 
 bool ReadPath::Answer(const Request& req, const Digest& digest, uint32_t shard, const Clock& clock,
                       ResponseEncoder* out, Status* status) {
-  if (shard >= shards_.size()) return false;
-  ShardState& s = shards_[shard];
-  if (s.disabled) return false;
-  *status = Snapshot(shard, s);
-  if (s.disabled) return false;
-  if (!status->ok()) return true;
-
-  Entry fetched;
+  Entry scratch;
   const Entry* entry = nullptr;
-  const uint64_t prefix = Prefix(digest);
-  if (auto it = s.cache.find(prefix); it != s.cache.end() && it->second.key == req.key) {
-    entry = &it->second;
-    ++counters_.cache_hits;
-  } else {
-    auto row = s.store->Lookup(digest);
-    if (!row.ok()) {
-      *status = row.status();
-      return true;
-    }
-    fetched.found = row.value().has_value();
-    if (fetched.found) fetched.record = std::move(*row.value());
-    entry = &fetched;
-  }
-  ++counters_.answered;
-
+  if (!Locate(req.key, digest, shard, &scratch, &entry, status)) return false;
+  if (!status->ok()) return true;
   const bool live = entry->found && entry->record.LiveAt(clock.now_ms);
   switch (req.op) {
     case OpCode::kGet:
@@ -61,12 +40,52 @@ bool ReadPath::Answer(const Request& req, const Digest& digest, uint32_t shard, 
     }
     default:
       *status = Status(ErrorCode::kInternal, "not a keyed read");
-      return true;
   }
-  if (entry == &fetched) {
-    fetched.key = std::string(req.key);
-    Remember(s, prefix, std::move(fetched));
+  return true;
+}
+
+bool ReadPath::Readable(uint32_t shard) const {
+  return shard < shards_.size() && !shards_[shard].disabled;
+}
+
+bool ReadPath::FetchLive(std::string_view key, const Digest& digest, uint32_t shard,
+                         const Clock& clock, std::optional<StoredValue>* value, Status* status) {
+  Entry scratch;
+  const Entry* entry = nullptr;
+  if (!Locate(key, digest, shard, &scratch, &entry, status)) return false;
+  value->reset();
+  if (status->ok() && entry->found && entry->record.LiveAt(clock.now_ms)) {
+    *value = entry->record.stored;
   }
+  return true;
+}
+
+bool ReadPath::Locate(std::string_view key, const Digest& digest, uint32_t shard, Entry* scratch,
+                      const Entry** entry, Status* status) {
+  if (shard >= shards_.size()) return false;
+  ShardState& s = shards_[shard];
+  if (s.disabled) return false;
+  *status = Snapshot(shard, s);
+  if (s.disabled) return false;
+  if (!status->ok()) return true;
+  ++counters_.answered;
+  const uint64_t prefix = Prefix(digest);
+  if (auto it = s.cache.find(prefix); it != s.cache.end() && it->second.key == key) {
+    it->second.referenced = true;
+    ++counters_.cache_hits;
+    *entry = &it->second;
+    return true;
+  }
+  auto row = s.store->Lookup(digest, s.has_expiries);
+  if (!row.ok()) {
+    *status = row.status();
+    return true;
+  }
+  scratch->found = row.value().has_value();
+  if (scratch->found) scratch->record = std::move(*row.value());
+  scratch->key = std::string(key);
+  const Entry* cached = Remember(s, prefix, *scratch);
+  *entry = cached != nullptr ? cached : scratch;
   return true;
 }
 
@@ -92,6 +111,16 @@ Status ReadPath::Snapshot(uint32_t shard, ShardState& s) {
   if (!s.cache_valid || s.version != *version) {
     if (s.cache_valid && !s.cache.empty()) ++counters_.invalidations;
     DropCache(s);
+    // Whether the expiry side table has rows, as of this snapshot: without any, a read needs
+    // no probe of it (valid for as long as data_version does not move).
+    auto has = store->HasExpiries();
+    if (!has.ok()) {
+      store->Rollback();
+      s.in_snapshot = false;
+      open_.pop_back();
+      return has.status();
+    }
+    s.has_expiries = *has;
     s.version = *version;
     s.cache_valid = true;
   }
@@ -126,28 +155,50 @@ void ReadPath::EndChunk() {
   open_.clear();
 }
 
-void ReadPath::Remember(ShardState& s, uint64_t prefix, Entry entry) {
-  if (cache_bytes_per_shard_ == 0 || entry.record.stored.value.size() > kMaxCachedValue) return;
+const ReadPath::Entry* ReadPath::Remember(ShardState& s, uint64_t prefix, Entry& entry) {
+  if (cache_bytes_per_shard_ == 0 || entry.record.stored.value.size() > kMaxCachedValue) {
+    return nullptr;
+  }
   if (auto it = s.cache.find(prefix); it != s.cache.end()) {  // a key sharing the prefix
-    const size_t freed = Cost(it->second);
-    s.cache_bytes -= freed;
-    cached_bytes_total_ -= freed;
-    s.cache.erase(it);
+    Forget(s, it);
   }
   const size_t cost = Cost(entry);
-  if (s.cache_bytes + cost > cache_bytes_per_shard_) {
-    const size_t target = cache_bytes_per_shard_ / 8 * 7;
-    for (auto it = s.cache.begin(); it != s.cache.end() && s.cache_bytes + cost > target;) {
-      const size_t freed = Cost(it->second);
-      s.cache_bytes -= freed;
-      cached_bytes_total_ -= freed;
-      it = s.cache.erase(it);
-    }
-    if (s.cache_bytes + cost > cache_bytes_per_shard_) return;
-  }
+  if (s.cache_bytes + cost > cache_bytes_per_shard_) Evict(s, cost);
+  if (s.cache_bytes + cost > cache_bytes_per_shard_) return nullptr;
   s.cache_bytes += cost;
   cached_bytes_total_ += cost;
-  s.cache.emplace(prefix, std::move(entry));
+  return &s.cache.emplace(prefix, std::move(entry)).first->second;
+}
+
+void ReadPath::Evict(ShardState& s, size_t room) {
+  // CLOCK over the buckets: an entry read since the hand last passed gets another round;
+  // the others go, until the new entry fits under 7/8 of the budget.
+  const size_t target = cache_bytes_per_shard_ / 8 * 7;
+  std::vector<uint64_t> victims;
+  for (size_t visited = 0; s.cache_bytes + room > target && !s.cache.empty();) {
+    const size_t buckets = s.cache.bucket_count();
+    if (visited++ > 2 * buckets) break;  // every entry had its second chance
+    const size_t b = s.clock_hand++ % buckets;
+    victims.clear();
+    for (auto it = s.cache.begin(b); it != s.cache.end(b); ++it) {
+      if (it->second.referenced) {
+        it->second.referenced = false;
+      } else {
+        victims.push_back(it->first);
+      }
+    }
+    for (uint64_t prefix : victims) {
+      if (auto it = s.cache.find(prefix); it != s.cache.end()) Forget(s, it);
+      if (s.cache_bytes + room <= target) break;
+    }
+  }
+}
+
+void ReadPath::Forget(ShardState& s, Cache::iterator it) {
+  const size_t freed = Cost(it->second);
+  s.cache_bytes -= freed;
+  cached_bytes_total_ -= freed;
+  s.cache.erase(it);
 }
 
 void ReadPath::DropCache(ShardState& s) {

@@ -16,7 +16,9 @@
 // another, committed to the file since) empties that shard's cache first. So a cached answer is
 // exactly what SQLite would answer in the current snapshot; expiry is judged at answer time.
 // Memory: at most `cache_bytes` in all (key + value + a fixed per-entry overhead); a shard over
-// its share drops arbitrary entries (hash order) down to 7/8 of it. Values over kMaxCachedValue
+// its share evicts with CLOCK (entries read since the hand last passed get a second chance)
+// down to 7/8 of it. While a shard's expiry table is empty (checked when data_version moves),
+// misses skip the probe of it. Values over kMaxCachedValue
 // are read but not cached. cache_bytes 0 disables the cache, not the read path.
 //
 // Failure: a connection that cannot be opened turns the read path off for that shard (Answer
@@ -28,6 +30,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -63,6 +66,13 @@ class ReadPath {
   bool Answer(const Request& req, const Digest& digest, uint32_t shard, const Clock& clock,
               ResponseEncoder* out, Status* status);
 
+  // For mget: the live value of `key` (nullopt: absent or expired) from the shard's snapshot.
+  // Same return convention as Answer().
+  bool FetchLive(std::string_view key, const Digest& digest, uint32_t shard, const Clock& clock,
+                 std::optional<StoredValue>* value, Status* status);
+  // True if reads of `shard` can be answered here (its connection is not known to fail).
+  bool Readable(uint32_t shard) const;
+
   // Ends the shard's snapshot, if open (a write to it is being queued).
   void EndRead(uint32_t shard);
   // Ends every open snapshot (end of a chunk, or before the reader waits).
@@ -75,6 +85,7 @@ class ReadPath {
   struct Entry {
     std::string key;  // the full key: two keys may share a digest prefix
     bool found = false;
+    bool referenced = false;  // read since the eviction hand last passed (CLOCK)
     StoredRecord record;
   };
   // The map is keyed by the first 8 bytes of the key's BLAKE2b-512 digest (computed for routing
@@ -89,14 +100,24 @@ class ReadPath {
     bool in_snapshot = false;  // a read transaction is open
     bool cache_valid = false;  // cache holds rows of data_version `version`
     int64_t version = 0;
+    bool has_expiries = true;  // the expiry table had rows at data_version `version`
     std::unordered_map<uint64_t, Entry, PrefixHash> cache;
     size_t cache_bytes = 0;
+    size_t clock_hand = 0;  // next bucket the eviction hand looks at
   };
+  using Cache = std::unordered_map<uint64_t, Entry, PrefixHash>;
 
   // Opens the shard's snapshot if needed and reconciles its cache; false if unusable.
   Status Snapshot(uint32_t shard, ShardState& s);
   ShardStore* Store(uint32_t shard, ShardState& s);
-  void Remember(ShardState& s, uint64_t prefix, Entry entry);
+  // Finds `key` in the shard's snapshot: the cached entry, or a lookup into *scratch (then
+  // cached if it fits). *entry is valid until the next call. Return convention of Answer().
+  bool Locate(std::string_view key, const Digest& digest, uint32_t shard, Entry* scratch,
+              const Entry** entry, Status* status);
+  // Caches `entry` (moved from if cached); returns the cached copy, or nullptr if not cached.
+  const Entry* Remember(ShardState& s, uint64_t prefix, Entry& entry);
+  void Evict(ShardState& s, size_t room);
+  void Forget(ShardState& s, Cache::iterator it);
   void DropCache(ShardState& s);
   static size_t Cost(const Entry& e) {
     return e.key.size() + e.record.stored.value.size() + kEntryOverhead;

@@ -169,3 +169,48 @@ TEST_CASE("read path declines a shard it cannot open") {
 }
 
 }  // namespace litestash
+
+namespace litestash {
+
+TEST_CASE("read path keeps a hot set cached while cold keys stream through (CLOCK)") {
+  Fixture f;
+  const size_t budget = 64 * 1024;
+  ReadPath path({f.options}, budget);
+  const Clock t = At(1'700'000'000'000);
+  const std::string value = "\xc4\x40" + std::string(64, 'v');
+  for (int i = 0; i < 3000; ++i) f.Put("k" + std::to_string(i), value, std::nullopt, t);
+  // 50 hot keys read again and again between reads of 2900 cold keys, each read once.
+  for (int round = 0; round < 58; ++round) {
+    for (int h = 0; h < 50; ++h) Ask(path, f.hasher, OpCode::kGet, "k" + std::to_string(h), t);
+    for (int c = 0; c < 50; ++c) {
+      Ask(path, f.hasher, OpCode::kGet, "k" + std::to_string(100 + round * 50 + c), t);
+    }
+    CHECK(path.cached_bytes() <= budget);
+  }
+  // Then a burst of cold keys filling most of the cache: the hot set, read just before, stays.
+  for (int h = 0; h < 50; ++h) Ask(path, f.hasher, OpCode::kGet, "k" + std::to_string(h), t);
+  for (int c = 2900; c < 3000; ++c) Ask(path, f.hasher, OpCode::kGet, "k" + std::to_string(c), t);
+  for (int c = 100; c < 300; ++c) Ask(path, f.hasher, OpCode::kGet, "k" + std::to_string(c), t);
+  const uint64_t before = path.counters().cache_hits;
+  for (int h = 0; h < 50; ++h) Ask(path, f.hasher, OpCode::kGet, "k" + std::to_string(h), t);
+  CHECK(path.counters().cache_hits - before >= 45);
+  path.EndChunk();
+}
+
+TEST_CASE("read path notices the first expiry written to a shard that had none") {
+  Fixture f;
+  ReadPath path({f.options}, 1 << 20);
+  const int64_t now = 1'700'000'000'000;
+  f.Put("plain", "\xa1p", std::nullopt, At(now));
+  auto a = Ask(path, f.hasher, OpCode::kTtl, "plain", At(now));  // no expiry rows: no probe
+  CHECK(a.frame.back() == '\xc0');                               // ttl_ms nil
+  path.EndChunk();
+  f.Put("temp", "\xa1t", now + 5000, At(now));
+  a = Ask(path, f.hasher, OpCode::kTtl, "temp", At(now + 1000));
+  CHECK(a.frame.find("\xcd\x0f\xa0") != std::string::npos);  // ttl_ms 4000
+  a = Ask(path, f.hasher, OpCode::kGet, "temp", At(now + 6000));
+  CHECK(a.frame.find("\xa1t") == std::string::npos);  // expired
+  path.EndChunk();
+}
+
+}  // namespace litestash

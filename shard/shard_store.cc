@@ -243,6 +243,8 @@ Status ShardStore::PrepareStatements() {
       {&get_,
        "SELECT s.value, s.timestamp, s.microsecond, e.expires_at FROM stash AS s"
        " LEFT JOIN expiry AS e ON e.key_hash = s.key_hash WHERE s.key_hash = ?1"},
+      {&get_plain_, "SELECT value, timestamp, microsecond FROM stash WHERE key_hash = ?1"},
+      {&has_expiries_, "SELECT EXISTS (SELECT 1 FROM expiry)"},
       {&expiry_of_,
        "SELECT e.expires_at FROM stash AS s LEFT JOIN expiry AS e ON e.key_hash = s.key_hash"
        " WHERE s.key_hash = ?1"},
@@ -364,8 +366,8 @@ Result<std::optional<StoredValue>> ShardStore::Get(const Digest& digest, const C
   return std::optional<StoredValue>(std::move(found.value()->stored));
 }
 
-Result<std::optional<StoredRecord>> ShardStore::Lookup(const Digest& digest) {
-  StatementUse use(get_);
+Result<std::optional<StoredRecord>> ShardStore::Lookup(const Digest& digest, bool with_expiry) {
+  StatementUse use(with_expiry ? get_ : get_plain_);
   use.Blob(1, digest.data(), digest.size());
   int rc = use.Step();
   if (rc == SQLITE_DONE) return std::optional<StoredRecord>();
@@ -374,8 +376,15 @@ Result<std::optional<StoredRecord>> ShardStore::Lookup(const Digest& digest) {
   out.stored.value = std::string(use.ColumnBytes(0));
   out.stored.version =
       static_cast<uint64_t>(use.ColumnInt(1)) * 1000000 + static_cast<uint64_t>(use.ColumnInt(2));
-  if (!use.ColumnIsNull(3)) out.expires_at = use.ColumnInt(3);
+  if (with_expiry && !use.ColumnIsNull(3)) out.expires_at = use.ColumnInt(3);
   return std::optional<StoredRecord>(std::move(out));
+}
+
+Result<bool> ShardStore::HasExpiries() {
+  StatementUse use(has_expiries_);
+  int rc = use.Step();
+  if (rc != SQLITE_ROW) return SqlError("checking for expiries", rc);
+  return use.ColumnInt(0) != 0;
 }
 
 Result<int64_t> ShardStore::DataVersion() {

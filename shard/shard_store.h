@@ -97,8 +97,11 @@ class ShardStore {
   Result<uint64_t> Put(const Digest& digest, std::string_view key, std::string_view value,
                        std::optional<int64_t> expires_at, const Clock& clock);
   Result<std::optional<StoredValue>> Get(const Digest& digest, const Clock& clock);
-  // The key's row whether live or expired (nullopt: no row).
-  Result<std::optional<StoredRecord>> Lookup(const Digest& digest);
+  // The key's row whether live or expired (nullopt: no row). with_expiry=false skips the
+  // probe of the expiry table: only for a caller that knows it is empty in this transaction.
+  Result<std::optional<StoredRecord>> Lookup(const Digest& digest, bool with_expiry = true);
+  // Whether the expiry table has any row (in the current transaction).
+  Result<bool> HasExpiries();
   Result<KeyExpiry> Expiry(const Digest& digest, const Clock& clock);
   Result<bool> Delete(const Digest& digest, const Clock& clock);  // true if a live key went
   // Sets (expires_at) or clears (nullopt) the expiry of a live key; false if absent.
@@ -150,7 +153,8 @@ class ShardStore {
   bool version_dirty_ = false;
 
   Statement begin_read_, begin_write_, commit_, rollback_;
-  Statement upsert_, get_, expiry_of_, delete_stash_, delete_expiry_, set_expiry_;
+  Statement upsert_, get_, get_plain_, has_expiries_, expiry_of_, delete_stash_, delete_expiry_,
+      set_expiry_;
   Statement scan_incl_, scan_excl_, count_live_, count_expiring_;
   Statement sweep_stash_, sweep_expiry_, clear_stash_, clear_expiry_;
   Statement load_version_, store_version_, data_version_;
