@@ -72,8 +72,10 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
   options.index = index;
   options.count = config.shards;
   options.sync = config.sync;
+  // Half of --cache-mib for the shard threads' connections (writes), half for the reader's
+  // (reads); each at least 256 KiB.
   options.cache_kib = static_cast<int>(
-      std::max<int64_t>(256, config.cache_mib * 1024 / static_cast<int64_t>(config.shards)));
+      std::max<int64_t>(256, config.cache_mib * 1024 / 2 / static_cast<int64_t>(config.shards)));
   return options;
 }
 
@@ -281,7 +283,6 @@ int RunEngine(const Config& config) {
   ReadPathOptions read_path;  // the reader thread's own read connections (files only)
   for (uint32_t i = 0; i < config.shards && !config.memory; ++i) {
     ShardOptions o = ShardOptionsFor(config, i);
-    o.cache_kib = 256;  // the shard thread's own connection keeps the big cache
     read_path.shards.push_back(o);
   }
   read_path.cache_bytes = static_cast<size_t>(config.read_cache_mib) << 20;
