@@ -65,11 +65,24 @@ bool ReadPath::Locate(std::string_view key, const Digest& digest, uint32_t shard
   if (shard >= shards_.size()) return false;
   ShardState& s = shards_[shard];
   if (s.disabled) return false;
+  const uint64_t prefix = Prefix(digest);
+  if (!s.in_snapshot && s.tag_ok) {
+    // Fast validation: a hit is current if nothing has committed since the cache's snapshot.
+    WalIndexWatch::Header now;
+    auto it = s.cache.find(prefix);
+    if (it != s.cache.end() && it->second.key == key && s.watch.Read(&now) && now == s.tag) {
+      it->second.referenced = true;
+      ++counters_.answered;
+      ++counters_.cache_hits;
+      *status = Status::Ok();
+      *entry = &it->second;
+      return true;
+    }
+  }
   *status = Snapshot(shard, s);
   if (s.disabled) return false;
   if (!status->ok()) return true;
   ++counters_.answered;
-  const uint64_t prefix = Prefix(digest);
   if (auto it = s.cache.find(prefix); it != s.cache.end() && it->second.key == key) {
     it->second.referenced = true;
     ++counters_.cache_hits;
@@ -99,6 +112,10 @@ Status ReadPath::Snapshot(uint32_t shard, ShardState& s) {
   if (s.in_snapshot) return Status::Ok();
   ShardStore* store = Store(shard, s);
   if (store == nullptr) return Status::Ok();  // disabled
+  // Read before the snapshot begins: a commit in between makes the tag older than the data,
+  // which only costs a later slow check, never a stale answer.
+  WalIndexWatch::Header seen;
+  const bool seen_ok = s.watch.Read(&seen);
   LITESTASH_RETURN_IF_ERROR(store->Begin(false));
   // The deferred BEGIN takes its snapshot at the first read: this one.
   auto version = store->DataVersion();
@@ -123,6 +140,15 @@ Status ReadPath::Snapshot(uint32_t shard, ShardState& s) {
     s.has_expiries = *has;
     s.version = *version;
     s.cache_valid = true;
+  }
+  s.tag = seen;
+  s.tag_ok = seen_ok;
+  if (!s.watch_tried) {  // the connection now holds the wal-index open: safe to map
+    s.watch_tried = true;
+    const ShardOptions& o = options_[shard];
+    if (!o.in_memory && o.vfs.empty() && !s.watch.Open(o.path)) {
+      spdlog::debug("shard {}: no wal-index watch; cache hits are checked in a snapshot", shard);
+    }
   }
   return Status::Ok();
 }

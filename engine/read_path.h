@@ -13,7 +13,9 @@
 // Cache. Per shard, key -> the stored row (value, version, expiry) or "absent", filled by the
 // reads served here. Each shard's cache is tagged with the `PRAGMA data_version` of the snapshot
 // it was filled from; a snapshot whose data_version differs (any connection, of this process or
-// another, committed to the file since) empties that shard's cache first. So a cached answer is
+// another, committed to the file since) empties that shard's cache first. A cache hit needs no
+// snapshot while the shard's wal-index header (WalIndexWatch) equals the one read just before
+// the last snapshot: then nothing has committed since that snapshot either. So a cached answer is
 // exactly what SQLite would answer in the current snapshot; expiry is judged at answer time.
 // Memory: at most `cache_bytes` in all (key + value + a fixed per-entry overhead); a shard over
 // its share evicts with CLOCK (entries read since the hand last passed get a second chance)
@@ -38,6 +40,7 @@
 
 #include "common/blake2b.h"
 #include "common/status.h"
+#include "engine/wal_index_watch.h"
 #include "protocol/request.h"
 #include "protocol/response_encoder.h"
 #include "shard/shard_store.h"
@@ -101,6 +104,13 @@ class ReadPath {
     bool cache_valid = false;  // cache holds rows of data_version `version`
     int64_t version = 0;
     bool has_expiries = true;  // the expiry table had rows at data_version `version`
+    // The wal-index header read just before the snapshot the cache was last confirmed in: while
+    // the header still equals it, no commit has happened since and a cache hit needs no
+    // snapshot at all (no read transaction, no lock system calls).
+    WalIndexWatch watch;
+    bool watch_tried = false;
+    WalIndexWatch::Header tag{};
+    bool tag_ok = false;
     std::unordered_map<uint64_t, Entry, PrefixHash> cache;
     size_t cache_bytes = 0;
     size_t clock_hand = 0;  // next bucket the eviction hand looks at
