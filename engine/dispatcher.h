@@ -66,6 +66,9 @@ class Dispatcher : public RequestSink {
   // End of a chunk: wakes the shard threads given work, sends the collected answers, ends the
   // read snapshots. Reader thread only.
   void Flush();
+  // Before the reader sleeps or waits: Flush() and end every read snapshot (an open read
+  // transaction holds back WAL checkpoints). Reader thread only.
+  void Idle();
 
   // Engine-wide figures for `stats`; callable from any thread.
   EngineStats Stats() const;

@@ -72,10 +72,10 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
   options.index = index;
   options.count = config.shards;
   options.sync = config.sync;
-  // Half of --cache-mib for the shard threads' connections (writes), half for the reader's
-  // (reads); each at least 256 KiB.
+  // A quarter of --cache-mib for the shard threads' connections (writes: interior pages), three
+  // quarters for the reader's (reads); each at least 256 KiB.
   options.cache_kib = static_cast<int>(
-      std::max<int64_t>(256, config.cache_mib * 1024 / 2 / static_cast<int64_t>(config.shards)));
+      std::max<int64_t>(256, config.cache_mib * 1024 / 4 / static_cast<int64_t>(config.shards)));
   return options;
 }
 
@@ -176,7 +176,9 @@ class InputWaiter {
   InputWaiter(pollfd* fds, std::chrono::microseconds busy_poll)
       : fds_(fds), busy_poll_(busy_poll) {}
 
-  int Wait() {
+  // `before_sleep` runs just before a blocking poll (not before busy polling).
+  template <typename BeforeSleep>
+  int Wait(BeforeSleep before_sleep) {
     using Clock = std::chrono::steady_clock;
     const auto idle_since = Clock::now();
     int ready = 0;
@@ -184,7 +186,11 @@ class InputWaiter {
       const auto until = idle_since + busy_poll_;
       while ((ready = ::poll(fds_, 3, 0)) == 0 && Clock::now() < until) sched_yield();
     }
-    if (ready == 0) ready = ::poll(fds_, 3, -1);
+    if (ready == 0) ready = ::poll(fds_, 3, 0);  // the last look, then sleep
+    if (ready == 0) {
+      before_sleep();
+      ready = ::poll(fds_, 3, -1);
+    }
     last_gap_ = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - idle_since);
     return ready;
   }
@@ -204,6 +210,8 @@ StopReason Serve(Session& session, Dispatcher& dispatcher, InflightLimiter& limi
   InputWaiter waiter(fds, busy_poll);
   // Paused for back-pressure: keep watching for SIGTERM/SIGINT meanwhile.
   auto wait_for_room = [&] {
+    if (limiter.WaitForRoom(std::chrono::milliseconds(0))) return true;
+    dispatcher.Idle();  // what the reader holds (answers, snapshots) must go first
     while (!limiter.WaitForRoom(std::chrono::milliseconds(50))) {
       if (TakeSignal(signal_fd)) return false;
     }
@@ -211,7 +219,7 @@ StopReason Serve(Session& session, Dispatcher& dispatcher, InflightLimiter& limi
   };
   for (;;) {
     if (!wait_for_room()) return StopReason::kSignal;
-    if (waiter.Wait() < 0) {
+    if (waiter.Wait([&] { dispatcher.Idle(); }) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("poll failed: {}", std::strerror(errno));
       return StopReason::kReadError;
@@ -233,10 +241,7 @@ StopReason Serve(Session& session, Dispatcher& dispatcher, InflightLimiter& limi
       off += session.FeedFrame(buf.data() + off, static_cast<size_t>(n) - off);
       limiter.AddFrames(static_cast<int64_t>(session.frames() - counted));
       counted = session.frames();
-      if (off < static_cast<size_t>(n) && !limiter.WaitForRoom(std::chrono::milliseconds(0))) {
-        dispatcher.Flush();
-        if (!wait_for_room()) return StopReason::kSignal;
-      }
+      if (off < static_cast<size_t>(n) && !wait_for_room()) return StopReason::kSignal;
     }
     dispatcher.Flush();
   }
@@ -283,6 +288,8 @@ int RunEngine(const Config& config) {
   ReadPathOptions read_path;  // the reader thread's own read connections (files only)
   for (uint32_t i = 0; i < config.shards && !config.memory; ++i) {
     ShardOptions o = ShardOptionsFor(config, i);
+    o.cache_kib = static_cast<int>(std::max<int64_t>(
+        256, config.cache_mib * 1024 * 3 / 4 / static_cast<int64_t>(config.shards)));
     read_path.shards.push_back(o);
   }
   read_path.cache_bytes = static_cast<size_t>(config.read_cache_mib) << 20;
@@ -294,6 +301,7 @@ int RunEngine(const Config& config) {
 
   const StopReason reason = Serve(session, dispatcher, limiter, signal_fd, open_watcher.fd(),
                                   std::chrono::microseconds(config.busy_poll_us));
+  dispatcher.Idle();  // no read transaction may hold back the shards' final checkpoints
 
   // Every accepted request is queued; each worker finishes its queue, commits, checkpoints and
   // closes. Then the writer flushes the last answers.

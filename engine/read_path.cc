@@ -13,7 +13,7 @@ ReadPath::ReadPath(std::vector<ShardOptions> shards, size_t cache_bytes)
       cache_bytes_per_shard_(options_.empty() ? 0 : cache_bytes / options_.size()),
       shards_(options_.size()) {}
 
-ReadPath::~ReadPath() { EndChunk(); }
+ReadPath::~ReadPath() { EndAll(); }
 
 bool ReadPath::Answer(const Request& req, const Digest& digest, uint32_t shard, const Clock& clock,
                       ResponseEncoder* out, Status* status) {
@@ -66,11 +66,14 @@ bool ReadPath::Locate(std::string_view key, const Digest& digest, uint32_t shard
   ShardState& s = shards_[shard];
   if (s.disabled) return false;
   const uint64_t prefix = Prefix(digest);
-  if (!s.in_snapshot && s.tag_ok) {
-    // Fast validation: a hit is current if nothing has committed since the cache's snapshot.
-    WalIndexWatch::Header now;
+  // Nothing committed since the last snapshot began (read before it): that snapshot, and the
+  // cache it confirmed, are still exactly the current state.
+  WalIndexWatch::Header now;
+  const bool unchanged = s.tag_ok && s.watch.Read(&now) && now == s.tag;
+  if (s.in_snapshot && s.tag_ok && !unchanged) EndRead(shard);  // stale: a fresh one below
+  if (!s.in_snapshot && unchanged) {
     auto it = s.cache.find(prefix);
-    if (it != s.cache.end() && it->second.key == key && s.watch.Read(&now) && now == s.tag) {
+    if (it != s.cache.end() && it->second.key == key) {  // a hit needs no snapshot at all
       it->second.referenced = true;
       ++counters_.answered;
       ++counters_.cache_hits;
@@ -124,6 +127,7 @@ Status ReadPath::Snapshot(uint32_t shard, ShardState& s) {
     return version.status();
   }
   s.in_snapshot = true;
+  s.snapshot_began = std::chrono::steady_clock::now();
   open_.push_back(shard);
   if (!s.cache_valid || s.version != *version) {
     if (s.cache_valid && !s.cache.empty()) ++counters_.invalidations;
@@ -177,6 +181,23 @@ void ReadPath::EndRead(uint32_t shard) {
 }
 
 void ReadPath::EndChunk() {
+  // Kept: snapshots the wal-index header can revalidate at their next use, unless old (an open
+  // read transaction holds back checkpoints of the WAL, for every process on the file).
+  const auto now = std::chrono::steady_clock::now();
+  size_t kept = 0;
+  for (uint32_t shard : open_) {
+    ShardState& s = shards_[shard];
+    if (!s.in_snapshot) continue;
+    if (s.tag_ok && now - s.snapshot_began < kMaxSnapshotAge) {
+      open_[kept++] = shard;
+    } else {
+      EndRead(shard);
+    }
+  }
+  open_.resize(kept);
+}
+
+void ReadPath::EndAll() {
   for (uint32_t shard : open_) EndRead(shard);
   open_.clear();
 }

@@ -3,12 +3,14 @@
 //
 // Snapshots. The reader keeps its own read-only connection to every shard file. The first read
 // of a shard within a chunk (the requests one read() from stdin brought) opens a read
-// transaction there; the chunk's later reads of that shard share it; EndChunk() ends them all,
-// and EndRead(shard) ends one early. The caller (Dispatcher) comes here only for a shard with no
-// write of this process queued or uncommitted, and ends the shard's snapshot whenever it queues
-// a write to it. Hence a snapshot is always taken after the request arrived (so it holds every
-// write any host was told about before sending it, whichever process made it) and after every
-// earlier write of this stream to the shard committed (pipelined read-your-writes).
+// transaction there; the chunk's later reads of that shard share it. A snapshot may outlive its
+// chunk (up to kMaxSnapshotAge, and never while the reader sleeps: EndAll()) only where the
+// wal-index header shows at each later use that nothing has committed since it began;
+// otherwise it is replaced. EndRead(shard) ends one early. The caller (Dispatcher) comes here only
+// for a shard with no write of this process queued or uncommitted, and ends the shard's snapshot
+// whenever it queues a write to it. Hence a snapshot is always taken after the request arrived (so
+// it holds every write any host was told about before sending it, whichever process made it) and
+// after every earlier write of this stream to the shard committed (pipelined read-your-writes).
 //
 // Cache. Per shard, key -> the stored row (value, version, expiry) or "absent", filled by the
 // reads served here. Each shard's cache is tagged with the `PRAGMA data_version` of the snapshot
@@ -30,6 +32,7 @@
 // Thread-safety: none; owned and used by the reader thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -57,6 +60,7 @@ class ReadPath {
  public:
   static constexpr size_t kMaxCachedValue = 64 * 1024;
   static constexpr size_t kEntryOverhead = 96;  // map node, strings, record: a fair estimate
+  static constexpr std::chrono::milliseconds kMaxSnapshotAge{50};
 
   // `shards`: one ShardOptions per shard (the files the workers own), or empty for no read path
   // at all (--memory: an in-memory shard cannot be opened twice).
@@ -78,8 +82,12 @@ class ReadPath {
 
   // Ends the shard's snapshot, if open (a write to it is being queued).
   void EndRead(uint32_t shard);
-  // Ends every open snapshot (end of a chunk, or before the reader waits).
+  // End of a chunk: ends the snapshots that cannot be revalidated at their next use (no
+  // wal-index watch) and those older than kMaxSnapshotAge; the others stay open, and each use
+  // first checks the wal-index header, taking a fresh snapshot if anything committed since.
   void EndChunk();
+  // Ends every open snapshot (before the reader sleeps or waits, and at shutdown).
+  void EndAll();
 
   const ReadPathCounters& counters() const { return counters_; }
   size_t cached_bytes() const { return cached_bytes_total_; }
@@ -101,6 +109,7 @@ class ReadPath {
     std::unique_ptr<ShardStore> store;  // opened on first use
     bool disabled = false;
     bool in_snapshot = false;  // a read transaction is open
+    std::chrono::steady_clock::time_point snapshot_began;
     bool cache_valid = false;  // cache holds rows of data_version `version`
     int64_t version = 0;
     bool has_expiries = true;  // the expiry table had rows at data_version `version`

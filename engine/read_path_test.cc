@@ -101,15 +101,14 @@ TEST_CASE("read path answers from its snapshot and caches, exactly") {
   CHECK(path.counters().invalidations >= 1);
   path.EndChunk();
 
-  // A commit while a snapshot is open (a miss opened it) is not seen until it ends.
+  // A snapshot left open past its chunk (a miss opened it) is replaced at its next use once
+  // anything has committed: the read sees the commit.
   a = Ask(path, f.hasher, OpCode::kGet, "other", t);
+  path.EndChunk();  // kept open: revalidated by the header at the next use
   f.Put("k", "\xa5three", std::nullopt, t);
   a = Ask(path, f.hasher, OpCode::kGet, "k", t);
-  CHECK(Has(a, "two"));
-  path.EndRead(0);
-  a = Ask(path, f.hasher, OpCode::kGet, "k", t);
   CHECK(Has(a, "three"));
-  path.EndChunk();
+  path.EndAll();
 }
 
 TEST_CASE("read path judges expiry when it answers, also from the cache") {
