@@ -170,7 +170,7 @@ def test_smoke_report_writes_every_output(tmp_path):
     assert doc["ok"] and not doc["failures"] and doc["config"]["scale"] == "smoke"
     ids = {t["id"]: t for t in doc["targets"]}
     assert set(ids) == {"set_vs_sqlite_batch", "set_vs_sqlite_one_txn", "set_vs_redis", "get_uniform_vs_sqlite",
-                        "get_hot_vs_redis", "get_d1_vs_redis_d1", "py_set_vs_diskcache",
+                        "get_hot_vs_redis", "get_d1_vs_redis_d1", "py_set_async_vs_diskcache", "py_set_vs_diskcache",
                         "py_mget_vs_diskcache_get", "spawn_to_hello", "peak_rss", "sync_full_d64_vs_d1",
                         "sync_full_vs_sqlite_k1"}
     with_anchor = [t for t in ids.values() if t["anchor_figure"] and
