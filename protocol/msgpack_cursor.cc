@@ -175,9 +175,21 @@ bool MsgpackCursor::Skip(std::string_view* span) {
 }
 
 bool MsgpackCursor::ReadScalar(MsgScalar* out) {
-  size_t start = off_;
+  if (at_end()) return false;
+  const size_t start = off_;
+  const auto first = static_cast<unsigned char>(data_[start]);
+  const bool container = (first >= 0x80 && first <= 0x9f) || (first >= 0xdc && first <= 0xdf);
+  if (!container) {
+    // A scalar: one parse both validates it (length within the frame, no reserved byte) and
+    // captures it; the depth and count bounds of Skip() concern containers only.
+    size_t off = start;
+    ScalarVisitor v(out);
+    if (!ParseOne(data_, size_, &off, v)) return false;
+    off_ = off;
+    return true;
+  }
   std::string_view span;
-  if (!Skip(&span)) return false;  // validates the whole object first
+  if (!Skip(&span)) return false;  // validates the whole container first
   size_t off = start;
   ScalarVisitor v(out);
   ParseOne(data_, size_, &off, v);  // returns false for containers, by design
