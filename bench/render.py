@@ -159,10 +159,10 @@ def _header(doc):
                m.get("sqlite_version"), m.get("redis_version") or "Redis not run", m.get("git_rev") or "n/a"), "",
            "Load average at start / end: %s / %s." % (m.get("loadavg_start"), m.get("loadavg_end")), "",
            "Config: %s keys, %d-byte values, %d shards, --sync %s, depth %d; %s requests per measured "
-           "phase (%s at depth 1); Python ops %s. Whole run: %.0f s." % (
+           "write phase, %s per pipelined read phase (%s at depth 1); Python ops %s. Whole run: %.0f s." % (
                "{:,}".format(c["keys"]), c["value_size"], c["shards"], c["sync"], c["depth"],
-               "{:,}".format(c["ops"]), "{:,}".format(c["depth_ops"]), "{:,}".format(c["python_ops"]),
-               doc["seconds"]), ""]
+               "{:,}".format(c["ops"]), "{:,}".format(c.get("reads", c["ops"])), "{:,}".format(c["depth_ops"]),
+               "{:,}".format(c["python_ops"]), doc["seconds"]), ""]
 
 
 def _target_table(doc):

@@ -32,11 +32,12 @@ import redis_server  # noqa: E402
 import render  # noqa: E402
 
 SCALES = {
-    # keys: preload size; ops: requests of each measured get/set/mixed phase; d1: depth-1 phases;
+    # keys: preload size; ops: requests of each measured set/mixed phase; reads: of each pipelined
+    # get phase (a get runs ~10x faster than a set: long enough to be more than warm-up); d1: depth-1 phases;
     # full64/full1: writes of the --sync full runs; py: Python ops; spawns: spawn-to-hello repeats.
-    "full": dict(keys=1_000_000, ops=200_000, d1=20_000, full64=20_000, full1=500, py=20_000, spawns=7, sweep=True),
-    "quick": dict(keys=100_000, ops=50_000, d1=5_000, full64=5_000, full1=200, py=5_000, spawns=5, sweep=True),
-    "smoke": dict(keys=2_000, ops=1_000, d1=200, full64=300, full1=20, py=300, spawns=2, sweep=False),
+    "full": dict(keys=1_000_000, ops=200_000, reads=1_000_000, d1=50_000, full64=20_000, full1=500, py=20_000, spawns=7, sweep=True),
+    "quick": dict(keys=100_000, ops=50_000, reads=200_000, d1=10_000, full64=5_000, full1=200, py=5_000, spawns=5, sweep=True),
+    "smoke": dict(keys=2_000, ops=1_000, reads=1_000, d1=200, full64=300, full1=20, py=300, spawns=2, sweep=False),
 }
 
 
@@ -92,12 +93,12 @@ def phase_avg_batch(doc, phase):
 
 
 def engine_phases(sc, d):
-    k, m, m1 = sc["keys"], sc["ops"], sc["d1"]
+    k, m, m1, r = sc["keys"], sc["ops"], sc["d1"], sc["reads"]
     batches = max(1, m // 100)
     p = [
         "set_seq_d%d:op=set,dist=seq,n=%d,depth=%d" % (d, k, d),
-        "get_uniform_d%d:op=get,dist=uniform,n=%d,depth=%d" % (d, m, d),
-        "get_hot10k_d%d:op=get,dist=hot,hot=10000,n=%d,depth=%d" % (d, m, d),
+        "get_uniform_d%d:op=get,dist=uniform,n=%d,depth=%d" % (d, r, d),
+        "get_hot10k_d%d:op=get,dist=hot,hot=10000,n=%d,depth=%d" % (d, r, d),
         "get_uniform_d1:op=get,dist=uniform,n=%d,depth=1" % m1,
         "set_uniform_d%d:op=set,dist=uniform,n=%d,depth=%d" % (d, m, d),
         "mixed_uniform_d%d:op=mixed,dist=uniform,n=%d,depth=%d" % (d, m, d),
@@ -139,7 +140,7 @@ def main():
     if args.keys:
         sc["keys"] = args.keys
     if args.ops:
-        sc["ops"] = args.ops
+        sc["ops"] = sc["reads"] = args.ops
     name = args.name or ("smoke" if args.smoke else "latest")
     d = args.depth
     timeout = 120 if args.smoke else 1800
@@ -183,7 +184,7 @@ def main():
                            % (k_main, k_src, k_full))
         steps.run("sqlite", bench + ["sqlite"] + common + [
             "--phase", "set_seq_engine_batch:op=set,dist=seq,n=%d,depth=1,commit=%d" % (sc["keys"], k_main),
-            "--phase", "get_uniform:op=get,dist=uniform,n=%d,depth=1" % sc["ops"],
+            "--phase", "get_uniform:op=get,dist=uniform,n=%d,depth=1" % sc["reads"],
             "--phase", "set_seq_one_txn:op=set,dist=seq,n=%d,depth=1,commit=0,fresh=1" % sc["keys"],
             "--phase", "set_seq_full_k1:op=set,dist=seq,n=%d,depth=1,commit=1,sync=full,fresh=1" % sc["full1"],
             "--phase", "set_seq_full_engine_batch:op=set,dist=seq,n=%d,depth=1,commit=%d,sync=full,fresh=1"
@@ -197,8 +198,8 @@ def main():
                 with redis_server.RedisServer(args.tmp_dir) as rs:
                     steps.run("redis", bench + ["redis", "--port", str(rs.port), "--target-pid", str(rs.proc.pid)] + common + [
                         "--phase", "set_seq_d%d:op=set,dist=seq,n=%d,depth=%d" % (d, sc["keys"], d),
-                        "--phase", "get_uniform_d%d:op=get,dist=uniform,n=%d,depth=%d" % (d, sc["ops"], d),
-                        "--phase", "get_hot10k_d%d:op=get,dist=hot,hot=10000,n=%d,depth=%d" % (d, sc["ops"], d),
+                        "--phase", "get_uniform_d%d:op=get,dist=uniform,n=%d,depth=%d" % (d, sc["reads"], d),
+                        "--phase", "get_hot10k_d%d:op=get,dist=hot,hot=10000,n=%d,depth=%d" % (d, sc["reads"], d),
                         "--phase", "get_uniform_d1:op=get,dist=uniform,n=%d,depth=1" % sc["d1"],
                         "--phase", "mget100_uniform_d8:op=mget,dist=uniform,batch=100,n=%d,depth=8"
                         % max(1, sc["ops"] // 100)], timeout)
@@ -216,7 +217,7 @@ def main():
                              "--n", str(sc["py"]), "--value-size", str(args.value_size),
                              "--shards", str(args.shards)] + tmp, timeout)
 
-    config = {"scale": scale, "keys": sc["keys"], "ops": sc["ops"], "depth_ops": sc["d1"],
+    config = {"scale": scale, "keys": sc["keys"], "ops": sc["ops"], "reads": sc["reads"], "depth_ops": sc["d1"],
               "full_sync_writes_d64": sc["full64"], "full_sync_writes_d1": sc["full1"], "python_ops": sc["py"],
               "spawns": sc["spawns"], "value_size": args.value_size, "shards": args.shards, "sync": args.sync,
               "depth": d, "engine": os.path.relpath(args.engine, REPO), "skipped": args.skip}
