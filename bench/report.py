@@ -35,7 +35,7 @@ SCALES = {
     # keys: preload size; ops: requests of each measured set/mixed phase; reads: of each pipelined
     # get phase (a get runs ~10x faster than a set: long enough to be more than warm-up); d1: depth-1 phases;
     # full64/full1: writes of the --sync full runs; py: Python ops; spawns: spawn-to-hello repeats.
-    "full": dict(keys=1_000_000, ops=200_000, reads=1_000_000, d1=50_000, full64=20_000, full1=500, py=20_000, spawns=7, sweep=True),
+    "full": dict(keys=1_000_000, ops=200_000, reads=1_000_000, d1=50_000, full64=20_000, full1=2_000, py=20_000, spawns=7, sweep=True),
     "quick": dict(keys=100_000, ops=50_000, reads=200_000, d1=10_000, full64=5_000, full1=200, py=5_000, spawns=5, sweep=True),
     "smoke": dict(keys=2_000, ops=1_000, reads=1_000, d1=200, full64=300, full1=20, py=300, spawns=2, sweep=False),
 }
