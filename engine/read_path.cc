@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/keyed_ops.h"
@@ -210,7 +211,24 @@ const ReadPath::Entry* ReadPath::Remember(ShardState& s, uint64_t prefix, Entry&
     Forget(s, it);
   }
   const size_t cost = Cost(entry);
-  if (s.cache_bytes + cost > cache_bytes_per_shard_) Evict(s, cost);
+  if (s.cache_bytes + cost > cache_bytes_per_shard_) {
+    // Full: admit only a key missed before in the current window (a doorkeeper bit per digest
+    // prefix), so uniform or scanning traffic does not churn out what is read again and again
+    // (nor pay an insert and an eviction per read that will not repeat).
+    if (s.doorkeeper.empty()) s.doorkeeper.assign(kDoorkeeperBits / 64, 0);
+    const uint64_t bit = (prefix >> 32) % kDoorkeeperBits;
+    uint64_t& word = s.doorkeeper[bit / 64];
+    const uint64_t mask = uint64_t{1} << (bit % 64);
+    if (++s.doorkeeper_checks >= kDoorkeeperWindow) {
+      std::fill(s.doorkeeper.begin(), s.doorkeeper.end(), 0);
+      s.doorkeeper_checks = 0;
+    }
+    if ((word & mask) == 0) {
+      word |= mask;
+      return nullptr;
+    }
+    Evict(s, cost);
+  }
   if (s.cache_bytes + cost > cache_bytes_per_shard_) return nullptr;
   s.cache_bytes += cost;
   cached_bytes_total_ += cost;

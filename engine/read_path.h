@@ -20,8 +20,9 @@
 // the last snapshot: then nothing has committed since that snapshot either. So a cached answer is
 // exactly what SQLite would answer in the current snapshot; expiry is judged at answer time.
 // Memory: at most `cache_bytes` in all (key + value + a fixed per-entry overhead); a shard over
-// its share evicts with CLOCK (entries read since the hand last passed get a second chance)
-// down to 7/8 of it. While a shard's expiry table is empty (checked when data_version moves),
+// its share admits a new key only on its second miss within a window (doorkeeper bits), then
+// evicts with CLOCK (entries read since the hand last passed get a second chance) down to 7/8
+// of it. While a shard's expiry table is empty (checked when data_version moves),
 // misses skip the probe of it. Values over kMaxCachedValue
 // are read but not cached. cache_bytes 0 disables the cache, not the read path.
 //
@@ -61,6 +62,8 @@ class ReadPath {
   static constexpr size_t kMaxCachedValue = 64 * 1024;
   static constexpr size_t kEntryOverhead = 96;  // map node, strings, record: a fair estimate
   static constexpr std::chrono::milliseconds kMaxSnapshotAge{50};
+  static constexpr size_t kDoorkeeperBits = 1 << 15;      // per shard (4 KiB)
+  static constexpr uint32_t kDoorkeeperWindow = 1 << 13;  // admission checks between resets
 
   // `shards`: one ShardOptions per shard (the files the workers own), or empty for no read path
   // at all (--memory: an in-memory shard cannot be opened twice).
@@ -122,7 +125,9 @@ class ReadPath {
     bool tag_ok = false;
     std::unordered_map<uint64_t, Entry, PrefixHash> cache;
     size_t cache_bytes = 0;
-    size_t clock_hand = 0;  // next bucket the eviction hand looks at
+    size_t clock_hand = 0;             // next bucket the eviction hand looks at
+    std::vector<uint64_t> doorkeeper;  // admission filter while the cache is full
+    uint32_t doorkeeper_checks = 0;
   };
   using Cache = std::unordered_map<uint64_t, Entry, PrefixHash>;
 

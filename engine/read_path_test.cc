@@ -141,6 +141,7 @@ TEST_CASE("read path cache stays within its budget") {
   const Clock t = At(1'700'000'000'000);
   const std::string value = "\xc4\xc8" + std::string(200, 'v');  // bin 8, 200 bytes
   for (int i = 0; i < 2000; ++i) f.Put("key-" + std::to_string(i), value, std::nullopt, t);
+  f.Put("newcomer", value, std::nullopt, t);
   for (int i = 0; i < 2000; ++i) {
     auto a = Ask(path, f.hasher, OpCode::kGet, "key-" + std::to_string(i), t);
     REQUIRE(a.status.ok());
@@ -148,6 +149,11 @@ TEST_CASE("read path cache stays within its budget") {
     CHECK(path.cached_bytes() <= budget);
   }
   CHECK(path.cached_bytes() > budget / 2);
+  // The cache is full: a key not read so far is admitted on its second miss, then hits.
+  // (Keys and digests are fixed, so this is deterministic.)
+  const uint64_t hits = path.counters().cache_hits;
+  for (int i = 0; i < 3; ++i) Ask(path, f.hasher, OpCode::kGet, "newcomer", t);
+  CHECK(path.counters().cache_hits == hits + 1);
   path.EndChunk();
 
   // A budget of 0 turns the cache off, not the reads.
