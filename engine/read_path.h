@@ -1,30 +1,32 @@
-// ReadPath: how the reader thread answers keyed reads (get, exists, ttl) itself, without a hop
-// to the shard thread, and the exact read cache behind it.
+// ReadPath: how the reader thread answers keyed reads (get, exists, ttl, and the keys of an
+// mget) itself, without a hop to a shard thread, and the exact read cache behind it.
 //
 // Snapshots. The reader keeps its own read-only connection to every shard file. The first read
 // of a shard within a chunk (the requests one read() from stdin brought) opens a read
 // transaction there; the chunk's later reads of that shard share it. A snapshot may outlive its
-// chunk (up to kMaxSnapshotAge, and never while the reader sleeps: EndAll()) only where the
-// wal-index header shows at each later use that nothing has committed since it began;
-// otherwise it is replaced. EndRead(shard) ends one early. The caller (Dispatcher) comes here only
-// for a shard with no write of this process queued or uncommitted, and ends the shard's snapshot
-// whenever it queues a write to it. Hence a snapshot is always taken after the request arrived (so
-// it holds every write any host was told about before sending it, whichever process made it) and
-// after every earlier write of this stream to the shard committed (pipelined read-your-writes).
+// chunk (up to kMaxSnapshotAge, never while the reader sleeps: EndAll()) only because each
+// later use first checks the wal-index header: unchanged since just before the snapshot began
+// means nothing has committed since, so the snapshot is still the current state; changed means
+// it is replaced. EndRead(shard) ends one early. The caller (Dispatcher) comes here only for a
+// shard with no write of this process queued or uncommitted, and ends the shard's snapshot
+// whenever it queues a write to it. Hence every read sees a state at least as new as the moment
+// its request arrived (every write any host was told about before sending it, whichever process
+// made it) and every earlier write of this stream to the shard (pipelined read-your-writes).
 //
 // Cache. Per shard, key -> the stored row (value, version, expiry) or "absent", filled by the
 // reads served here. Each shard's cache is tagged with the `PRAGMA data_version` of the snapshot
 // it was filled from; a snapshot whose data_version differs (any connection, of this process or
 // another, committed to the file since) empties that shard's cache first. A cache hit needs no
 // snapshot while the shard's wal-index header (WalIndexWatch) equals the one read just before
-// the last snapshot: then nothing has committed since that snapshot either. So a cached answer is
-// exactly what SQLite would answer in the current snapshot; expiry is judged at answer time.
-// Memory: at most `cache_bytes` in all (key + value + a fixed per-entry overhead); a shard over
+// the last snapshot: then nothing has committed since that snapshot either. So a cached answer
+// is exactly what SQLite would answer now; expiry is judged at answer time.
+//
+// Memory: at most `cache_bytes` in all (key + value + a fixed per-entry overhead). A shard at
 // its share admits a new key only on its second miss within a window (doorkeeper bits), then
 // evicts with CLOCK (entries read since the hand last passed get a second chance) down to 7/8
-// of it. While a shard's expiry table is empty (checked when data_version moves),
-// misses skip the probe of it. Values over kMaxCachedValue
-// are read but not cached. cache_bytes 0 disables the cache, not the read path.
+// of it. Values over kMaxCachedValue are read but not cached; cache_bytes 0 disables the cache,
+// not the read path. While a shard's expiry table is empty (checked when data_version moves),
+// misses skip the probe of it.
 //
 // Failure: a connection that cannot be opened turns the read path off for that shard (Answer
 // returns false; the request goes to the shard thread). A SQLite error while reading is returned
