@@ -64,7 +64,14 @@ std::string ShardPath(const std::string& dir, uint32_t index) {
   return (std::filesystem::path(dir) / name).string();
 }
 
-// The options of shard `index` as the flags ask for them.
+// `quarters`/4 of --cache-mib, split evenly across the shards, at least 256 KiB each. The
+// shard threads' connections (writes: interior pages) get a quarter, the reader's (reads) three.
+int CacheKibPerShard(const Config& config, int quarters) {
+  return static_cast<int>(std::max<int64_t>(
+      256, config.cache_mib * 1024 * quarters / 4 / static_cast<int64_t>(config.shards)));
+}
+
+// The options of shard `index` as the flags ask for them (for its shard thread).
 ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
   ShardOptions options;
   options.path = config.memory ? std::string() : ShardPath(config.data_dir, index);
@@ -72,10 +79,7 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
   options.index = index;
   options.count = config.shards;
   options.sync = config.sync;
-  // A quarter of --cache-mib for the shard threads' connections (writes: interior pages), three
-  // quarters for the reader's (reads); each at least 256 KiB.
-  options.cache_kib = static_cast<int>(
-      std::max<int64_t>(256, config.cache_mib * 1024 / 4 / static_cast<int64_t>(config.shards)));
+  options.cache_kib = CacheKibPerShard(config, 1);
   return options;
 }
 
@@ -288,8 +292,7 @@ int RunEngine(const Config& config) {
   ReadPathOptions read_path;  // the reader thread's own read connections (files only)
   for (uint32_t i = 0; i < config.shards && !config.memory; ++i) {
     ShardOptions o = ShardOptionsFor(config, i);
-    o.cache_kib = static_cast<int>(std::max<int64_t>(
-        256, config.cache_mib * 1024 * 3 / 4 / static_cast<int64_t>(config.shards)));
+    o.cache_kib = CacheKibPerShard(config, 3);
     read_path.shards.push_back(o);
   }
   read_path.cache_bytes = static_cast<size_t>(config.read_cache_mib) << 20;

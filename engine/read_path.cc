@@ -73,26 +73,16 @@ bool ReadPath::Locate(std::string_view key, const Digest& digest, uint32_t shard
   const bool unchanged = s.tag_ok && s.watch.Read(&now) && now == s.tag;
   if (s.in_snapshot && s.tag_ok && !unchanged) EndRead(shard);  // stale: a fresh one below
   if (!s.in_snapshot && unchanged) {
-    auto it = s.cache.find(prefix);
-    if (it != s.cache.end() && it->second.key == key) {  // a hit needs no snapshot at all
-      it->second.referenced = true;
-      ++counters_.answered;
-      ++counters_.cache_hits;
+    if ((*entry = Hit(s, prefix, key)) != nullptr) {  // a hit needs no snapshot at all
       *status = Status::Ok();
-      *entry = &it->second;
       return true;
     }
   }
   *status = Snapshot(shard, s);
   if (s.disabled) return false;
   if (!status->ok()) return true;
+  if ((*entry = Hit(s, prefix, key)) != nullptr) return true;
   ++counters_.answered;
-  if (auto it = s.cache.find(prefix); it != s.cache.end() && it->second.key == key) {
-    it->second.referenced = true;
-    ++counters_.cache_hits;
-    *entry = &it->second;
-    return true;
-  }
   auto row = s.store->Lookup(digest, s.has_expiries);
   if (!row.ok()) {
     *status = row.status();
@@ -104,6 +94,15 @@ bool ReadPath::Locate(std::string_view key, const Digest& digest, uint32_t shard
   const Entry* cached = Remember(s, prefix, *scratch);
   *entry = cached != nullptr ? cached : scratch;
   return true;
+}
+
+const ReadPath::Entry* ReadPath::Hit(ShardState& s, uint64_t prefix, std::string_view key) {
+  auto it = s.cache.find(prefix);
+  if (it == s.cache.end() || it->second.key != key) return nullptr;
+  it->second.referenced = true;
+  ++counters_.answered;
+  ++counters_.cache_hits;
+  return &it->second;
 }
 
 uint64_t ReadPath::Prefix(const Digest& digest) {
@@ -121,31 +120,13 @@ Status ReadPath::Snapshot(uint32_t shard, ShardState& s) {
   WalIndexWatch::Header seen;
   const bool seen_ok = s.watch.Read(&seen);
   LITESTASH_RETURN_IF_ERROR(store->Begin(false));
-  // The deferred BEGIN takes its snapshot at the first read: this one.
-  auto version = store->DataVersion();
-  if (!version.ok()) {
+  if (Status st = Reconcile(s, *store); !st.ok()) {
     store->Rollback();
-    return version.status();
+    return st;
   }
   s.in_snapshot = true;
   s.snapshot_began = std::chrono::steady_clock::now();
   open_.push_back(shard);
-  if (!s.cache_valid || s.version != *version) {
-    if (s.cache_valid && !s.cache.empty()) ++counters_.invalidations;
-    DropCache(s);
-    // Whether the expiry side table has rows, as of this snapshot: without any, a read needs
-    // no probe of it (valid for as long as data_version does not move).
-    auto has = store->HasExpiries();
-    if (!has.ok()) {
-      store->Rollback();
-      s.in_snapshot = false;
-      open_.pop_back();
-      return has.status();
-    }
-    s.has_expiries = *has;
-    s.version = *version;
-    s.cache_valid = true;
-  }
   s.tag = seen;
   s.tag_ok = seen_ok;
   if (!s.watch_tried) {  // the connection now holds the wal-index open: safe to map
@@ -155,6 +136,23 @@ Status ReadPath::Snapshot(uint32_t shard, ShardState& s) {
       spdlog::debug("shard {}: no wal-index watch; cache hits are checked in a snapshot", shard);
     }
   }
+  return Status::Ok();
+}
+
+Status ReadPath::Reconcile(ShardState& s, ShardStore& store) {
+  // The deferred BEGIN takes its snapshot at the first read: this one.
+  auto version = store.DataVersion();
+  if (!version.ok()) return version.status();
+  if (s.cache_valid && s.version == *version) return Status::Ok();
+  // Whether the expiry side table has rows, as of this snapshot: without any, a read needs no
+  // probe of it (valid for as long as data_version does not move).
+  auto has = store.HasExpiries();
+  if (!has.ok()) return has.status();
+  if (s.cache_valid && !s.cache.empty()) ++counters_.invalidations;
+  DropCache(s);
+  s.has_expiries = *has;
+  s.version = *version;
+  s.cache_valid = true;
   return Status::Ok();
 }
 

@@ -135,11 +135,16 @@ class ReadPath {
 
   // Opens the shard's snapshot if needed and reconciles its cache; false if unusable.
   Status Snapshot(uint32_t shard, ShardState& s);
+  // Inside a just-begun read transaction: empties the cache if data_version moved since it was
+  // filled, and notes whether the expiry table has rows.
+  Status Reconcile(ShardState& s, ShardStore& store);
   ShardStore* Store(uint32_t shard, ShardState& s);
   // Finds `key` in the shard's snapshot: the cached entry, or a lookup into *scratch (then
   // cached if it fits). *entry is valid until the next call. Return convention of Answer().
   bool Locate(std::string_view key, const Digest& digest, uint32_t shard, Entry* scratch,
               const Entry** entry, Status* status);
+  // The cached entry for `key` (marked referenced, counted as a hit), or nullptr.
+  const Entry* Hit(ShardState& s, uint64_t prefix, std::string_view key);
   // Caches `entry` (moved from if cached); returns the cached copy, or nullptr if not cached.
   const Entry* Remember(ShardState& s, uint64_t prefix, Entry& entry);
   void Evict(ShardState& s, size_t room);
