@@ -183,7 +183,7 @@ class AsyncLiteStash:
                 # write() queues without blocking; wait for the pipe only when the transport's
                 # buffer is past its high-water mark (one drainer at a time).
                 stdin = self._proc.stdin
-                self._queue_frame(struct.pack(">I", len(body)) + body)
+                self._queue_frame(protocol.frame(body))
                 if stdin.transport.get_write_buffer_size() > DRAIN_ABOVE:
                     async with self._write_lock:
                         await stdin.drain()

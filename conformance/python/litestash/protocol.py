@@ -4,6 +4,7 @@ command line, and one `Cmd` builder per operation (request fields + how to read 
 A frame is a 4-byte big-endian length then one MessagePack map. Requests are encoded here field
 by field so pre-encoded values (`set_raw`, `mset_raw`) can be embedded byte for byte.
 """
+import functools
 import hashlib
 import os
 import shutil
@@ -105,16 +106,10 @@ def _pack_field(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
 
-_PACKED_NAMES: dict = {}   # field and op names -> their packed bytes (a handful of short str)
-
-
+@functools.lru_cache(maxsize=256)
 def _packed_name(name: str) -> bytes:
-    packed = _PACKED_NAMES.get(name)
-    if packed is None:
-        packed = msgpack.packb(name)
-        if len(_PACKED_NAMES) < 256:
-            _PACKED_NAMES[name] = packed
-    return packed
+    """Field and op names (a handful of short str), packed once."""
+    return msgpack.packb(name)
 
 
 def encode_request(req_id: int, op: str, fields: List[Tuple[str, Any]]) -> bytes:
