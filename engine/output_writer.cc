@@ -108,82 +108,54 @@ void OutputWriter::SendBatch(std::vector<std::string>& frames) {
     mine[whole].erase(0, written);
     released += static_cast<int64_t>(written);
   }
-  limiter_->ReleaseFrames(static_cast<int64_t>(whole));
-  limiter_->ReleaseBytes(released);
-  lock.lock();
-  queued_bytes_ -= released;
-  queue_.insert(queue_.begin(), std::make_move_iterator(mine.begin() + static_cast<long>(whole)),
-                std::make_move_iterator(mine.end()));
-  writing_ = false;
-  room_cv_.notify_all();
-  cv_.notify_one();
-  if (queue_.empty()) drained_cv_.notify_all();
+  mine.erase(mine.begin(), mine.begin() + static_cast<long>(whole));
+  HandBack(static_cast<int64_t>(whole), released, &mine);
   frames.clear();
 }
 
 size_t OutputWriter::WriteWithoutBlocking(std::vector<std::string>& frames, size_t total) {
   if (!nowait_unsupported_) {
-    size_t done = 0;
-    while (done < total) {
-      iovec iov[IOV_MAX];
-      int n = 0;
-      size_t skip = done;
-      for (size_t i = 0; i < frames.size() && n < IOV_MAX; ++i) {
-        if (skip >= frames[i].size()) {
-          skip -= frames[i].size();
-          continue;
-        }
-        iov[n].iov_base = frames[i].data() + skip;
-        iov[n].iov_len = frames[i].size() - skip;
-        skip = 0;
-        ++n;
-      }
-      // RWF_NOWAIT: write what fits now, EAGAIN if nothing does (pipes, Linux >= 5.x).
-      const ssize_t wrote = ::pwritev2(fd_, iov, n, -1, RWF_NOWAIT);
-      if (wrote >= 0) {
-        done += static_cast<size_t>(wrote);
-        continue;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) return done;
-      if (errno == EOPNOTSUPP || errno == EINVAL || errno == ESPIPE) {
-        if (done > 0) return done;
-        nowait_unsupported_ = true;  // older kernel or not a pipe: the poll rule below
-        break;
-      }
-      spdlog::error("writing responses to stdout failed: {}", std::strerror(errno));
-      failed_.store(true);
-      return total;  // dropped, as the writer thread would
-    }
-    if (!nowait_unsupported_) return done;
+    const size_t done = Write(frames, /*nowait=*/true);
+    if (!nowait_unsupported_ || done > 0) return done;
   }
   // Without RWF_NOWAIT: only what a pipe with room surely takes at once (PIPE_BUF).
   pollfd out = {fd_, POLLOUT, 0};
   if (total > kInlineMax || ::poll(&out, 1, 0) != 1 || (out.revents & POLLOUT) == 0) return 0;
-  WriteAll(frames);
+  Write(frames, /*nowait=*/false);
   return total;
 }
 
 // Writes `frames` (this thread holds writing_), releases them from the limiter, then hands
 // fd 1 back.
 void OutputWriter::WriteAndRelease(std::vector<std::string>& frames) {
-  WriteAll(frames);
+  Write(frames, /*nowait=*/false);
   int64_t bytes = 0;
   for (const auto& f : frames) bytes += static_cast<int64_t>(f.size());
-  limiter_->ReleaseFrames(static_cast<int64_t>(frames.size()));
+  HandBack(static_cast<int64_t>(frames.size()), bytes, nullptr);
+}
+
+void OutputWriter::HandBack(int64_t frames, int64_t bytes, std::vector<std::string>* rest) {
+  limiter_->ReleaseFrames(frames);
   limiter_->ReleaseBytes(bytes);
   std::lock_guard<std::mutex> lock(mu_);
-  writing_ = false;
   queued_bytes_ -= bytes;
+  if (rest != nullptr) {
+    queue_.insert(queue_.begin(), std::make_move_iterator(rest->begin()),
+                  std::make_move_iterator(rest->end()));
+  }
+  writing_ = false;
   room_cv_.notify_all();
   cv_.notify_one();
   if (queue_.empty()) drained_cv_.notify_all();
 }
 
-void OutputWriter::WriteAll(std::vector<std::string>& frames) {
-  if (failed_.load()) return;
+size_t OutputWriter::Write(std::vector<std::string>& frames, bool nowait) {
+  size_t done = 0;    // bytes written so far
   size_t next = 0;    // first frame not fully written
   size_t offset = 0;  // bytes of frames[next] already written
+  size_t total = 0;
+  for (const auto& f : frames) total += f.size();
+  if (failed_.load()) return total;  // dropped
   while (next < frames.size()) {
     iovec iov[IOV_MAX];
     int n = 0;
@@ -192,13 +164,20 @@ void OutputWriter::WriteAll(std::vector<std::string>& frames) {
       iov[n].iov_base = frames[i].data() + skip;
       iov[n].iov_len = frames[i].size() - skip;
     }
-    ssize_t wrote = ::writev(fd_, iov, n);
+    // RWF_NOWAIT: write what fits now, EAGAIN if nothing does (pipes, Linux >= 5.x).
+    const ssize_t wrote = nowait ? ::pwritev2(fd_, iov, n, -1, RWF_NOWAIT) : ::writev(fd_, iov, n);
     if (wrote < 0) {
       if (errno == EINTR) continue;
+      if (nowait && errno == EAGAIN) return done;
+      if (nowait && (errno == EOPNOTSUPP || errno == EINVAL || errno == ESPIPE)) {
+        if (done == 0) nowait_unsupported_ = true;  // older kernel or not a pipe
+        return done;
+      }
       spdlog::error("writing responses to stdout failed: {}", std::strerror(errno));
       failed_.store(true);
-      return;
+      return total;  // dropped; the caller releases them as written
     }
+    done += static_cast<size_t>(wrote);
     size_t left = static_cast<size_t>(wrote);
     while (next < frames.size() && left >= frames[next].size() - offset) {
       left -= frames[next].size() - offset;
@@ -207,6 +186,7 @@ void OutputWriter::WriteAll(std::vector<std::string>& frames) {
     }
     offset += left;
   }
+  return done;
 }
 
 }  // namespace litestash

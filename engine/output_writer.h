@@ -54,10 +54,18 @@ class OutputWriter : public FrameSink {
 
  private:
   void Main();
-  void WriteAll(std::vector<std::string>& frames);
+  // Caller holds writing_. Writes `frames` from their first byte: with writev until all is
+  // written, or (nowait) with pwritev2(RWF_NOWAIT) until the pipe is full. Returns the bytes
+  // written; after a write error (failed_), all of them, as they are dropped. Sets
+  // nowait_unsupported_ if RWF_NOWAIT is refused before anything was written.
+  size_t Write(std::vector<std::string>& frames, bool nowait);
   void WriteAndRelease(std::vector<std::string>& frames);
   // Caller holds writing_. Returns the leading bytes of `frames` (`total` in all) written.
   size_t WriteWithoutBlocking(std::vector<std::string>& frames, size_t total);
+  // Ends a write: releases `frames` whole frames and `bytes` from the limiter and the queue's
+  // count, puts `rest` (unwritten frames, may be null) at the front of the queue, gives up
+  // writing_ and wakes whoever waits for it.
+  void HandBack(int64_t frames, int64_t bytes, std::vector<std::string>* rest);
 
   static constexpr size_t kInlineMax = 4096;  // PIPE_BUF: a pipe with room takes it whole
 
