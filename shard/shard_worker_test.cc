@@ -17,6 +17,14 @@ struct Log {
     std::lock_guard<std::mutex> lock(mu);
     events.push_back(std::move(e));
   }
+  // The "done ..." events, in order (read after the worker stopped).
+  std::vector<std::string> Done() const {
+    std::vector<std::string> done;
+    for (const auto& e : events) {
+      if (e.rfind("done", 0) == 0) done.push_back(e);
+    }
+    return done;
+  }
 };
 
 class ProbeTask : public ShardTask {
@@ -71,10 +79,7 @@ TEST_CASE("tasks run and finish in queue order, once each") {
     w.Enqueue(std::make_unique<ProbeTask>(&log, std::to_string(i), i % 2 == 0));
   }
   w.Stop();
-  std::vector<std::string> done;
-  for (const auto& e : log.events) {
-    if (e.rfind("done", 0) == 0) done.push_back(e);
-  }
+  const std::vector<std::string> done = log.Done();
   REQUIRE(done.size() == 50);
   for (int i = 0; i < 50; ++i) CHECK(done[i] == "done " + std::to_string(i) + " ok");
   CHECK(w.counters().tasks.load() == 50);
@@ -91,10 +96,7 @@ TEST_CASE("a failing task fails alone; the rest of its batch still commits") {
   w.Enqueue(std::make_unique<ProbeTask>(&log, "c", true));
   gate.set_value();
   w.Stop();
-  std::vector<std::string> done;
-  for (const auto& e : log.events) {
-    if (e.rfind("done", 0) == 0) done.push_back(e);
-  }
+  const std::vector<std::string> done = log.Done();
   CHECK(done == std::vector<std::string>{"done a ok", "done bad storage_error", "done c ok"});
 }
 
@@ -142,10 +144,7 @@ TEST_CASE("a batch holding more answer bytes than its budget commits early") {
   w.Stop();
   // Six big answers need at least three transactions; all still finish, in order.
   CHECK(w.counters().batches.load() - batches_before >= 3);
-  std::vector<std::string> done;
-  for (const auto& e : log.events) {
-    if (e.rfind("done", 0) == 0) done.push_back(e);
-  }
+  const std::vector<std::string> done = log.Done();
   REQUIRE(done.size() == 6);
   for (int i = 0; i < 6; ++i) CHECK(done[i] == "done big" + std::to_string(i) + " ok");
 }
