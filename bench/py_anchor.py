@@ -7,7 +7,7 @@ Contract:
 - diskcache: `FanoutCache(directory=<fresh tmp>, shards=16)`; `set` of n keys "key:<i>" with a
   `value_size`-byte bytes value, then n `get`s uniform over those keys.
 - host: the real `litestash.LiteStash(data_dir=<fresh tmp>, engine=...)` from
-  conformance/python (reported as `impl`), doing the
+  hosts/python (reported as `impl`), doing the
   same n single `set`s and n `get`s, then n/batch `mget`s of `batch` uniform keys.
 - Each op is timed alone (perf_counter_ns); prints one JSON object on stdout:
   {"diskcache": {"set": R, "get": R}, "host": {"impl": ..., "set": R, "get": R, "mget": R},
@@ -85,8 +85,8 @@ def timed_concurrent_sets(make_async, data_dir, keys, value, tasks):
 
 
 def load_async_host(engine, shards):
-    """The real asyncio Python host class (conformance/python)."""
-    sys.path.insert(0, os.path.join(REPO, "conformance", "python"))
+    """The real asyncio Python host class (hosts/python)."""
+    sys.path.insert(0, os.path.join(REPO, "hosts", "python"))
     from litestash.aio import AsyncLiteStash  # noqa: WPS433
 
     def make(data_dir):
@@ -95,13 +95,13 @@ def load_async_host(engine, shards):
 
 
 def load_host():
-    """The real Python host class (conformance/python). Returns (factory, impl name)."""
-    sys.path.insert(0, os.path.join(REPO, "conformance", "python"))
+    """The real Python host class (hosts/python). Returns (factory, impl name)."""
+    sys.path.insert(0, os.path.join(REPO, "hosts", "python"))
     from litestash import LiteStash  # noqa: WPS433 (imported here so --help works without it)
 
     def make(data_dir, engine, shards):
         return LiteStash(data_dir=data_dir, engine=engine, shards=shards, log_level="warn")
-    return make, "conformance/python litestash.LiteStash"
+    return make, "hosts/python litestash.LiteStash"
 
 
 def run(args):

@@ -1,14 +1,18 @@
 // BLAKE2b-512 key digests (RFC 7693, unkeyed, 64 bytes) and static shard routing.
 //
-// The digest comes from OpenSSL 3's "BLAKE2B-512" EVP_MD, fetched once per process. A
-// Blake2b512 object owns one EVP_MD_CTX and is NOT thread-safe: give each thread its own.
-// Failure to fetch the algorithm is fatal at construction (std::runtime_error) because the engine
-// cannot route a single key without it.
+// The digest comes from OpenSSL 3's "BLAKE2B-512" EVP_MD, fetched once per process.
+// Blake2b512::Create() fails (a Status, never an exception) when OpenSSL has no such
+// algorithm (e.g. a provider configuration without it): the engine cannot route a single key
+// then, and reports it at start-up. A Blake2b512 owns one EVP_MD_CTX and is NOT thread-safe:
+// give each thread its own.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string_view>
+
+#include "common/status.h"
 
 typedef struct evp_md_ctx_st EVP_MD_CTX;
 
@@ -19,14 +23,16 @@ using Digest = std::array<uint8_t, kDigestBytes>;
 
 class Blake2b512 {
  public:
-  Blake2b512();
+  static Result<std::unique_ptr<Blake2b512>> Create();
   ~Blake2b512();
   Blake2b512(const Blake2b512&) = delete;
   Blake2b512& operator=(const Blake2b512&) = delete;
 
-  Digest Hash(std::string_view data);
+  // Fails only if OpenSSL does (out of memory); the digest is then unusable.
+  Status Hash(std::string_view data, Digest* out);
 
  private:
+  explicit Blake2b512(EVP_MD_CTX* ctx) : ctx_(ctx) {}
   EVP_MD_CTX* ctx_;
 };
 

@@ -41,7 +41,7 @@ TEST_CASE("flags are parsed") {
   CHECK(p.config->log_level == "warn");
 }
 
-TEST_CASE("environment variables set flags; flags win") {
+TEST_CASE("environment variables set flags, and flags win over them") {
   ::setenv("LITESTASH_SHARDS", "9", 1);
   ::setenv("LITESTASH_SYNC", "off", 1);
   ParsedConfig env = Parse({});

@@ -1,12 +1,10 @@
 #include "engine/dispatcher.h"
 
-#include <spdlog/spdlog.h>
+#include "engine/keyed_task.h"
 
 namespace litestash {
 
 namespace {
-
-const char* const kFeatures[] = {"ttl", "scan", "mget", "mset", "mdelete", "sync", "stats"};
 
 // The reader's own answers go out at least this often within a chunk: the host can send more
 // while the rest of the chunk is still being read (a 64-deep pipeline then has no bubble the
@@ -16,34 +14,61 @@ constexpr size_t kAnswerSliceFrames = 16;
 
 }  // namespace
 
-Dispatcher::Dispatcher(EngineIdentity identity, std::vector<ShardWorker*> workers, FrameSink* out,
-                       InflightLimiter* limiter, ReadPathOptions read_path)
-    : identity_(std::move(identity)),
+namespace {
+
+std::vector<std::string> PathsOf(const std::vector<ShardOptions>& shards) {
+  std::vector<std::string> paths;
+  for (const ShardOptions& o : shards) paths.push_back(o.in_memory ? std::string() : o.path);
+  return paths;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(const CommandRegistry& registry, EngineIdentity identity,
+                       std::vector<ShardWorker*> workers, std::unique_ptr<Blake2b512> hasher,
+                       FrameSink* out, InflightLimiter* limiter, DispatcherOptions options)
+    : registry_(registry),
+      identity_(std::move(identity)),
       workers_(std::move(workers)),
+      hasher_(std::move(hasher)),
       out_(out),
       limiter_(limiter),
-      pending_(identity_.shards),
-      read_path_(std::move(read_path.shards), read_path.cache_bytes),
-      wake_pending_(identity_.shards, false) {}
+      waiters_(options.max_waiting_reads, identity_.shards, PathsOf(options.read_connections),
+               [this](ParkedRead read, WaitState state) { Rerun(std::move(read), state); }),
+      context_{identity_, registry_, [this] { return Stats(); }, &waiters_, limiter_},
+      read_path_(std::move(options.read_connections), options.read_cache_bytes),
+      wake_pending_(identity_.shards, false) {
+  waiters_.Start();
+}
 
-Dispatcher::~Dispatcher() = default;
+Dispatcher::~Dispatcher() { waiters_.Stop(); }
+
+void Dispatcher::Rerun(ParkedRead read, WaitState state) {
+  const CommandRow& row = registry_.RowOf(*read.request);
+  const uint32_t shard = read.shard;
+  workers_[shard]->Enqueue(std::make_unique<KeyedTask>(std::move(read.request), read.digest, shard,
+                                                       row, out_, &context_, state));
+}
 
 void Dispatcher::Submit(RequestPtr request) {
   requests_.fetch_add(1, std::memory_order_relaxed);
-  switch (request->schema().routing) {
-    case Routing::kLocal:
-      AnswerLocal(*request);
+  const CommandRow& row = registry_.RowOf(*request);
+  switch (row.schema.routing) {
+    case Routing::kLocal: {
+      FrameEncoder answer;
+      row.local(*request, context_, &answer);
+      Answer(answer.Finish());
       return;
-    case Routing::kKey:
-      RouteKeyed(std::move(request));
+    }
+    case Routing::kKeyed:
+      RouteKeyed(row, std::move(request));
       return;
     case Routing::kKeys:
-      if (request->op == OpCode::kMget && TryMgetInline(*request)) return;
-      RouteFanOut(Share(std::move(request)));
-      return;
     case Routing::kEntries:
     case Routing::kAllShards:
-      RouteFanOut(Share(std::move(request)));
+    case Routing::kMulti:
+      if (row.inline_read != nullptr && TryInline(row, request, nullptr, 0)) return;
+      RouteFanOut(row, Share(std::move(request)));
       return;
   }
 }
@@ -56,35 +81,6 @@ SharedRequest Dispatcher::Share(RequestPtr request) {
     delete r;
     limiter->ReleaseBytes(bytes);
   });
-}
-
-void Dispatcher::AnswerLocal(const Request& request) {
-  ResponseEncoder answer;
-  if (request.op == OpCode::kPing) {
-    answer.BeginOk(request.id, 0);
-  } else {  // hello
-    answer.BeginOk(request.id, 9);
-    answer.Key("protocol");
-    answer.Uint(1);
-    answer.Key("engine");
-    answer.Str("litestash-engine");
-    answer.Key("version");
-    answer.Str(identity_.version);
-    answer.Key("shards");
-    answer.Uint(identity_.shards);
-    answer.Key("hash");
-    answer.Str("blake2b-512");
-    answer.Key("max_frame_bytes");
-    answer.Uint(identity_.limits.max_frame_bytes);
-    answer.Key("max_key_bytes");
-    answer.Uint(identity_.limits.max_key_bytes);
-    answer.Key("max_value_bytes");
-    answer.Uint(identity_.limits.max_value_bytes);
-    answer.Key("features");
-    answer.ArrayHeader(std::size(kFeatures));
-    for (const char* f : kFeatures) answer.Str(f);
-  }
-  Answer(answer.Finish());
 }
 
 void Dispatcher::Answer(std::string frame) {
@@ -120,89 +116,87 @@ void Dispatcher::Idle() {
   read_path_.EndAll();
 }
 
-void Dispatcher::WillWrite(uint32_t shard) {
-  pending_.Add(shard);
-  read_path_.EndRead(shard);
+void Dispatcher::Stop() {
+  Flush();
+  read_path_.Close();
+  waiters_.Stop();
 }
 
-void Dispatcher::RouteKeyed(RequestPtr request) {
-  const Digest digest = hasher_.Hash(request->key);
-  const uint32_t shard = ShardOf(digest, identity_.shards);
-  if (request->shard && *request->shard != shard) {
-    Answer(EncodeError(
-        request->id,
-        Status(ErrorCode::kWrongShard, "key routes to shard " + std::to_string(shard) + " of " +
-                                           std::to_string(identity_.shards) + ", request says " +
-                                           std::to_string(*request->shard))));
-    return;
-  }
-  if (!request->schema().writes && TryReadInline(*request, digest, shard)) return;
-  KeyedHandler handler = KeyedHandlerFor(request->op);
-  if (request->schema().writes) WillWrite(shard);
-  workers_[shard]->Enqueue(std::make_unique<KeyedTask>(Share(std::move(request)), digest, shard,
-                                                       handler, out_, &pending_),
-                           /*wake=*/false);
+void Dispatcher::WakeLater(uint32_t shard) {
   if (!wake_pending_[shard]) {
     wake_pending_[shard] = true;
     to_wake_.push_back(shard);
   }
 }
 
-bool Dispatcher::TryReadInline(const Request& request, const Digest& digest, uint32_t shard) {
-  if (!pending_.None(shard)) return false;
-  ResponseEncoder answer;
+void Dispatcher::RouteKeyed(const CommandRow& row, RequestPtr request) {
+  Digest digest;
+  if (Status st = hasher_->Hash(request->route_key, &digest); !st.ok()) {
+    Answer(EncodeError(request->id, st));
+    return;
+  }
+  const uint32_t shard = ShardOf(digest, identity_.shards);
+  if (request->shard && *request->shard != shard) {
+    Answer(EncodeError(
+        request->id, Status(StatusCode::kWrongShard,
+                            std::string(row.schema.route_field) + " routes to shard " +
+                                std::to_string(shard) + " of " + std::to_string(identity_.shards) +
+                                ", request says " + std::to_string(*request->shard))));
+    return;
+  }
+  if (row.inline_read != nullptr && TryInline(row, request, &digest, shard)) return;
+  // A snapshot of the shard must not outlive a write queued to it.
+  if (row.schema.writes) read_path_.EndRead(shard);
+  workers_[shard]->Enqueue(
+      std::make_unique<KeyedTask>(Share(std::move(request)), digest, shard, row, out_, &context_),
+      /*wake=*/false);
+  WakeLater(shard);
+}
+
+bool Dispatcher::TryInline(const CommandRow& row, RequestPtr& request, const Digest* digest,
+                           uint32_t shard) {
+  const Clock clock = Clock::Now();
+  InlineCall call(read_path_, clock, *hasher_, workers_, digest, shard);
+  if (digest != nullptr && !call.Readable(shard)) return false;
+  WalIndexWatch::Header mark{};
+  const bool mark_ok = row.may_park && waiters_.Mark(shard, &mark);  // before the read
+  FrameEncoder answer;
   Status st;
   const uint64_t hits = read_path_.counters().cache_hits;
-  if (!read_path_.Answer(request, digest, shard, Clock::Now(), &answer, &st)) return false;
+  if (!row.inline_read(*request, call, &answer, &st)) return false;
   inline_reads_.fetch_add(1, std::memory_order_relaxed);
   if (read_path_.counters().cache_hits != hits) cache_hits_.fetch_add(1, std::memory_order_relaxed);
-  Answer(st.ok() ? answer.Finish() : EncodeError(request.id, st));
+  if (st.ok() && call.park_until && row.may_park) {
+    // Its answer (nothing yet) is kept in case the waiters refuse it; any answers collected
+    // so far go first, so none is overtaken by a park.
+    SendAnswers();
+    ParkOrAnswer(&context_, Share(std::move(request)), *digest, shard, call.park_until,
+                 /*first_time=*/true, mark, mark_ok, answer.Finish(), out_);
+    return true;
+  }
+  Answer(st.ok() ? answer.Finish() : EncodeError(request->id, st));
   return true;
 }
 
-bool Dispatcher::TryMgetInline(const Request& request) {
-  // All or nothing: every key's shard must be readable here with no pending write, checked
-  // before the first read, so the answer never mixes paths.
-  std::vector<Digest>& digests = mget_digests_;
-  std::vector<uint32_t>& shards = mget_shards_;
-  digests.clear();
-  shards.clear();
-  for (std::string_view key : request.keys) {
-    digests.push_back(hasher_.Hash(key));
-    shards.push_back(ShardOf(digests.back(), identity_.shards));
-    if (!pending_.None(shards.back()) || !read_path_.Readable(shards.back())) return false;
-  }
-  const Clock clock = Clock::Now();
-  std::vector<std::optional<StoredValue>> values(request.keys.size());
-  Status st;
-  for (size_t i = 0; i < request.keys.size() && st.ok(); ++i) {
-    if (!read_path_.FetchLive(request.keys[i], digests[i], shards[i], clock, &values[i], &st)) {
-      st = Status(ErrorCode::kStorageError,
-                  "shard " + std::to_string(shards[i]) + " could not be read");
-    }
-  }
-  inline_reads_.fetch_add(1, std::memory_order_relaxed);
-  ResponseEncoder answer;
-  if (st.ok()) EncodeMgetAnswer(request, values, &answer);
-  Answer(st.ok() ? answer.Finish() : EncodeError(request.id, st));
-  return true;
-}
-
-void Dispatcher::RouteFanOut(SharedRequest request) {
+void Dispatcher::RouteFanOut(const CommandRow& row, SharedRequest request) {
   const Request& req = *request;
   std::vector<FanOutOp::Part> parts;
   std::vector<Digest> digests;
-  if (req.schema().routing == Routing::kAllShards) {
+  if (row.schema.routing == Routing::kAllShards) {
     parts.resize(identity_.shards);
     for (uint32_t s = 0; s < identity_.shards; ++s) parts[s].shard = s;
   } else {
-    const bool by_entries = req.schema().routing == Routing::kEntries;
+    const bool by_entries = row.schema.routing == Routing::kEntries;
     const size_t n = by_entries ? req.entries.size() : req.keys.size();
     std::vector<int> part_of_shard(identity_.shards, -1);
-    digests.reserve(n);
+    digests.resize(n);
     for (size_t i = 0; i < n; ++i) {
-      digests.push_back(hasher_.Hash(by_entries ? req.entries[i].first : req.keys[i]));
-      const uint32_t shard = ShardOf(digests.back(), identity_.shards);
+      const std::string_view key = by_entries ? req.entries[i].first : req.keys[i];
+      if (Status st = hasher_->Hash(key, &digests[i]); !st.ok()) {
+        Answer(EncodeError(req.id, st));
+        return;
+      }
+      const uint32_t shard = ShardOf(digests[i], identity_.shards);
       if (part_of_shard[shard] < 0) {
         part_of_shard[shard] = static_cast<int>(parts.size());
         parts.push_back({shard, {}});
@@ -210,12 +204,12 @@ void Dispatcher::RouteFanOut(SharedRequest request) {
       parts[part_of_shard[shard]].items.push_back(static_cast<uint32_t>(i));
     }
   }
-  if (req.schema().writes) {
+  if (row.schema.writes) {
     for (const auto& part : parts) read_path_.EndRead(part.shard);
   }
-  auto op = MakeFanOutOp(std::move(request), out_, [this] { return Stats(); });
+  auto op = row.fan_out(std::move(request), context_, out_);
   op->SetParts(std::move(parts), std::move(digests));
-  op->Launch(workers_, &pending_);
+  op->Launch(workers_);
 }
 
 EngineStats Dispatcher::Stats() const {

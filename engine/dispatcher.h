@@ -1,12 +1,15 @@
-// Dispatcher: where a validated request goes. Implements protocol's RequestSink.
+// Dispatcher: where a validated request goes, decided by its row in the CommandRegistry.
+// Implements protocol's RequestSink.
 //
-//   hello, ping             answered here, on the reader thread;
-//   ops routed by `key`     hashed (BLAKE2b-512), checked against the host's `shard` if sent
-//                           (wrong_shard), and queued on that shard as a KeyedTask — except
-//                           reads (get, exists, ttl) of a shard with no pending write, which
-//                           the reader thread answers itself from its ReadPath (own read
-//                           connection per shard file + exact read cache; no queue, no hop);
-//   multi-key and all-shard ops   split by shard into a FanOutOp whose parts are queued.
+//   Routing::kLocal       the row's local handler answers on the reader thread (hello, ping);
+//   Routing::kKeyed       the routed field (key, stream) is hashed (BLAKE2b-512), checked
+//                         against the host's `shard` if sent (wrong_shard), and the request is
+//                         queued on that shard as a KeyedTask — unless the row has an inline
+//                         read handler and the shard has no pending write, in which case the
+//                         reader thread answers from its ReadPath (own read connection per
+//                         shard file + exact read cache; no queue, no hop);
+//   kKeys/kEntries/kAllShards   split by shard into the row's FanOutOp, whose parts are queued
+//                         (a row with an inline read handler, e.g. mget, is tried inline first).
 // Because requests are queued in stream order and each shard runs its queue in order, a request
 // always observes every earlier request on the same key.
 //
@@ -21,7 +24,7 @@
 // returned to the InflightLimiter.
 //
 // Thread-safety: Submit() runs on the reader thread only (the hasher and the read connections
-// are not shared); the workers, PendingWrites and the FrameSink are thread-safe.
+// are not shared); the workers and the FrameSink are thread-safe.
 #pragma once
 
 #include <atomic>
@@ -30,35 +33,32 @@
 #include <vector>
 
 #include "common/blake2b.h"
-#include "engine/fanout_ops.h"
+#include "engine/command_registry.h"
 #include "engine/inflight_limiter.h"
-#include "engine/pending_writes.h"
 #include "engine/read_path.h"
+#include "engine/stream_waiters.h"
 #include "protocol/limits.h"
 #include "protocol/session.h"
 #include "shard/shard_worker.h"
 
 namespace litestash {
 
-// What `hello` reports, fixed at start-up.
-struct EngineIdentity {
-  uint32_t shards = 16;
-  Limits limits;
-  std::string version;
-};
-
-// Where the reader thread's read connections point: one ShardOptions per shard (same files as
-// the workers), or empty to disable the read fast path (--memory: an in-memory shard cannot be
-// opened twice); and the read cache's size.
-struct ReadPathOptions {
-  std::vector<ShardOptions> shards;
-  size_t cache_bytes = 0;
+// What the dispatcher needs beyond the shards: where the reader thread's read connections
+// point (one ShardOptions per shard, the workers' files opened read-only; empty to disable the
+// read fast path: an in-memory shard cannot be opened twice), the read cache's size, and the
+// bound on parked blocking reads.
+struct DispatcherOptions {
+  std::vector<ShardOptions> read_connections;
+  size_t read_cache_bytes = 0;
+  size_t max_waiting_reads = 10000;
 };
 
 class Dispatcher : public RequestSink {
  public:
-  Dispatcher(EngineIdentity identity, std::vector<ShardWorker*> workers, FrameSink* out,
-             InflightLimiter* limiter, ReadPathOptions read_path = {});
+  // `registry` must outlive the dispatcher. Starts the blocking-read waiters' thread.
+  Dispatcher(const CommandRegistry& registry, EngineIdentity identity,
+             std::vector<ShardWorker*> workers, std::unique_ptr<Blake2b512> hasher,
+             FrameSink* out, InflightLimiter* limiter, DispatcherOptions options = {});
   ~Dispatcher() override;
 
   void Submit(RequestPtr request) override;
@@ -69,41 +69,45 @@ class Dispatcher : public RequestSink {
   // Before the reader sleeps or waits: Flush() and end every read snapshot (an open read
   // transaction holds back WAL checkpoints). Reader thread only.
   void Idle();
+  // At shutdown, before the shard threads stop: Idle(), close the reader's read connections,
+  // and hand every parked blocking read back to its shard to be answered with what exists.
+  void Stop();
 
   // Engine-wide figures for `stats`; callable from any thread.
   EngineStats Stats() const;
 
  private:
   SharedRequest Share(RequestPtr request);
-  void AnswerLocal(const Request& request);
-  void RouteKeyed(RequestPtr request);
-  // Answers a keyed read on the reader thread if its shard allows; false if it must be queued.
-  bool TryReadInline(const Request& request, const Digest& digest, uint32_t shard);
-  void RouteFanOut(SharedRequest request);
-  // Answers an mget on the reader thread if every key's shard allows; false if it must fan out.
-  bool TryMgetInline(const Request& request);
+  void RouteKeyed(const CommandRow& row, RequestPtr request);
+  // Answers a read on the reader thread if its row and shards allow (or parks it: then
+  // `request` is taken); false if it must queue.
+  bool TryInline(const CommandRow& row, RequestPtr& request, const Digest* digest,
+                 uint32_t shard);
+  // Queues a parked read on its shard again (the waiters' thread).
+  void Rerun(ParkedRead read, WaitState state);
+  void RouteFanOut(const CommandRow& row, SharedRequest request);
   // Collects one of the reader's own answers for the next Flush().
   void Answer(std::string frame);
   void SendAnswers();
-  // A write to `shard` is being queued: its read snapshot must not outlive this point.
-  void WillWrite(uint32_t shard);
+  // Wakes `shard` at the next Flush().
+  void WakeLater(uint32_t shard);
 
+  const CommandRegistry& registry_;
   const EngineIdentity identity_;
   const std::vector<ShardWorker*> workers_;
+  const std::unique_ptr<Blake2b512> hasher_;  // reader thread only
   FrameSink* const out_;
   InflightLimiter* const limiter_;
-  Blake2b512 hasher_;                      // reader thread only
+  StreamWaiters waiters_;  // its own thread; any thread parks
+  EngineContext context_;
   std::atomic<uint64_t> requests_{0};      // written by the reader thread, read by anyone
   std::atomic<uint64_t> inline_reads_{0};  // written by the reader thread, read by anyone
   std::atomic<uint64_t> cache_hits_{0};    // written by the reader thread, read by anyone
-  PendingWrites pending_;                  // reader thread adds, shard threads finish
   ReadPath read_path_;                     // reader thread only
   std::vector<std::string> answers_;       // reader thread only: answers held until Flush()
   size_t answer_bytes_ = 0;                // reader thread only
   std::vector<uint32_t> to_wake_;          // reader thread only: shards given work this chunk
   std::vector<bool> wake_pending_;         // reader thread only: shard is in to_wake_
-  std::vector<Digest> mget_digests_;       // reader thread only: TryMgetInline's scratch
-  std::vector<uint32_t> mget_shards_;      // reader thread only
 };
 
 }  // namespace litestash

@@ -83,10 +83,6 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
   return options;
 }
 
-int ExitCodeFor(const Status& open_failure) {
-  return open_failure.code() == ErrorCode::kConflict ? kExitDataMismatch : kExitCannotOpen;
-}
-
 // Opens all shards in parallel, each on its own worker thread. When the data dir already has
 // shard 0, that one is opened (and its shard count checked) first, so a mismatched --shards is
 // refused before any new shard file is created, and every shard must open before serving. On a
@@ -121,13 +117,13 @@ int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* 
   if (failure.ok()) return kExitOk;
   spdlog::critical("cannot open data dir '{}': {}", config.data_dir, failure.message());
   for (auto& w : *workers) w->Stop();
-  return ExitCodeFor(failure);
+  return ExitCodeForOpenFailure(failure);
 }
 
 // Watches the shards still being created on a new data dir while the reader serves. If one
-// fails, fd() becomes readable and exit_code() says how the engine must stop (as it would have
+// fails, fd() becomes readable and Finish() says how the engine must stop (as it would have
 // at start-up; what was answered so far was true: tasks of other shards committed first).
-// Thread-safety: fd()/exit_code() from the reader thread; the watcher thread is internal.
+// Thread-safety: fd()/Finish() from the reader thread; the watcher thread is internal.
 class OpenWatcher {
  public:
   OpenWatcher(const std::string& data_dir, std::vector<std::future<Status>> opening)
@@ -138,18 +134,23 @@ class OpenWatcher {
         Status st = f.get();
         if (st.ok() || exit_code_.load() != kExitOk) continue;
         spdlog::critical("cannot create data dir '{}': {}", data_dir, st.message());
-        exit_code_.store(ExitCodeFor(st));
+        exit_code_.store(ExitCodeForOpenFailure(st));
         const uint64_t one = 1;
-        if (::write(fd_, &one, sizeof one) < 0) std::_Exit(ExitCodeFor(st));
+        if (::write(fd_, &one, sizeof one) < 0) std::_Exit(ExitCodeForOpenFailure(st));
       }
     });
   }
   ~OpenWatcher() {
-    if (thread_.joinable()) thread_.join();
+    Finish();
     if (fd_ >= 0) ::close(fd_);
   }
   int fd() const { return fd_; }
-  int exit_code() const { return exit_code_.load(); }
+  // Waits until every shard has finished opening (call once the shard threads have ended) and
+  // returns the start-up exit code: kExitOk, or the failure's.
+  int Finish() {
+    if (thread_.joinable()) thread_.join();
+    return exit_code_.load();
+  }
 
  private:
   const int fd_;
@@ -277,11 +278,18 @@ int RunEngine(const Config& config) {
   std::vector<std::unique_ptr<ShardWorker>> workers;
   // Fetching OpenSSL's BLAKE2b-512 (provider start-up) costs as much as opening a shard; do it
   // while the shard threads open their files.
-  auto warm_up_hash = [] { Blake2b512 warm_up; };
+  Result<std::unique_ptr<Blake2b512>> hasher = Status::Internal("not created");
+  auto create_hasher = [&hasher] { hasher = Blake2b512::Create(); };
   std::vector<std::future<Status>> still_opening;
-  if (int rc = OpenShards(config, &workers, warm_up_hash, &still_opening); rc != kExitOk) {
+  if (int rc = OpenShards(config, &workers, create_hasher, &still_opening); rc != kExitOk) {
     return rc;
   }
+  if (!hasher.ok()) {
+    spdlog::critical("{}", hasher.status().message());
+    for (auto& w : workers) w->Stop();
+    return kExitInternal;
+  }
+  const CommandRegistry& registry = StandardRegistry();
   OpenWatcher open_watcher(config.data_dir, std::move(still_opening));
 
   InflightLimiter limiter(config.max_inflight, config.max_inflight_bytes);
@@ -289,22 +297,27 @@ int RunEngine(const Config& config) {
   writer.Start();
   std::vector<ShardWorker*> shard_ptrs;
   for (auto& w : workers) shard_ptrs.push_back(w.get());
-  ReadPathOptions read_path;  // the reader thread's own read connections (files only)
+  DispatcherOptions options;  // the reader thread's own read connections (files only)
   for (uint32_t i = 0; i < config.shards && !config.memory; ++i) {
     ShardOptions o = ShardOptionsFor(config, i);
+    o.read_only = true;
     o.cache_kib = CacheKibPerShard(config, 3);
-    read_path.shards.push_back(o);
+    options.read_connections.push_back(o);
   }
-  read_path.cache_bytes = static_cast<size_t>(config.read_cache_mib) << 20;
-  Dispatcher dispatcher(EngineIdentity{config.shards, config.limits, kEngineVersion}, shard_ptrs,
-                        &writer, &limiter, std::move(read_path));
-  Session session(config.limits, &dispatcher, &writer);
+  options.read_cache_bytes = static_cast<size_t>(config.read_cache_mib) << 20;
+  options.max_waiting_reads = static_cast<size_t>(config.max_waiting_reads);
+  Dispatcher dispatcher(registry, EngineIdentity{config.shards, config.limits, kEngineVersion},
+                        shard_ptrs, std::move(hasher).value(), &writer, &limiter,
+                        std::move(options));
+  Session session(registry.catalog(), config.limits, &dispatcher, &writer);
   spdlog::info("litestash-engine {} serving {} shards {}{}", kEngineVersion, config.shards,
                config.memory ? "in memory" : "in ", config.memory ? "" : config.data_dir);
 
   const StopReason reason = Serve(session, dispatcher, limiter, signal_fd, open_watcher.fd(),
                                   std::chrono::microseconds(config.busy_poll_us));
-  dispatcher.Idle();  // no read transaction may hold back the shards' final checkpoints
+  // No read connection may hold back the shards' final checkpoints, or outlive their close;
+  // parked blocking reads are handed back to the shards, which answer them as they finish.
+  dispatcher.Stop();
 
   // Every accepted request is queued; each worker finishes its queue, commits, checkpoints and
   // closes. Then the writer flushes the last answers.
@@ -324,6 +337,9 @@ int RunEngine(const Config& config) {
   ::close(signal_fd);
 
   if (writer.failed()) return kExitOutputFailed;
+  // A shard of a new data dir that could not be created ends the engine with the start-up exit
+  // code, whatever else stopped it first (stdin may have ended before the failure was seen).
+  if (const int open_failure = open_watcher.Finish(); open_failure != kExitOk) return open_failure;
   switch (reason) {
     case StopReason::kTruncated:
       spdlog::error("stdin ended inside a frame; answered every complete request");
@@ -331,7 +347,7 @@ int RunEngine(const Config& config) {
     case StopReason::kReadError:
       return kExitInternal;
     case StopReason::kOpenFailed:
-      return open_watcher.exit_code();
+      return kExitInternal;  // unreachable: Finish() reported the failure above
     case StopReason::kEof:
     case StopReason::kSignal:
       spdlog::info("shut down cleanly after {} requests", session.frames());

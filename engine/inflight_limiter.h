@@ -31,12 +31,6 @@ class InflightLimiter {
     return cv_.wait_for(lock, timeout,
                         [this] { return frames_ < max_frames_ && bytes_ < max_bytes_; });
   }
-  // Blocks until every accepted frame has been answered.
-  void WaitForIdle() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return frames_ <= 0; });
-  }
-
   int64_t frames() const {
     std::lock_guard<std::mutex> lock(mu_);
     return frames_;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine/keyed_ops.h"
 
 namespace litestash {
 
@@ -16,47 +15,19 @@ ReadPath::ReadPath(std::vector<ShardOptions> shards, size_t cache_bytes)
 
 ReadPath::~ReadPath() { EndAll(); }
 
-bool ReadPath::Answer(const Request& req, const Digest& digest, uint32_t shard, const Clock& clock,
-                      ResponseEncoder* out, Status* status) {
-  Entry scratch;
-  const Entry* entry = nullptr;
-  if (!Locate(req.key, digest, shard, &scratch, &entry, status)) return false;
-  if (!status->ok()) return true;
-  const bool live = entry->found && entry->record.LiveAt(clock.now_ms);
-  switch (req.op) {
-    case OpCode::kGet:
-      EncodeGetAnswer(req, live ? &entry->record.stored : nullptr, out);
-      break;
-    case OpCode::kExists:
-    case OpCode::kTtl: {
-      KeyExpiry expiry;
-      expiry.found = live;
-      if (live) expiry.expires_at = entry->record.expires_at;
-      if (req.op == OpCode::kExists) {
-        EncodeExistsAnswer(req, expiry, out);
-      } else {
-        EncodeTtlAnswer(req, expiry, clock, out);
-      }
-      break;
-    }
-    default:
-      *status = Status(ErrorCode::kInternal, "not a keyed read");
-  }
-  return true;
-}
-
 bool ReadPath::Readable(uint32_t shard) const {
   return shard < shards_.size() && !shards_[shard].disabled;
 }
 
-bool ReadPath::FetchLive(std::string_view key, const Digest& digest, uint32_t shard,
-                         const Clock& clock, std::optional<StoredValue>* value, Status* status) {
+bool ReadPath::Read(std::string_view key, const Digest& digest, uint32_t shard,
+                    const StoredRecord** record, Status* status) {
   Entry scratch;
   const Entry* entry = nullptr;
   if (!Locate(key, digest, shard, &scratch, &entry, status)) return false;
-  value->reset();
-  if (status->ok() && entry->found && entry->record.LiveAt(clock.now_ms)) {
-    *value = entry->record.stored;
+  *record = status->ok() && entry->found ? &entry->record : nullptr;
+  if (*record == &scratch.record) {  // not cached: keep it until the next call
+    last_read_ = std::move(scratch.record);
+    *record = &last_read_;
   }
   return true;
 }
@@ -67,11 +38,7 @@ bool ReadPath::Locate(std::string_view key, const Digest& digest, uint32_t shard
   ShardState& s = shards_[shard];
   if (s.disabled) return false;
   const uint64_t prefix = Prefix(digest);
-  // Nothing committed since the last snapshot began (read before it): that snapshot, and the
-  // cache it confirmed, are still exactly the current state.
-  WalIndexWatch::Header now;
-  const bool unchanged = s.tag_ok && s.watch.Read(&now) && now == s.tag;
-  if (s.in_snapshot && s.tag_ok && !unchanged) EndRead(shard);  // stale: a fresh one below
+  const bool unchanged = Revalidate(shard, s);
   if (!s.in_snapshot && unchanged) {
     if ((*entry = Hit(s, prefix, key)) != nullptr) {  // a hit needs no snapshot at all
       *status = Status::Ok();
@@ -82,7 +49,6 @@ bool ReadPath::Locate(std::string_view key, const Digest& digest, uint32_t shard
   if (s.disabled) return false;
   if (!status->ok()) return true;
   if ((*entry = Hit(s, prefix, key)) != nullptr) return true;
-  ++counters_.answered;
   auto row = s.store->Lookup(digest, s.has_expiries);
   if (!row.ok()) {
     *status = row.status();
@@ -96,11 +62,29 @@ bool ReadPath::Locate(std::string_view key, const Digest& digest, uint32_t shard
   return true;
 }
 
+bool ReadPath::Revalidate(uint32_t shard, ShardState& s) {
+  // Nothing committed since the last snapshot began (read before it): that snapshot, and the
+  // cache it confirmed, are still exactly the current state.
+  WalIndexWatch::Header now;
+  const bool unchanged = s.tag_ok && s.watch.Read(&now) && now == s.tag;
+  if (s.in_snapshot && s.tag_ok && !unchanged) EndRead(shard);  // stale: a fresh one follows
+  return unchanged;
+}
+
+ShardStore* ReadPath::SnapshotStore(uint32_t shard, Status* status) {
+  if (shard >= shards_.size()) return nullptr;
+  ShardState& s = shards_[shard];
+  if (s.disabled) return nullptr;
+  Revalidate(shard, s);
+  *status = Snapshot(shard, s);
+  if (s.disabled) return nullptr;
+  return s.store.get();
+}
+
 const ReadPath::Entry* ReadPath::Hit(ShardState& s, uint64_t prefix, std::string_view key) {
   auto it = s.cache.find(prefix);
   if (it == s.cache.end() || it->second.key != key) return nullptr;
   it->second.referenced = true;
-  ++counters_.answered;
   ++counters_.cache_hits;
   return &it->second;
 }
@@ -194,6 +178,14 @@ void ReadPath::EndChunk() {
     }
   }
   open_.resize(kept);
+}
+
+void ReadPath::Close() {
+  EndAll();
+  for (ShardState& s : shards_) {
+    s.store.reset();
+    s.disabled = true;
+  }
 }
 
 void ReadPath::EndAll() {

@@ -1,14 +1,18 @@
-// ReadPath: how the reader thread answers keyed reads (get, exists, ttl, and the keys of an
-// mget) itself, without a hop to a shard thread, and the exact read cache behind it.
+// ReadPath: how the reader thread reads keys itself (the inline reads of get, exists, ttl and
+// mget: engine/*_family.cc), without a hop to a shard thread, and the exact read cache behind
+// it.
 //
-// Snapshots. The reader keeps its own read-only connection to every shard file. The first read
+// Snapshots. The reader keeps its own read-only connection to every shard file (opened
+// SQLITE_OPEN_READONLY once the shard's worker has the file at this engine's layout; it never
+// creates or changes anything). The first read
 // of a shard within a chunk (the requests one read() from stdin brought) opens a read
 // transaction there; the chunk's later reads of that shard share it. A snapshot may outlive its
 // chunk (up to kMaxSnapshotAge, never while the reader sleeps: EndAll()) only because each
 // later use first checks the wal-index header: unchanged since just before the snapshot began
 // means nothing has committed since, so the snapshot is still the current state; changed means
 // it is replaced. EndRead(shard) ends one early. The caller (Dispatcher) comes here only for a
-// shard with no write of this process queued or uncommitted, and ends the shard's snapshot
+// shard with no write of this process queued or uncommitted (ShardWorker::NoPendingWrites),
+// and ends the shard's snapshot
 // whenever it queues a write to it. Hence every read sees a state at least as new as the moment
 // its request arrived (every write any host was told about before sending it, whichever process
 // made it) and every earlier write of this stream to the shard (pipelined read-your-writes).
@@ -28,7 +32,7 @@
 // not the read path. While a shard's expiry table is empty (checked when data_version moves),
 // misses skip the probe of it.
 //
-// Failure: a connection that cannot be opened turns the read path off for that shard (Answer
+// Failure: a connection that cannot be opened turns the read path off for that shard (Read
 // returns false; the request goes to the shard thread). A SQLite error while reading is returned
 // as the request's error status.
 //
@@ -47,16 +51,13 @@
 #include "common/blake2b.h"
 #include "common/status.h"
 #include "engine/wal_index_watch.h"
-#include "protocol/request.h"
-#include "protocol/response_encoder.h"
 #include "shard/shard_store.h"
 
 namespace litestash {
 
 struct ReadPathCounters {
-  uint64_t answered = 0;       // reads answered here
-  uint64_t cache_hits = 0;     // of which from the cache
-  uint64_t invalidations = 0;  // shard caches emptied because the file changed
+  uint64_t cache_hits = 0;     // reads answered from the cache (stats: read_cache_hits)
+  uint64_t invalidations = 0;  // shard caches emptied because the file changed (tests)
 };
 
 class ReadPath {
@@ -72,16 +73,17 @@ class ReadPath {
   ReadPath(std::vector<ShardOptions> shards, size_t cache_bytes);
   ~ReadPath();
 
-  // Answers `req` (get, exists or ttl of `digest` on `shard`) into `out`: returns true with
-  // *status OK, or true with the read's error in *status (nothing useful in `out`), or false if
-  // this shard cannot be read here.
-  bool Answer(const Request& req, const Digest& digest, uint32_t shard, const Clock& clock,
-              ResponseEncoder* out, Status* status);
-
-  // For mget: the live value of `key` (nullopt: absent or expired) from the shard's snapshot.
-  // Same return convention as Answer().
-  bool FetchLive(std::string_view key, const Digest& digest, uint32_t shard, const Clock& clock,
-                 std::optional<StoredValue>* value, Status* status);
+  // Reads `key` (digest `digest`, on `shard`) from the shard's snapshot or the cache. Returns
+  // false if this shard cannot be read here (the caller queues the request instead).
+  // Otherwise *status holds the read's outcome and, when OK, *record is the key's row as
+  // stored (nullptr: no row), expiry not yet judged; valid until the next call.
+  bool Read(std::string_view key, const Digest& digest, uint32_t shard,
+            const StoredRecord** record, Status* status);
+  // The shard's store inside a read transaction that sees at least every commit before this
+  // call (the snapshot is revalidated, or renewed, as for Read), for reads beyond single keys
+  // (streams). nullptr if this shard cannot be read here; otherwise *status says whether the
+  // snapshot could be taken. Valid until the snapshot ends (EndRead/EndChunk/EndAll).
+  ShardStore* SnapshotStore(uint32_t shard, Status* status);
   // True if reads of `shard` can be answered here (its connection is not known to fail).
   bool Readable(uint32_t shard) const;
 
@@ -93,6 +95,10 @@ class ReadPath {
   void EndChunk();
   // Ends every open snapshot (before the reader sleeps or waits, and at shutdown).
   void EndAll();
+  // Ends every snapshot and closes every read connection (before the shard threads close their
+  // files: a read-only connection left last could not checkpoint or remove the WAL). Reads
+  // decline afterwards.
+  void Close();
 
   const ReadPathCounters& counters() const { return counters_; }
   size_t cached_bytes() const { return cached_bytes_total_; }
@@ -135,12 +141,15 @@ class ReadPath {
 
   // Opens the shard's snapshot if needed and reconciles its cache; false if unusable.
   Status Snapshot(uint32_t shard, ShardState& s);
+  // Ends an open snapshot that a commit has made stale (the wal-index header moved); true if
+  // the header still equals the one noted before the last snapshot began.
+  bool Revalidate(uint32_t shard, ShardState& s);
   // Inside a just-begun read transaction: empties the cache if data_version moved since it was
   // filled, and notes whether the expiry table has rows.
   Status Reconcile(ShardState& s, ShardStore& store);
   ShardStore* Store(uint32_t shard, ShardState& s);
   // Finds `key` in the shard's snapshot: the cached entry, or a lookup into *scratch (then
-  // cached if it fits). *entry is valid until the next call. Return convention of Answer().
+  // cached if it fits). *entry is valid until the next call. Return convention of Read().
   bool Locate(std::string_view key, const Digest& digest, uint32_t shard, Entry* scratch,
               const Entry** entry, Status* status);
   // The cached entry for `key` (marked referenced, counted as a hit), or nullptr.
@@ -158,6 +167,7 @@ class ReadPath {
   const size_t cache_bytes_per_shard_;
   std::vector<ShardState> shards_;
   std::vector<uint32_t> open_;  // shards with an open snapshot
+  StoredRecord last_read_;      // the row Read() returned when it was not cached
   size_t cached_bytes_total_ = 0;
   ReadPathCounters counters_;
 };

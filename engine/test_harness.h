@@ -38,8 +38,9 @@ struct CaptureSink : FrameSink {
 // An engine without stdin/stdout: frames in through a Session, answers captured.
 class Harness {
  public:
-  // In-memory shards, or files in `dir` when given.
-  explicit Harness(uint32_t shards = 4, std::string dir = "", std::string vfs = "")
+  // In-memory shards, or files in `dir` when given; the engine's commands unless `registry`.
+  explicit Harness(uint32_t shards = 4, std::string dir = "", std::string vfs = "",
+                   const CommandRegistry& registry = StandardRegistry())
       : limiter_(1 << 20, 1ll << 40) {
     for (uint32_t i = 0; i < shards; ++i) {
       ShardOptions o;
@@ -52,21 +53,26 @@ class Harness {
       REQUIRE(workers_.back()->Start().get().ok());
       ptrs_.push_back(workers_.back().get());
     }
-    ReadPathOptions read_path;  // files: the reader-thread read fast path is on, as in the engine
+    DispatcherOptions options;  // files: the reader-thread read fast path is on, as in the engine
     for (uint32_t i = 0; i < shards && !dir.empty(); ++i) {
       ShardOptions o;
       o.path = dir + "/shard-" + std::to_string(i) + ".db";
       o.vfs = vfs;
       o.index = i;
       o.count = shards;
-      read_path.shards.push_back(o);
+      o.read_only = true;
+      options.read_connections.push_back(o);
     }
-    read_path.cache_bytes = 1 << 20;
-    dispatcher_ = std::make_unique<Dispatcher>(EngineIdentity{shards, Limits{}, "test"}, ptrs_,
-                                               &sink_, &limiter_, std::move(read_path));
-    session_ = std::make_unique<Session>(Limits{}, dispatcher_.get(), &sink_);
+    options.read_cache_bytes = 1 << 20;
+    auto hasher = Blake2b512::Create();
+    REQUIRE(hasher.ok());
+    dispatcher_ = std::make_unique<Dispatcher>(registry, EngineIdentity{shards, Limits{}, "test"},
+                                               ptrs_, std::move(hasher).value(), &sink_,
+                                               &limiter_, std::move(options));
+    session_ = std::make_unique<Session>(registry.catalog(), Limits{}, dispatcher_.get(), &sink_);
   }
   ~Harness() {
+    dispatcher_->Stop();  // as the engine does: no read connection outlives the shards
     for (auto& w : workers_) w->Stop();
   }
 

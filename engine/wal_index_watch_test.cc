@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/test_digest.h"
+
 #include "common/blake2b.h"
 #include "shard/shard_store.h"
 #include "shard/test_dir.h"
@@ -35,11 +37,10 @@ TEST_CASE("wal-index watch sees every commit, from any connection, and nothing e
   REQUIRE(watch.Read(&again));
   CHECK(before == again);
 
-  Blake2b512 hasher;
   const Clock clock = Clock::Now();
   for (int i = 0; i < 3; ++i) {
     REQUIRE(writer.value()->Begin(true).ok());
-    REQUIRE(writer.value()->Put(hasher.Hash("k"), "k", "\x01", std::nullopt, clock).ok());
+    REQUIRE(writer.value()->Put(testing::DigestOf("k"), "k", "\x01", std::nullopt, clock).ok());
     REQUIRE(writer.value()->Commit().ok());
     REQUIRE(watch.Read(&after));
     CHECK(after != before);  // each commit moves the header

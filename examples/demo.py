@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """The quick-start host: spawns litestash-engine on ./data through the Python host library,
 writes a few keys (a map, a vector of floats, a session with a TTL, a float32 kept as float32),
-reads them back and prints what came back. Run by ./run.sh."""
+reads them back and prints what came back. Run by ./run.sh.
+
+The host library is used from this checkout (hosts/python); an application would instead
+`pip install ./hosts/python` and just `import litestash`."""
 
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "conformance", "python"))
+sys.path.insert(0, os.path.join(ROOT, "hosts", "python"))
 
 from litestash import LiteStash  # noqa: E402
 

@@ -1,12 +1,60 @@
 #include "protocol/request_decoder.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <malloc.h>
+#include <new>
 #include <msgpack.hpp>
 #include <string>
 #include <utility>
+#include <set>
 #include <vector>
 
 #include "common/utf8.h"
+#include "engine/command_registry.h"
+#include "protocol/wire_error.h"
+
+// Tracks the bytes this test binary holds allocated, and the peak, while `g_counting` is set,
+// so a test can bound what decoding one frame holds at once (operator new/delete replaced for
+// the whole binary; sizes from malloc_usable_size).
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<int64_t> g_live{0};
+std::atomic<int64_t> g_peak{0};
+}  // namespace
+
+namespace {
+void* CountedAlloc(size_t n) {
+  void* p = std::malloc(n == 0 ? 1 : n);
+  if (p != nullptr && g_counting.load(std::memory_order_relaxed)) {
+    const int64_t live = g_live += static_cast<int64_t>(malloc_usable_size(p));
+    if (live > g_peak) g_peak = live;
+  }
+  return p;
+}
+void CountedFree(void* p) {
+  if (p != nullptr && g_counting.load(std::memory_order_relaxed)) {
+    g_live -= static_cast<int64_t>(malloc_usable_size(p));
+  }
+  std::free(p);
+}
+}  // namespace
+
+// Every non-aligned form, so no allocation of this binary pairs ours with another's.
+void* operator new(size_t n) {
+  if (void* p = CountedAlloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return operator new(n); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept { return CountedAlloc(n); }
+void* operator new[](size_t n, const std::nothrow_t&) noexcept { return CountedAlloc(n); }
+void operator delete(void* p) noexcept { CountedFree(p); }
+void operator delete[](void* p) noexcept { CountedFree(p); }
+void operator delete(void* p, size_t) noexcept { CountedFree(p); }
+void operator delete[](void* p, size_t) noexcept { CountedFree(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { CountedFree(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { CountedFree(p); }
 
 namespace litestash {
 namespace {
@@ -42,44 +90,86 @@ std::string Op(const std::string& op, Fields extra = {}) {
   return Body(f);
 }
 
+const OpCatalog& Ops() { return StandardRegistry().catalog(); }
+
+std::vector<const OpSchema*> AllOps() {
+  std::vector<const OpSchema*> ops;
+  for (size_t i = 0; i < Ops().size(); ++i) ops.push_back(&Ops().At(static_cast<uint16_t>(i)));
+  return ops;
+}
+
 struct Outcome {
   RequestPtr req;
   DecodeError err;
-  std::string code() const { return req ? "ok" : std::string(ErrorCodeName(err.status.code())); }
+  std::string code() const { return req ? "ok" : std::string(WireErrorCode(err.status.code())); }
 };
 
 Outcome Decode(const std::string& body, Limits limits = {}) {
   Outcome o;
-  o.req = DecodeRequest(body, limits, &o.err);
+  o.req = DecodeRequest(body, Ops(), limits, &o.err);
   return o;
 }
 
-// Minimal valid fields for each op.
-Fields Minimal(const std::string& op) {
-  if (op == "set") return {{"key", P("k")}, {"value", P(1)}};
-  if (op == "mset") return {{"entries", P(std::vector<std::pair<std::string, int>>{{"a", 1}})}};
-  if (op == "mget" || op == "mdelete") return {{"keys", P(std::vector<std::string>{"a"})}};
-  if (op == "expire") return {{"key", P("k")}, {"ttl_ms", P(10)}};
-  if (op == "get" || op == "delete" || op == "exists" || op == "ttl" || op == "persist") {
-    return {{"key", P("k")}};
+Fields Minimal(const OpSchema& op);
+
+// A valid value for a field of this spec (nested ops: the first op the field allows).
+std::string ValidFor(const OpSchema& op, const FieldSpec& f) {
+  switch (f.type) {
+    case FieldType::kKey:
+    case FieldType::kText:
+      return P("k");
+    case FieldType::kPath:
+      return P("/tmp/x");
+    case FieldType::kValue:
+      return P(1);
+    case FieldType::kUint:
+      return P(std::max<uint64_t>(f.min, f.has_default ? f.default_value : f.min));
+    case FieldType::kKeyArray:
+      return P(std::vector<std::string>{"a"});
+    case FieldType::kEntries:
+      return P(std::vector<std::pair<std::string, int>>{{"a", 1}});
+    case FieldType::kUintArray:
+      return P(std::vector<int>{1});
+    case FieldType::kChecks:
+      return P(std::vector<std::pair<std::string, int>>{{"a", 0}});
+    case FieldType::kOps: {
+      const OpSchema* nested = Ops().Nested(op, op.nested.front().name);
+      Fields f2{{"op", P(std::string(nested->name))}};
+      for (auto& kv : Minimal(*nested)) f2.push_back(kv);
+      return Raw({0x91}) + Body(f2);
+    }
   }
-  return {};
+  return P(1);
+}
+
+// Minimal valid fields for an op: its required fields, each with a valid value (and, for an op
+// with a validator of its own, e.g. "at least one of", its optional fields too).
+Fields Minimal(const OpSchema& op) {
+  Fields out;
+  for (const FieldSpec& f : op.fields) {
+    const bool wanted = f.required || (op.validate != nullptr && f.name != "shard");
+    if (wanted) out.push_back({std::string(f.name), ValidFor(op, f)});
+  }
+  return out;
 }
 
 TEST_CASE("every op decodes with its minimal fields") {
-  for (const OpSchema& op : AllOps()) {
-    INFO(op.name);
-    Outcome o = Decode(Op(std::string(op.name), Minimal(std::string(op.name))));
+  for (const OpSchema* op : AllOps()) {
+    INFO(op->name);
+    Outcome o = Decode(Op(std::string(op->name), Minimal(*op)));
+    INFO(o.err.status.ToString());
     REQUIRE(o.code() == "ok");
-    CHECK(o.req->op == op.code);
+    CHECK(o.req->schema == op);
     CHECK(o.req->id == 7);
   }
 }
 
 TEST_CASE("every required field of every op is required") {
-  for (const OpSchema& op : AllOps()) {
-    Fields minimal = Minimal(std::string(op.name));
+  for (const OpSchema* opp : AllOps()) {
+    const OpSchema& op = *opp;
+    Fields minimal = Minimal(op);
     for (size_t drop = 0; drop < minimal.size(); ++drop) {
+      if (!op.Field(minimal[drop].first)->required) continue;
       Fields f = minimal;
       INFO(op.name << " without " << f[drop].first);
       f.erase(f.begin() + static_cast<long>(drop));
@@ -92,33 +182,45 @@ TEST_CASE("every required field of every op is required") {
 }
 
 TEST_CASE("fields an op does not take are refused, including shard on keyless ops") {
-  for (const OpSchema& op : AllOps()) {
-    for (const FieldSpec& field : AllFields()) {
-      if ((op.required | op.optional) & Bit(field.id)) continue;
-      INFO(op.name << " with " << field.name);
-      Fields f = Minimal(std::string(op.name));
-      f.push_back({std::string(field.name), P(1)});
-      CHECK(Decode(Op(std::string(op.name), f)).code() == "bad_request");
+  std::set<std::string> every_field;
+  for (const OpSchema* op : AllOps()) {
+    for (const FieldSpec& f : op->fields) every_field.insert(std::string(f.name));
+  }
+  REQUIRE(every_field.count("shard") == 1);
+  for (const OpSchema* op : AllOps()) {
+    for (const std::string& name : every_field) {
+      if (op->Field(name) != nullptr) continue;
+      INFO(op->name << " with " << name);
+      Fields f = Minimal(*op);
+      f.push_back({name, P(1)});
+      Outcome o = Decode(Op(std::string(op->name), f));
+      CHECK(o.code() == "bad_request");
+      CHECK_THAT(o.err.status.message(), Catch::Contains("does not take field '" + name + "'"));
     }
   }
-  CHECK(Decode(Op("ping", {{"bogus", P(1)}})).code() == "bad_request");
+  Outcome bogus = Decode(Op("ping", {{"bogus", P(1)}}));
+  CHECK(bogus.code() == "bad_request");
+  CHECK_THAT(bogus.err.status.message(), Catch::Contains("unknown field 'bogus'"));
 }
 
 TEST_CASE("optional fields are accepted and decoded") {
   Outcome set =
       Decode(Op("set", {{"key", P("k")}, {"value", P("v")}, {"ttl_ms", P(500)}, {"shard", P(3)}}));
   REQUIRE(set.req);
-  CHECK(set.req->ttl_ms == 500u);
+  CHECK(set.req->Uint("ttl_ms") == 500u);
   CHECK(set.req->shard == 3u);
+  CHECK(set.req->route_key == "k");
+  CHECK(set.req->Bytes("value") == P("v"));
   Outcome scan =
       Decode(Op("scan", {{"prefix", P("user:")}, {"after", P("user:5")}, {"limit", P(10)}}));
   REQUIRE(scan.req);
-  CHECK(scan.req->prefix == "user:");
-  CHECK(scan.req->after == std::optional<std::string_view>("user:5"));
-  CHECK(scan.req->limit == 10);
+  CHECK(scan.req->Bytes("prefix") == "user:");
+  CHECK(scan.req->OptionalBytes("after") == std::optional<std::string_view>("user:5"));
+  CHECK(scan.req->UintOrDefault("limit") == 10);
   Outcome plain = Decode(Op("scan"));
-  CHECK(plain.req->limit == kDefaultScanLimit);
-  CHECK_FALSE(plain.req->after.has_value());
+  CHECK(plain.req->UintOrDefault("limit") == 1000);
+  CHECK_FALSE(plain.req->Uint("limit").has_value());
+  CHECK_FALSE(plain.req->OptionalBytes("after").has_value());
 }
 
 TEST_CASE("wrong MessagePack types are type_error") {
@@ -210,9 +312,10 @@ TEST_CASE("values are sliced out of the frame byte for byte") {
   for (const std::string& v : values) {
     Outcome set = Decode(Op("set", {{"key", P("k")}, {"value", v}}));
     REQUIRE(set.req);
-    CHECK(set.req->value == v);
-    CHECK(set.req->value.data() >= set.req->frame.data());
-    CHECK(set.req->value.data() < set.req->frame.data() + set.req->frame.size());
+    const std::string_view value = set.req->Bytes("value");
+    CHECK(value == v);
+    CHECK(value.data() >= set.req->frame.data());
+    CHECK(value.data() < set.req->frame.data() + set.req->frame.size());
     Outcome mset = Decode(
         Op("mset", {{"entries", Raw({0x92, 0x92, 0xa1, 'a'}) + v + Raw({0x92, 0xa1, 'b'}) + v}}));
     REQUIRE(mset.req);
@@ -283,7 +386,7 @@ TEST_CASE("error messages are valid UTF-8 whatever the host sent") {
 }
 
 TEST_CASE("multi-key requests are bounded in count, not only by the frame size") {
-  std::vector<std::string> keys(kMaxKeysPerRequest, "k");
+  std::vector<std::string> keys(kMaxItemsPerRequest, "k");
   CHECK(Decode(Op("mget", {{"keys", P(keys)}})).code() == "ok");
   keys.push_back("k");
   Outcome too_many = Decode(Op("mget", {{"keys", P(keys)}}));
@@ -292,6 +395,49 @@ TEST_CASE("multi-key requests are bounded in count, not only by the frame size")
   // A declared count far above what the frame holds is malformed, never allocated for.
   CHECK(Decode(Op("mdelete", {{"keys", Raw({0xdd, 0x00, 0x10, 0x00, 0x00, 0xa1, 'k'})}})).code() ==
         "bad_request");
+}
+
+// Regression: the decoder once reserve()d list storage from the count an array header declared
+// (the host's claim), so a frame of a few bytes could make it allocate megabytes.
+TEST_CASE("decoding allocates in proportion to the frame, never to a declared count") {
+  // An array16 of `n` one-byte items (fixint 1): a count the frame really holds, of items that
+  // are all the wrong type, so nothing but the frame itself needs to be kept.
+  auto ones = [](int n) {
+    std::string a = Raw({0xdc, (n >> 8) & 0xff, n & 0xff});
+    a.append(static_cast<size_t>(n), '\x01');
+    return a;
+  };
+  struct Case {
+    const char* what;
+    std::string body;
+    int64_t per_frame_byte;  // what the request may hold per byte of frame
+    const char* code;
+  } cases[] = {
+      // Reserving from the count would hold 16 (keys) or 32 (entries) bytes per frame byte.
+      {"60000 one-byte keys", Op("mget", {{"keys", ones(60000)}}), 2, "type_error"},
+      {"60000 one-byte entries", Op("mset", {{"entries", ones(60000)}}), 2, "type_error"},
+      {"60000 one-byte mdelete keys", Op("mdelete", {{"keys", ones(60000)}}), 2, "type_error"},
+      // A valid request: its lists grow with what is really there (16 bytes per 2-byte key).
+      {"3000 keys", Op("mget", {{"keys", P(std::vector<std::string>(3000, "k"))}}), 24, "ok"},
+  };
+  (void)Decode(Op("ping"));  // builds the registry (once per process) before counting
+  for (const auto& c : cases) {
+    INFO(c.what);
+    g_live = 0;
+    g_peak = 0;
+    g_counting = true;
+    std::string code;
+    {
+      Outcome o = Decode(c.body);
+      code = o.code();
+    }
+    g_counting = false;
+    CHECK(code == c.code);
+    const int64_t bound = 16 * 1024 + c.per_frame_byte * static_cast<int64_t>(c.body.size());
+    CHECK(g_peak.load() <= bound);
+    CHECK(g_peak.load() >= static_cast<int64_t>(c.body.size()));  // the frame copy is counted
+    CHECK(g_live.load() <= 0);  // and everything was given back
+  }
 }
 
 TEST_CASE("the largest id round-trips") {

@@ -1,7 +1,7 @@
 #include "protocol/session.h"
 
 #include "protocol/request_decoder.h"
-#include "protocol/response_encoder.h"
+#include "protocol/frame_encoder.h"
 
 namespace litestash {
 
@@ -18,13 +18,13 @@ size_t Session::FeedFrame(const char* data, size_t size) {
     case FrameReader::Event::kMalformed:
       ++frames_;
       responses_->SendNow(
-          EncodeError(std::nullopt, Status(ErrorCode::kBadFrame, "frame length is 0")));
+          EncodeError(std::nullopt, Status(StatusCode::kBadFrame, "frame length is 0")));
       break;
     case FrameReader::Event::kTooLarge:
       ++frames_;
       responses_->SendNow(EncodeError(
           std::nullopt,
-          Status(ErrorCode::kFrameTooLarge,
+          Status(StatusCode::kFrameTooLarge,
                  "frame of " + std::to_string(reader_.last_oversized_length()) +
                      " bytes exceeds max_frame_bytes " + std::to_string(limits_.max_frame_bytes))));
       break;
@@ -35,7 +35,7 @@ size_t Session::FeedFrame(const char* data, size_t size) {
 void Session::OnFrame(std::string frame) {
   ++frames_;
   DecodeError error;
-  RequestPtr request = DecodeRequest(std::move(frame), limits_, &error);
+  RequestPtr request = DecodeRequest(std::move(frame), ops_, limits_, &error);
   if (request) {
     requests_->Submit(std::move(request));
   } else {

@@ -17,6 +17,7 @@
 
 #include "protocol/frame_reader.h"
 #include "protocol/limits.h"
+#include "protocol/op_catalog.h"
 #include "protocol/request.h"
 
 namespace litestash {
@@ -45,8 +46,10 @@ class FrameSink {
 
 class Session {
  public:
-  Session(const Limits& limits, RequestSink* requests, FrameSink* responses)
-      : limits_(limits),
+  // `ops` must outlive the session.
+  Session(const OpCatalog& ops, const Limits& limits, RequestSink* requests, FrameSink* responses)
+      : ops_(ops),
+        limits_(limits),
         reader_(limits.max_frame_bytes),
         requests_(requests),
         responses_(responses) {}
@@ -73,6 +76,7 @@ class Session {
  private:
   void OnFrame(std::string frame);
 
+  const OpCatalog& ops_;
   const Limits limits_;
   FrameReader reader_;
   RequestSink* requests_;

@@ -5,6 +5,7 @@
 #include <msgpack.hpp>
 #include <vector>
 
+#include "protocol/test_catalog.h"
 #include "protocol/test_frames.h"
 
 namespace litestash {
@@ -36,7 +37,7 @@ TEST_CASE("each frame yields exactly one sink call, in order") {
   limits.max_frame_bytes = 100;
   StubRequests requests;
   StubFrames frames;
-  Session s(limits, &requests, &frames);
+  Session s(testing::TestCatalog(), limits, &requests, &frames);
   const std::string stream = Frame(Ping(1)) + std::string(4, '\0') + Frame(std::string(200, 'x')) +
                              Frame("\xc1") + Frame(Ping(2));
   for (char c : stream) s.Feed(&c, 1);  // worst-case splitting
@@ -54,7 +55,7 @@ TEST_CASE("each frame yields exactly one sink call, in order") {
 TEST_CASE("a partial frame is reported as mid_frame") {
   StubRequests requests;
   StubFrames frames;
-  Session s(Limits{}, &requests, &frames);
+  Session s(testing::TestCatalog(), Limits{}, &requests, &frames);
   const std::string f = Frame(Ping(1));
   s.Feed(f.data(), f.size() - 1);
   CHECK(s.mid_frame());

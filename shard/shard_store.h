@@ -1,9 +1,11 @@
-// ShardStore: one shard's SQLite file (or in-memory database), its layout and its statements.
+// ShardStore: one shard's SQLite file (or in-memory database): its connection, layout,
+// transactions, version clock, and the key operations built on its tables (KvTable,
+// ExpiryTable, MetaTable; each owns its statements).
 //
-// Layout (contract section 5): table `stash` with the 5 contract columns, index `stash_key` on
-// key (ordered scans), side table `expiry(key_hash, expires_at ms)` with an index on
-// expires_at, and `meta(name, value)` holding shard_index, shard_count, layout_version and
-// last_version. Invariant: every expiry row has a stash row.
+// Opening. A read-write store (a shard thread's) brings the file to this engine's layout with
+// the migration steps (shard/migrations.h) and puts it in WAL mode. A read-only store (the
+// reader thread's, ShardOptions::read_only) opens the file SQLITE_OPEN_READONLY, checks it is a
+// shard of this identity at the current layout, and never creates or changes anything.
 //
 // Versions: microseconds since the epoch, strictly increasing per shard. last_version is read
 // from meta when a write transaction begins (under SQLite's write lock, so other processes on
@@ -12,42 +14,48 @@
 // Expiry: a key whose expires_at <= now is absent for every read; rows are removed by
 // SweepExpired() or when the key is written again.
 //
-// Failure: every call returns Status/Result; SQLite failures become kStorageError carrying
-// SQLite's message (also for corruption found while serving). Open() reports a layout or
-// shard-count mismatch, a corrupt file or a foreign database as kConflict, and a file that
-// cannot be opened or created as kStorageError.
+// Failure: every call returns Status/Result (shard/sqlite_error.h: busy, I/O, corruption, ...).
+// Open() reports a file of another shard count or layout as kMismatch, a layout newer than
+// this engine as kTooNew, a corrupt or foreign file as kCorruption, a file that cannot be
+// opened or created as kIOError — each message naming the file and keeping SQLite's reason.
 //
-// Thread-safety: none. A ShardStore is owned and used by exactly one thread (its ShardWorker).
-// The connection is opened SQLITE_OPEN_NOMUTEX for that reason.
+// Thread-safety: none. A ShardStore is owned and used by exactly one thread. The connection is
+// opened SQLITE_OPEN_NOMUTEX for that reason.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/blake2b.h"
 #include "common/status.h"
+#include "shard/expiry_table.h"
+#include "shard/kv_table.h"
+#include "shard/meta_table.h"
+#include "shard/migrations.h"
 #include "shard/sqlite_statement.h"
 
 namespace litestash {
 
 enum class SyncMode { kOff, kNormal, kFull };
 
-inline constexpr int kLayoutVersion = 1;
-
 struct ShardOptions {
   std::string path;  // the shard file; ignored when in_memory
   bool in_memory = false;
+  bool read_only = false;  // open an existing shard for reading only (no create, no migrate)
   uint32_t index = 0;
   uint32_t count = 16;
   SyncMode sync = SyncMode::kNormal;
   int busy_timeout_ms = 60000;
   std::string vfs;       // SQLite VFS name; empty: the default. Tests inject faults through a shim.
-  int cache_kib = 2048;  // SQLite page cache of this shard
+  int cache_kib = 2048;  // SQLite page cache of this connection
+  // The layout steps to apply (tests add a test-only step); empty: StandardMigrations().
+  std::span<const MigrationStep> migrations;
 };
 
 // One batch's notion of time, taken once when the batch starts.
@@ -55,20 +63,8 @@ struct Clock {
   int64_t now_ms = 0;
   int64_t now_us = 0;
   static Clock Now();
-};
-
-struct StoredValue {
-  std::string value;  // raw MessagePack bytes
-  uint64_t version = 0;
-};
-
-// A key's row as stored, expiry included and not yet judged against any clock (a cache keeps
-// it and judges expiry when it answers).
-struct StoredRecord {
-  StoredValue stored;
-  std::optional<int64_t> expires_at;  // Unix ms; nullopt: never expires
-
-  bool LiveAt(int64_t now_ms) const { return !expires_at || *expires_at > now_ms; }
+  // Unix ms at which a key written now with `ttl_ms` expires (saturating at INT64_MAX).
+  int64_t ExpiresAt(uint64_t ttl_ms) const;
 };
 
 struct KeyExpiry {
@@ -78,8 +74,9 @@ struct KeyExpiry {
 
 class ShardStore {
  public:
-  // Opens the file and verifies (or creates) the layout. PrepareStatements() must succeed before
-  // any other call; it is separate so a worker can report "open" before paying for it.
+  // Opens the file and verifies (read-only) or migrates (read-write) its layout.
+  // PrepareStatements() must succeed before any other call; it is separate so a worker can
+  // report "open" before paying for it.
   static Result<std::unique_ptr<ShardStore>> Open(const ShardOptions& options);
   Status PrepareStatements();
   ~ShardStore();
@@ -104,7 +101,8 @@ class ShardStore {
   Result<bool> HasExpiries();
   Result<KeyExpiry> Expiry(const Digest& digest, const Clock& clock);
   Result<bool> Delete(const Digest& digest, const Clock& clock);  // true if a live key went
-  // Sets (expires_at) or clears (nullopt) the expiry of a live key; false if absent.
+  // Sets (expires_at) or clears (nullopt) the expiry of a live key; false if absent (or, when
+  // clearing, if it had no expiry).
   Result<bool> SetExpiry(const Digest& digest, std::optional<int64_t> expires_at,
                          const Clock& clock);
 
@@ -126,8 +124,13 @@ class ShardStore {
   // Makes everything committed so far durable (fsync), whatever the sync mode and whatever other
   // processes hold open. Call outside a transaction.
   Status SyncToDisk();
-  // Checkpoints the WAL into the database file and truncates it (used at shutdown).
+  // Checkpoints the WAL into the database file and truncates it (used at shutdown; waits at
+  // most a second for readers of other connections, then leaves the WAL as it is).
   Status Checkpoint();
+
+  // The next version of this shard's clock (inside a write transaction): microseconds since
+  // the epoch, strictly increasing, stored back at Commit().
+  uint64_t NextVersion(const Clock& clock);
 
   const std::string& name() const { return name_; }
 
@@ -135,29 +138,20 @@ class ShardStore {
   explicit ShardStore(const ShardOptions& options);
   Status Init();
   Status Exec(const char* sql);
-  struct LayoutFacts;
-  Status VerifyLayout();
-  Status ReadLayout(LayoutFacts* facts);
-  Status CheckLayout(const LayoutFacts& facts) const;
   Status SqlError(std::string_view what, int rc) const;
-  uint64_t NextVersion(const Clock& clock);
 
   const ShardOptions options_;
   const std::string name_;  // file name for messages, e.g. "shard-03.db"
   sqlite3* db_ = nullptr;
 
   bool in_write_txn_ = false;
-  mutable bool saw_data_error_ =
-      false;  // SQLITE_CORRUPT/NOTADB seen (Open reports it as kConflict)
   uint64_t last_version_ = 0;
   bool version_dirty_ = false;
 
-  Statement begin_read_, begin_write_, commit_, rollback_;
-  Statement upsert_, get_, get_plain_, has_expiries_, expiry_of_, delete_stash_, delete_expiry_,
-      set_expiry_;
-  Statement scan_incl_, scan_excl_, count_live_, count_expiring_;
-  Statement sweep_stash_, sweep_expiry_, clear_stash_, clear_expiry_;
-  Statement load_version_, store_version_, data_version_;
+  KvTable kv_;
+  ExpiryTable expiry_;
+  MetaTable meta_;
+  Statement begin_read_, begin_write_, commit_, rollback_, data_version_;
 };
 
 }  // namespace litestash

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "common/test_digest.h"
 #include "shard/test_dir.h"
 
 namespace litestash {
@@ -10,10 +11,7 @@ namespace {
 
 using testing::TempDir;
 
-Digest D(std::string_view key) {
-  static thread_local Blake2b512 h;
-  return h.Hash(key);
-}
+Digest D(std::string_view key) { return testing::DigestOf(key); }
 
 Clock At(int64_t ms) { return Clock{ms, ms * 1000}; }
 
@@ -115,7 +113,7 @@ TEST_CASE("expired keys are absent for every read and delete") {
   REQUIRE(s->Commit().ok());
 }
 
-TEST_CASE("a put without expiry clears an earlier one; persist and expire") {
+TEST_CASE("a put without expiry clears an earlier one, persist and expire") {
   auto s = OpenOrDie(MemoryShard());
   REQUIRE(Put(*s, "k", "\x01", At(1000), 2000).ok());
   REQUIRE(Put(*s, "k", "\x02", At(1000)).ok());
@@ -177,10 +175,10 @@ TEST_CASE("a data dir of another shard count or layout is refused") {
   { OpenOrDie(FileShard(dir, 0, 16)); }
   auto other_count = ShardStore::Open(FileShard(dir, 0, 8));
   REQUIRE_FALSE(other_count.ok());
-  CHECK(other_count.status().code() == ErrorCode::kConflict);
+  CHECK(other_count.status().code() == StatusCode::kMismatch);
   CHECK_THAT(other_count.status().message(), Catch::Contains("16 shards"));
   auto other_index = ShardStore::Open(FileShard(dir, 3, 16));
-  CHECK(other_index.status().code() == ErrorCode::kConflict);
+  CHECK(other_index.status().code() == StatusCode::kMismatch);
 }
 
 TEST_CASE("a foreign database and a corrupt file are refused, naming the file") {
@@ -192,14 +190,14 @@ TEST_CASE("a foreign database and a corrupt file are refused, naming the file") 
     sqlite3_close(db);
   }
   auto foreign = ShardStore::Open(FileShard(dir));
-  CHECK(foreign.status().code() == ErrorCode::kConflict);
+  CHECK(foreign.status().code() == StatusCode::kCorruption);
   CHECK_THAT(foreign.status().message(), Catch::Contains("shard-00.db"));
 
   std::filesystem::remove(dir.file("shard-00.db"));
   std::ofstream(dir.file("shard-00.db")) << std::string(8192, 'G');
   auto corrupt = ShardStore::Open(FileShard(dir));
   REQUIRE_FALSE(corrupt.ok());
-  CHECK(corrupt.status().code() == ErrorCode::kConflict);
+  CHECK(corrupt.status().code() == StatusCode::kCorruption);
   CHECK_THAT(corrupt.status().message(), Catch::Contains("shard-00.db"));
 }
 
@@ -225,6 +223,61 @@ TEST_CASE("the layout matches the contract") {
   sqlite3_close(db);
   CHECK(cols == std::vector<std::string>{"key_hash BLOB pk", "key TEXT", "value BLOB",
                                          "timestamp INTEGER", "microsecond INTEGER"});
+}
+
+TEST_CASE("a new shard file gives freed pages back in steps (incremental auto-vacuum)") {
+  TempDir dir;
+  { OpenOrDie(FileShard(dir, 0, 16)); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("shard-00.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(st, 0) == 2);  // INCREMENTAL
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_CASE("a read-only store reads a shard and never creates one") {
+  TempDir dir;
+  ShardOptions ro = FileShard(dir);
+  ro.read_only = true;
+  auto missing = ShardStore::Open(ro);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == StatusCode::kIOError);
+  CHECK_THAT(missing.status().message(), Catch::Contains("shard-00.db"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("shard-00.db")));
+
+  auto writer = OpenOrDie(FileShard(dir));
+  REQUIRE(Put(*writer, "k", "\x07", At(1000)).ok());
+  auto reader = OpenOrDie(ro);
+  REQUIRE(reader->Begin(false).ok());
+  auto got = reader->Get(D("k"), At(1000));
+  REQUIRE(got.ok());
+  REQUIRE(got.value().has_value());
+  CHECK(got.value()->value == "\x07");
+  reader->Rollback();
+  // It cannot write: SQLite refuses the write itself (SQLITE_READONLY), an I/O error here.
+  const Status began = reader->Begin(true);
+  Status wrote = began;
+  if (began.ok()) wrote = reader->Put(D("x"), "x", "\x01", std::nullopt, At(1000)).status();
+  reader->Rollback();
+  CHECK(wrote.code() == StatusCode::kIOError);
+}
+
+TEST_CASE("a file whose layout is newer than this engine knows is refused as too new") {
+  TempDir dir;
+  { OpenOrDie(FileShard(dir)); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("shard-00.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE name = 'layout_version'", nullptr,
+                       nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto opened = ShardStore::Open(FileShard(dir));
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.status().code() == StatusCode::kTooNew);
+  CHECK_THAT(opened.status().message(), Catch::Contains("layout version 99"));
+  CHECK_THAT(opened.status().message(), Catch::Contains("shard-00.db"));
 }
 
 }  // namespace

@@ -20,12 +20,20 @@ void ShardWorker::Enqueue(TaskPtr task, bool wake) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
+      if (task->writes()) pending_writes_.fetch_add(1, std::memory_order_relaxed);
       queue_.push_back(std::move(task));
       if (wake && queue_.size() == 1) cv_.notify_one();
       return;
     }
   }
-  task->Done(Status(ErrorCode::kShuttingDown, "the engine is shutting down"));
+  task->Done(Status(StatusCode::kShuttingDown, "the engine is shutting down"));
+}
+
+void ShardWorker::Finish(TaskPtr& task, const Status& status) {
+  // Released before the answer goes out, so a read the host sends on seeing it can already take
+  // the reader's direct path; release order makes the commit visible with the count.
+  if (task->writes()) pending_writes_.fetch_sub(1, std::memory_order_release);
+  task->Done(status);
 }
 
 void ShardWorker::Wake() {
@@ -54,6 +62,7 @@ void ShardWorker::Main(std::promise<Status> opened) {
   // queue meanwhile. A failure here fails every task of this shard with its status.
   prepared_ = store_->PrepareStatements();
   if (!prepared_.ok()) spdlog::error("shard {}: {}", options_.index, prepared_.ToString());
+  if (prepared_.ok()) ready_.store(true, std::memory_order_release);
 
   std::vector<TaskPtr> batch;
   batch.reserve(kMaxBatch);
@@ -86,7 +95,7 @@ void ShardWorker::Main(std::promise<Status> opened) {
 
 void ShardWorker::RunBatch(std::vector<TaskPtr>& batch) {
   if (!prepared_.ok()) {
-    for (auto& t : batch) t->Done(prepared_);
+    for (auto& t : batch) Finish(t, prepared_);
     return;
   }
   size_t begin = 0;
@@ -95,7 +104,7 @@ void ShardWorker::RunBatch(std::vector<TaskPtr>& batch) {
     RunTransaction(batch, begin, i);
     if (i < batch.size()) {
       counters_.tasks.fetch_add(1, std::memory_order_relaxed);
-      batch[i]->Done(batch[i]->Run(*store_, Clock::Now()));
+      Finish(batch[i], batch[i]->Run(*store_, Clock::Now()));
     }
     begin = i + 1;
   }
@@ -121,10 +130,9 @@ void ShardWorker::RunTransaction(std::vector<TaskPtr>& batch, size_t begin, size
     counters_.tasks.fetch_add(stop - begin, std::memory_order_relaxed);
     if (st.ok()) st = store_->Commit();
     if (st.ok()) {
-      for (size_t i = begin; i < stop; ++i) batch[i]->Done(st);
+      for (size_t i = begin; i < stop; ++i) Finish(batch[i], st);
     } else {
       store_->Rollback();
-      counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("shard {}: batch of {} failed ({}); retrying one by one", options_.index,
                    stop - begin, st.ToString());
       for (size_t i = begin; i < stop; ++i) RunAlone(batch[i]);
@@ -142,7 +150,7 @@ void ShardWorker::RunAlone(TaskPtr& task) {
   if (st.ok()) st = task->Run(*store_, clock);
   if (st.ok()) st = store_->Commit();
   if (!st.ok()) store_->Rollback();
-  task->Done(st);
+  Finish(task, st);
 }
 
 void ShardWorker::Sweep() {
@@ -153,7 +161,6 @@ void ShardWorker::Sweep() {
       spdlog::warn("shard {}: {}", options_.index, removed.status().ToString());
       return;
     }
-    counters_.swept.fetch_add(*removed, std::memory_order_relaxed);
     if (*removed < kSweepBatch) return;
     std::lock_guard<std::mutex> lock(mu_);
     if (!queue_.empty() || stopping_) return;  // requests first; the rest goes next idle turn

@@ -14,6 +14,11 @@
 // of kSweepBatch, one short transaction each, checking the queue between batches so requests are
 // not stalled.
 //
+// Pending writes. The worker counts the writing tasks it has been given and not yet finished
+// (counted in Enqueue, released right after the task's Done): while the count is 0, every
+// write queued here so far has committed (or failed), so another thread may read the file
+// directly and still see them (the reader thread's read path relies on it).
+//
 // Stop() lets the worker finish every task queued before it, checkpoints the WAL, closes the
 // file and joins. Tasks enqueued after Stop() began are answered with `shutting_down`.
 #pragma once
@@ -45,16 +50,16 @@ class ShardTask {
   // Bytes of the answer Run() built and holds until Done() (0 if none): bounds a batch.
   virtual size_t answer_bytes() const { return 0; }
   // Called exactly once on the shard thread with the final outcome: OK after the commit, or the
-  // error that made the task fail.
+  // error that made the task fail. (Or on the enqueuing thread, with kShuttingDown, when the
+  // worker is stopping.)
   virtual void Done(const Status& status) = 0;
 };
 using TaskPtr = std::unique_ptr<ShardTask>;
 
+// What `stats` reports per shard: transactions run for requests, and request tasks run.
 struct ShardCounters {
   std::atomic<uint64_t> tasks{0};
   std::atomic<uint64_t> batches{0};
-  std::atomic<uint64_t> failed_batches{0};
-  std::atomic<uint64_t> swept{0};
 };
 
 class ShardWorker {
@@ -73,9 +78,15 @@ class ShardWorker {
   // on failure the thread has already ended. Workers started together open in parallel.
   std::future<Status> Start();
 
-  // Thread-safe. Hands a task to the shard thread. With wake=false the thread is not woken for
-  // it (it may still find it, if awake): the caller queues several tasks, then calls Wake().
+  // Thread-safe. Hands a task to the shard thread (a writing task counts as pending until its
+  // Done). With wake=false the thread is not woken for it (it may still find it, if awake): the
+  // caller queues several tasks, then calls Wake().
   void Enqueue(TaskPtr task, bool wake = true);
+  // Thread-safe. True while no writing task given to this worker is unfinished. Acquire: a
+  // caller that sees true also sees the committed writes' effects on the file.
+  bool NoPendingWrites() const { return pending_writes_.load(std::memory_order_acquire) == 0; }
+  // Thread-safe. True once the store is open and its statements prepared.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
   // Thread-safe. Wakes the thread if it has anything queued.
   void Wake();
 
@@ -83,13 +94,14 @@ class ShardWorker {
   void Stop();
 
   const ShardCounters& counters() const { return counters_; }
-  uint32_t index() const { return options_.index; }
 
  private:
   void Main(std::promise<Status> opened);
   void RunBatch(std::vector<TaskPtr>& batch);
   void RunTransaction(std::vector<TaskPtr>& batch, size_t begin, size_t end);
   void RunAlone(TaskPtr& task);
+  // Reports `status` to the task and, for a writing task, releases its pending count.
+  void Finish(TaskPtr& task, const Status& status);
   void Sweep();
 
   const ShardOptions options_;
@@ -103,6 +115,8 @@ class ShardWorker {
   Status prepared_;                    // worker thread only: outcome of PrepareStatements()
   std::thread thread_;                 // started/joined by the owner of the ShardWorker
   ShardCounters counters_;             // written by the worker thread, read by anyone
+  std::atomic<int64_t> pending_writes_{0};  // raised by Enqueue (any thread), lowered here
+  std::atomic<bool> ready_{false};          // set by the worker thread once prepared
 };
 
 }  // namespace litestash

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <vector>
 
+#include "common/test_digest.h"
+
 namespace litestash {
 namespace {
 
@@ -27,20 +29,24 @@ struct Log {
   }
 };
 
+// A writing probe stores key `name` and then, while fail_runs lasts, fails: the batch's
+// rollback must undo its write.
 class ProbeTask : public ShardTask {
  public:
   ProbeTask(Log* log, std::string name, bool writes, int fail_runs = 0)
       : log_(log), name_(std::move(name)), writes_(writes), fail_runs_(fail_runs) {}
   bool writes() const override { return writes_; }
   Status Run(ShardStore& store, const Clock& clock) override {
-    static thread_local Blake2b512 h;
     log_->Add("run " + name_);
-    if (fail_runs_-- > 0) return Status::Storage("injected failure");
-    if (writes_) return store.Put(h.Hash(name_), name_, "\xc0", std::nullopt, clock).status();
+    if (writes_) {
+      auto put = store.Put(testing::DigestOf(name_), name_, "\xc0", std::nullopt, clock);
+      if (!put.ok()) return put.status();
+    }
+    if (fail_runs_-- > 0) return Status::IOError("injected failure");
     return Status::Ok();
   }
   void Done(const Status& status) override {
-    log_->Add("done " + name_ + " " + std::string(ErrorCodeName(status.code())));
+    log_->Add("done " + name_ + " " + std::string(StatusCodeName(status.code())));
   }
 
  private:
@@ -65,6 +71,39 @@ class GateTask : public ShardTask {
   std::shared_future<void> open_;
 };
 
+// Reads keys back on the shard thread (in its own read transaction): which of `names` exist.
+class ReadBackTask : public ShardTask {
+ public:
+  ReadBackTask(std::vector<std::string> names, std::promise<std::vector<std::string>>* found)
+      : names_(std::move(names)), found_(found) {}
+  bool writes() const override { return false; }
+  Status Run(ShardStore& store, const Clock& clock) override {
+    present_.clear();
+    for (const auto& n : names_) {
+      auto got = store.Get(testing::DigestOf(n), clock);
+      if (!got.ok()) return got.status();
+      if (got.value()) present_.push_back(n);
+    }
+    return Status::Ok();
+  }
+  void Done(const Status& status) override {
+    REQUIRE(status.ok());
+    found_->set_value(present_);
+  }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<std::string> present_;
+  std::promise<std::vector<std::string>>* found_;
+};
+
+std::vector<std::string> Stored(ShardWorker& w, std::vector<std::string> names) {
+  std::promise<std::vector<std::string>> found;
+  auto result = found.get_future();
+  w.Enqueue(std::make_unique<ReadBackTask>(std::move(names), &found));
+  return result.get();
+}
+
 ShardOptions Memory() {
   ShardOptions o;
   o.in_memory = true;
@@ -85,7 +124,7 @@ TEST_CASE("tasks run and finish in queue order, once each") {
   CHECK(w.counters().tasks.load() == 50);
 }
 
-TEST_CASE("a failing task fails alone; the rest of its batch still commits") {
+TEST_CASE("a failing task fails alone, and the rest of its batch still commits") {
   Log log;
   ShardWorker w(Memory());
   REQUIRE(w.Start().get().ok());
@@ -95,9 +134,11 @@ TEST_CASE("a failing task fails alone; the rest of its batch still commits") {
   w.Enqueue(std::make_unique<ProbeTask>(&log, "bad", true, /*fail_runs=*/100));
   w.Enqueue(std::make_unique<ProbeTask>(&log, "c", true));
   gate.set_value();
+  // The store holds the writes that were answered ok, and not the failed one's.
+  CHECK(Stored(w, {"a", "bad", "c"}) == std::vector<std::string>{"a", "c"});
   w.Stop();
   const std::vector<std::string> done = log.Done();
-  CHECK(done == std::vector<std::string>{"done a ok", "done bad storage_error", "done c ok"});
+  CHECK(done == std::vector<std::string>{"done a ok", "done bad I/O error", "done c ok"});
 }
 
 TEST_CASE("a task that fails once inside a batch succeeds on its retry") {
@@ -108,14 +149,36 @@ TEST_CASE("a task that fails once inside a batch succeeds on its retry") {
   w.Enqueue(std::make_unique<GateTask>(gate.get_future().share()));
   w.Enqueue(std::make_unique<ProbeTask>(&log, "x", true, /*fail_runs=*/1));
   w.Enqueue(std::make_unique<ProbeTask>(&log, "y", true));
+  const uint64_t batches_before = w.counters().batches.load();
   gate.set_value();
+  CHECK(Stored(w, {"x", "y"}) == std::vector<std::string>{"x", "y"});
   w.Stop();
   int x_runs = 0;
   for (const auto& e : log.events) x_runs += e == "run x";
   CHECK(x_runs == 2);
   CHECK(std::count(log.events.begin(), log.events.end(), "done x ok") == 1);
   CHECK(std::count(log.events.begin(), log.events.end(), "done y ok") == 1);
-  CHECK(w.counters().failed_batches.load() == 1);
+  // The gate's batch, the failed batch's retries (x, y alone) and the read-back.
+  CHECK(w.counters().batches.load() - batches_before >= 3);
+}
+
+TEST_CASE("a writing task counts as pending from Enqueue until its Done") {
+  Log log;
+  ShardWorker w(Memory());
+  REQUIRE(w.Start().get().ok());
+  CHECK(Stored(w, {}).empty());  // the store is prepared once a task has run
+  CHECK(w.ready());
+  CHECK(w.NoPendingWrites());
+  std::promise<void> gate;
+  w.Enqueue(std::make_unique<GateTask>(gate.get_future().share()));
+  CHECK(w.NoPendingWrites());  // a read is not a pending write
+  w.Enqueue(std::make_unique<ProbeTask>(&log, "w", true));
+  CHECK_FALSE(w.NoPendingWrites());
+  w.Enqueue(std::make_unique<ProbeTask>(&log, "bad", true, /*fail_runs=*/100));
+  gate.set_value();
+  CHECK(Stored(w, {"w"}) == std::vector<std::string>{"w"});
+  CHECK(w.NoPendingWrites());  // the committed write and the failed one both released
+  w.Stop();
 }
 
 // A read whose answer is `bytes` long, held until Done (like a get of a large value).
@@ -156,7 +219,7 @@ TEST_CASE("work queued after Stop is answered shutting_down") {
   w.Stop();
   w.Enqueue(std::make_unique<ProbeTask>(&log, "late", true));
   REQUIRE(log.events.size() == 1);
-  CHECK(log.events[0] == "done late shutting_down");
+  CHECK(log.events[0] == "done late shutting down");
 }
 
 TEST_CASE("an open failure is reported by Start") {
@@ -164,7 +227,9 @@ TEST_CASE("an open failure is reported by Start") {
   o.path = "/nonexistent-dir/for/sure/shard-00.db";
   ShardWorker w(o);
   Status st = w.Start().get();
-  CHECK(st.code() == ErrorCode::kStorageError);
+  CHECK(st.code() == StatusCode::kIOError);
+  CHECK_THAT(st.message(), Catch::Contains("shard-00.db"));
+  CHECK_FALSE(w.ready());
   w.Stop();
 }
 

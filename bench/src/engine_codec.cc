@@ -5,41 +5,11 @@
 #include <stdexcept>
 
 #include "json_writer.h"
+#include "protocol/frame_encoder.h"
 
 namespace litestash::bench {
 
 namespace {
-
-// msgpack::packer target that appends to a std::string.
-struct StringSink {
-  std::string* s;
-  void write(const char* p, size_t n) { s->append(p, n); }
-};
-
-class Frame {
- public:
-  explicit Frame(std::string& out) : out_(out), start_(out.size()), sink_{&out}, pk_(sink_) { out.append(4, '\0'); }
-  ~Frame() {
-    uint32_t n = static_cast<uint32_t>(out_.size() - start_ - 4);
-    for (int i = 0; i < 4; ++i) out_[start_ + i] = static_cast<char>(n >> (24 - 8 * i));
-  }
-  msgpack::packer<StringSink>& pk() { return pk_; }
-  void Str(std::string_view s) { pk_.pack_str(static_cast<uint32_t>(s.size())); pk_.pack_str_body(s.data(), static_cast<uint32_t>(s.size())); }
-  void Raw(std::string_view bytes) { out_.append(bytes.data(), bytes.size()); }
-  void Header(uint32_t fields, uint64_t id, std::string_view op) {
-    pk_.pack_map(fields);
-    Str("id");
-    pk_.pack_uint64(id);
-    Str("op");
-    Str(op);
-  }
-
- private:
-  std::string& out_;
-  size_t start_;
-  StringSink sink_;
-  msgpack::packer<StringSink> pk_;
-};
 
 // SAX visitor picking the few answer fields the driver needs (see ScanAnswer in the header).
 struct ScanVisitor : msgpack::null_visitor {
@@ -116,48 +86,65 @@ void WriteObject(JsonWriter& w, const msgpack::object& o) {
 
 }  // namespace
 
+// Requests are built with protocol/'s FrameEncoder, the engine's own frame builder.
+FrameEncoder& Encoder() {
+  thread_local FrameEncoder enc;
+  return enc;
+}
+
 void AppendSimple(std::string& out, uint64_t id, std::string_view op) {
-  Frame f(out);
-  f.Header(2, id, op);
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, op, 0);
+  f.FinishInto(&out);
 }
 
 void AppendSet(std::string& out, uint64_t id, std::string_view key, std::string_view value) {
-  Frame f(out);
-  f.Header(4, id, "set");
-  f.Str("key"); f.Str(key);
-  f.Str("value"); f.Raw(value);
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, "set", 2);
+  f.Key("key");
+  f.Str(key);
+  f.Key("value");
+  f.Raw(value);
+  f.FinishInto(&out);
+}
+
+// {id, op, key} for get and delete.
+void AppendKeyed(std::string& out, uint64_t id, std::string_view op, std::string_view key) {
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, op, 1);
+  f.Key("key");
+  f.Str(key);
+  f.FinishInto(&out);
 }
 
 void AppendGet(std::string& out, uint64_t id, std::string_view key) {
-  Frame f(out);
-  f.Header(3, id, "get");
-  f.Str("key"); f.Str(key);
+  AppendKeyed(out, id, "get", key);
 }
 
 void AppendDelete(std::string& out, uint64_t id, std::string_view key) {
-  Frame f(out);
-  f.Header(3, id, "delete");
-  f.Str("key"); f.Str(key);
+  AppendKeyed(out, id, "delete", key);
 }
 
 void AppendMget(std::string& out, uint64_t id, const std::vector<std::string>& keys) {
-  Frame f(out);
-  f.Header(3, id, "mget");
-  f.Str("keys");
-  f.pk().pack_array(static_cast<uint32_t>(keys.size()));
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, "mget", 1);
+  f.Key("keys");
+  f.ArrayHeader(static_cast<uint32_t>(keys.size()));
   for (const auto& k : keys) f.Str(k);
+  f.FinishInto(&out);
 }
 
 void AppendMset(std::string& out, uint64_t id, const std::vector<std::string>& keys, std::string_view value) {
-  Frame f(out);
-  f.Header(3, id, "mset");
-  f.Str("entries");
-  f.pk().pack_array(static_cast<uint32_t>(keys.size()));
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, "mset", 1);
+  f.Key("entries");
+  f.ArrayHeader(static_cast<uint32_t>(keys.size()));
   for (const auto& k : keys) {
-    f.pk().pack_array(2);
+    f.ArrayHeader(2);
     f.Str(k);
     f.Raw(value);
   }
+  f.FinishInto(&out);
 }
 
 bool ScanAnswer(const char* body, size_t len, AnswerSummary& out) {

@@ -92,7 +92,7 @@ class Store {
   }
   // Writes one key; commits its shard when `commit_every` writes are pending (0 = never here).
   void Put(const std::string& key, const std::string& value, int64_t commit_every) {
-    Digest d = hasher_.Hash(key);
+    Digest d = Hash(key);
     Shard& s = *shards_[ShardOf(d, static_cast<uint32_t>(shards_.size()))];
     s.Begin();
     uint64_t v = std::max(NowMicros(), s.last_version + 1);  // strictly increasing per shard
@@ -108,7 +108,7 @@ class Store {
   }
   // Reads one key; returns whether it was found (the value bytes are touched, not copied out).
   bool Get(const std::string& key, uint64_t& checksum) {
-    Digest d = hasher_.Hash(key);
+    Digest d = Hash(key);
     Shard& s = *shards_[ShardOf(d, static_cast<uint32_t>(shards_.size()))];
     sqlite3_bind_blob(s.get, 1, d.data(), static_cast<int>(d.size()), SQLITE_STATIC);
     int rc = sqlite3_step(s.get);
@@ -127,7 +127,17 @@ class Store {
 
  private:
   std::vector<std::unique_ptr<Shard>> shards_;
-  Blake2b512 hasher_;
+  Digest Hash(const std::string& key) {
+    if (!hasher_) {
+      auto h = Blake2b512::Create();
+      if (!h.ok()) throw std::runtime_error(h.status().message());
+      hasher_ = std::move(h).value();
+    }
+    Digest d;
+    if (Status st = hasher_->Hash(key, &d); !st.ok()) throw std::runtime_error(st.message());
+    return d;
+  }
+  std::unique_ptr<Blake2b512> hasher_;
 };
 
 void RunPhase(Store& store, const SqliteAnchorConfig& cfg, const PhaseSpec& spec, size_t index,

@@ -3,8 +3,13 @@
 - `data_dir`: a fresh, not yet existing data directory under pytest's tmp_path (the engine
   must create it).
 - `start_engine`: factory `start_engine(data_dir=None, shards=16, log_level="warn",
-  extra=(), keep_raw=False)` returning a running `EngineProcess`; every engine it starts is
-  killed and cleaned up when the test ends.
+  extra=(), keep_raw=False, expect_exit=0)` returning a running `EngineProcess`. When the
+  test ends, every engine it started that still runs gets its stdin closed and must exit on
+  its own within 10 s (it is killed only if it does not), and every engine's exit status must
+  be `expect_exit` (also settable later with `eng.expect_exit(...)`); otherwise the test
+  fails at teardown with the engine's stderr tail. Engines the test signalled or killed
+  itself (`eng.signal()`, `eng.kill()`) are exempt. A sanitizer build's leak report (LSan
+  runs only at a normal exit) makes the exit status non-zero, so leaks fail the test.
 - `engine`: one engine on `data_dir` with `--shards 16 --log-level warn`.
 - `expect_error`: sends a raw request body, checks the error answer (code and id), then
   checks that a following `ping` still succeeds. `check_error` is the plain assertion.
@@ -25,7 +30,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 pytest.register_assert_rewrite("engine_proc")
 
-from engine_proc import EngineProcess, check_error, engine_path  # noqa: E402
+from engine_proc import EngineProcess, check_error, cleanup_all, engine_path  # noqa: E402
 
 
 def pytest_report_header(config):
@@ -42,7 +47,8 @@ def start_engine(data_dir: Path):
     started: list[EngineProcess] = []
 
     def start(dir_: Path | str | None = None, *, shards: int | None = 16,
-              log_level: str = "warn", extra=(), keep_raw: bool = False) -> EngineProcess:
+              log_level: str = "warn", extra=(), keep_raw: bool = False,
+              expect_exit: int | tuple[int, ...] = 0) -> EngineProcess:
         if not os.path.exists(engine_path()):
             pytest.fail(f"engine binary missing: {engine_path()} "
                         "(build it, or point LITESTASH_ENGINE at it)")
@@ -52,13 +58,16 @@ def start_engine(data_dir: Path):
         if log_level is not None:
             args += ["--log-level", log_level]
         args += list(extra)
-        eng = EngineProcess(args, dir_ if dir_ is not None else data_dir, keep_raw=keep_raw)
+        eng = EngineProcess(args, dir_ if dir_ is not None else data_dir, keep_raw=keep_raw,
+                            expect_exit=expect_exit)
         started.append(eng)
         return eng
 
     yield start
-    for eng in started:
-        eng.cleanup()
+    problems = cleanup_all(started)
+    if problems:
+        pytest.fail("engine(s) did not end cleanly at teardown:\n\n" + "\n\n".join(problems),
+                    pytrace=False)
 
 
 @pytest.fixture

@@ -15,10 +15,18 @@ Contents:
 - `EngineProcess`: spawn with args, send raw bytes / frames / request dicts, read frames with
   a timeout on a background reader thread (so stdout never fills up while the test is busy
   writing), match answers by id, signal, close stdin, wait for the exit code.
+- `EngineProcess.cleanup()` / `cleanup_all()`: teardown. An engine still running gets its stdin
+  closed and is waited for (`CLEANUP_TIMEOUT`, 10 s); it is killed only if it does not exit in
+  time. The exit status is then checked: anything but the expected status (0 unless the test
+  said otherwise with `expect_exit`), or having to be killed, is reported with the tail of the
+  engine's stderr, unless the test ended the engine itself (`signal()` / `kill()`). A
+  sanitizer build reports leaks (LSan) only at a normal exit, on stderr and with a non-zero
+  status, so this is what makes leaks fail the suites.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import queue
@@ -26,6 +34,7 @@ import signal
 import struct
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 from pathlib import Path
@@ -34,6 +43,9 @@ from typing import Any, Iterable
 import msgpack
 
 DEFAULT_TIMEOUT = 10.0
+# How long teardown waits for an engine to exit after closing its stdin before killing it.
+CLEANUP_TIMEOUT = float(os.environ.get("LITESTASH_CLEANUP_TIMEOUT") or 10.0)
+STDERR_TAIL = 4000          # characters of stderr quoted in a teardown failure
 
 
 # --------------------------------------------------------------------------- locations
@@ -243,16 +255,33 @@ class EngineExited(Exception):
     """stdout reached end of file while the test was waiting for a frame."""
 
 
+class EngineExitError(AssertionError):
+    """An engine ended badly at teardown: wrong exit status, or it had to be killed."""
+
+
+def _codes(codes: int | Iterable[int]) -> frozenset[int]:
+    return frozenset([codes] if isinstance(codes, int) else codes)
+
+
+def _signame(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
 class EngineProcess:
     """One running engine. Frames read from stdout arrive on a queue filled by a thread.
 
     `keep_raw=True` also records every stdout byte, for tests that check stdout carries
-    nothing but frames.
+    nothing but frames. `expect_exit` is the exit status (or statuses) `cleanup()` accepts;
+    0 unless given (see also `expect_exit()`).
     """
 
     def __init__(self, args: Iterable[str], data_dir: Path | str | None, *,
                  binary: str | None = None, keep_raw: bool = False,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None,
+                 expect_exit: int | Iterable[int] = 0):
         self.binary = binary or engine_path()
         if not os.path.exists(self.binary):
             raise FileNotFoundError(
@@ -271,7 +300,15 @@ class EngineProcess:
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._stderr, env=full_env)
         self._frames: queue.Queue = queue.Queue()
-        self._stash: dict[Any, list[tuple[dict, bytes]]] = {}
+        # answers read from the queue but not claimed yet: id -> [(arrival no, msg, body)]
+        self._stash: dict[Any, list[tuple[int, dict, bytes]]] = {}
+        self._arrived = 0
+        self.expected_exit = _codes(expect_exit)
+        self.ended_by_test: str | None = None    # "signal SIGTERM", ... once the test did so
+        self.paused = False
+        self.stdout_bytes = 0        # stdout bytes the reader thread has read and queued
+        self.cleanup_problem: str | None = None
+        self._cleaned = False
         self.keep_raw = keep_raw
         self.raw_stdout = bytearray()
         self.trailing_stdout = b""   # bytes left over at EOF that did not form a whole frame
@@ -302,11 +339,12 @@ class EngineProcess:
                     break
                 self._frames.put(bytes(buf[4:4 + n]))
                 del buf[:4 + n]
+            self.stdout_bytes += len(chunk)
         self.trailing_stdout = bytes(buf)
         self._frames.put(None)
 
-    def read_frame(self, timeout: float = DEFAULT_TIMEOUT) -> bytes:
-        """Next raw response body; raises TimeoutError or EngineExited."""
+    def _pull(self, timeout: float) -> bytes:
+        """Next body from the reader thread's queue; raises TimeoutError or EngineExited."""
         if self.eof:
             raise EngineExited("engine stdout is closed")
         try:
@@ -319,36 +357,82 @@ class EngineProcess:
                                f"stderr: {self.stderr_text()[-2000:]}")
         return body
 
+    def _set_aside(self, body: bytes) -> None:
+        msg = unpack(body)
+        rid = msg.get("id") if isinstance(msg, dict) else object()
+        self._stash.setdefault(rid, []).append((self._arrived, msg, body))
+        self._arrived += 1
+
+    def _take_queued(self) -> None:
+        """Move every frame the reader thread has already queued into the stash, without
+        blocking (so "is anything unclaimed?" also sees answers not looked at yet)."""
+        while not self.eof:
+            try:
+                body = self._frames.get_nowait()
+            except queue.Empty:
+                return
+            if body is None:
+                self.eof = True
+                return
+            self._set_aside(body)
+
+    def _claim(self, rid: Any) -> tuple[int, dict, bytes]:
+        items = self._stash[rid]
+        first = items.pop(0)
+        if not items:
+            del self._stash[rid]
+        return first
+
+    def read_frame(self, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        """Next raw response body not handed out yet: first the answers set aside unclaimed by
+        `recv`/`pending` (oldest first), then new ones. Raises TimeoutError or EngineExited."""
+        if self._stash:
+            rid = min(self._stash, key=lambda k: self._stash[k][0][0])
+            return self._claim(rid)[2]
+        return self._pull(timeout)
+
     def recv_raw(self, req_id: Any, timeout: float = DEFAULT_TIMEOUT) -> tuple[dict, bytes]:
         """Wait for the response carrying `req_id` (None for id-nil answers); frames for other
         ids are kept for later calls. Returns (decoded map, raw body)."""
         deadline = time.monotonic() + timeout
         while True:
-            waiting = self._stash.get(req_id)
-            if waiting:
-                return waiting.pop(0)
+            if req_id in self._stash:
+                _, msg, body = self._claim(req_id)
+                return msg, body
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no response with id {req_id!r} within {timeout}s")
-            body = self.read_frame(left)
-            msg = unpack(body)
-            rid = msg.get("id") if isinstance(msg, dict) else object()
-            self._stash.setdefault(rid, []).append((msg, body))
+            self._set_aside(self._pull(left))
 
     def recv(self, req_id: Any, timeout: float = DEFAULT_TIMEOUT) -> dict:
         return self.recv_raw(req_id, timeout)[0]
 
     def pending(self) -> dict[Any, list[tuple[dict, bytes]]]:
-        """Responses received but not yet claimed by id."""
-        return {k: v for k, v in self._stash.items() if v}
+        """Responses received but not yet claimed by id: the ones `recv` set aside and every
+        frame already queued by the reader thread (taken without waiting)."""
+        self._take_queued()
+        return {k: [(msg, body) for _, msg, body in v] for k, v in self._stash.items()}
+
+    def queued_frames(self) -> int:
+        """Frames the reader thread has queued that nobody has taken yet."""
+        return self._frames.qsize()
+
+    def unread_stdout_bytes(self) -> int:
+        """Bytes the engine has written to stdout that the reader thread has not read yet."""
+        buf = fcntl.ioctl(self.proc.stdout.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        return struct.unpack("i", buf)[0]
 
     def drain(self, timeout: float = DEFAULT_TIMEOUT) -> list[bytes]:
-        """Read raw frames until stdout closes (the engine exited)."""
-        out = []
+        """Every raw frame not claimed yet (set aside earlier, oldest first) and then every
+        new one until stdout closes (the engine exited)."""
+        self._take_queued()
+        stashed = sorted((n, body) for v in self._stash.values() for n, _, body in v)
+        self._stash.clear()
+        out = [body for _, body in stashed]
         deadline = time.monotonic() + timeout
         while not self.eof:
             try:
-                out.append(self.read_frame(max(0.0, deadline - time.monotonic())))
+                out.append(self._pull(max(0.0, deadline - time.monotonic())))
             except EngineExited:
                 break
         return out
@@ -401,7 +485,47 @@ class EngineProcess:
             pass
 
     def signal(self, sig: int = signal.SIGTERM) -> None:
+        """Send `sig`. From then on the test owns the engine's end: `cleanup` no longer checks
+        its exit status (the test checks it, as it knows what the signal should do)."""
+        self.ended_by_test = f"signal {_signame(sig)}"
         self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        """SIGKILL (see `signal`)."""
+        self.signal(signal.SIGKILL)
+
+    def pause(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Freeze the engine (SIGSTOP) and wait until every thread of it is stopped, so the
+        test can look at what was in flight at that instant. A signal sent while it is paused
+        takes effect at that instant (SIGKILL at once, others on `resume`)."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.paused = True
+        deadline = time.monotonic() + timeout
+        task_dir = f"/proc/{self.proc.pid}/task"
+        while True:
+            states = []
+            for tid in os.listdir(task_dir):
+                try:
+                    with open(f"{task_dir}/{tid}/stat") as fh:
+                        states.append(fh.read().rsplit(")", 1)[1].split()[0])
+                except FileNotFoundError:
+                    pass
+            if all(st in ("T", "t", "Z", "X") for st in states):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"engine threads not stopped after SIGSTOP: {states}")
+            time.sleep(0.001)
+
+    def resume(self) -> None:
+        """Undo `pause` (SIGCONT)."""
+        self.paused = False
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def expect_exit(self, *codes: int) -> None:
+        """Declare the exit status(es) this engine is expected to end with (default 0), e.g.
+        2 after a truncated frame or 64/65/73 for a refused start. `cleanup` fails otherwise."""
+        self.expected_exit = _codes(codes)
 
     def wait(self, timeout: float = DEFAULT_TIMEOUT) -> int:
         """Wait for exit and return the code (negative = killed by that signal)."""
@@ -419,18 +543,73 @@ class EngineProcess:
         self._stderr.seek(0)
         return self._stderr.read().decode("utf-8", "replace")
 
-    def cleanup(self) -> None:
-        """Kill the process if it still runs and release its pipes (fixture teardown)."""
+    def cleanup(self, check: bool = True, timeout: float | None = None) -> str | None:
+        """Teardown: if the engine still runs, close its stdin and wait up to `timeout`
+        (CLEANUP_TIMEOUT) for it to exit, and kill it only if it does not; then release its
+        pipes. Returns what went wrong, or None:
+        - it had to be killed, or
+        - its exit status is not one of `expected_exit` (0 unless the test said otherwise;
+          a sanitizer build's leak report makes it non-zero),
+        unless the test ended the engine itself with `signal()`/`kill()`. With `check` (the
+        default) a problem raises EngineExitError instead. The message quotes the command and
+        the tail of the engine's stderr. Safe to call more than once."""
+        if not self._cleaned:
+            self._cleaned = True
+            self.cleanup_problem = self._finish(CLEANUP_TIMEOUT if timeout is None else timeout)
+        if check and self.cleanup_problem:
+            raise EngineExitError(self.cleanup_problem)
+        return self.cleanup_problem
+
+    def _finish(self, timeout: float) -> str | None:
+        killed = False
+        if self.paused:
+            self.resume()
         if self.proc.poll() is None:
-            self.proc.kill()
+            deadline = time.monotonic() + timeout
+            # close() could block behind a writer thread stuck in a full pipe; do not wait on
+            # it longer than the timeout (killing the engine releases such a writer).
+            closer = threading.Thread(target=self.close_stdin, daemon=True)
+            closer.start()
+            closer.join(timeout)
             try:
-                self.proc.wait(timeout=5)
+                self.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                pass
+                self.proc.kill()
+                killed = True
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+            closer.join(5)
         self.close_stdin()
         self._reader.join(timeout=5)
         try:
             self.proc.stdout.close()
         except OSError:
             pass
+        problem = None
+        if self.ended_by_test is None:
+            code = self.proc.returncode
+            if killed:
+                problem = (f"did not exit within {timeout:g} s after its stdin was closed at "
+                           f"teardown, so it was killed")
+            elif code not in self.expected_exit:
+                how = (f"was killed by {_signame(-code)}" if code < 0
+                       else f"exited with status {code}")
+                want = " or ".join(str(c) for c in sorted(self.expected_exit))
+                problem = f"{how} (expected exit status {want})"
+            if problem:
+                problem = (f"engine pid {self.proc.pid} ({' '.join(self.cmd)}) {problem}; "
+                           f"stderr tail:\n{self.stderr_text()[-STDERR_TAIL:]}")
         self._stderr.close()
+        return problem
+
+
+def cleanup_all(engines: Iterable[EngineProcess]) -> list[str]:
+    """Clean up every engine (none is skipped when one fails) and return their problems."""
+    problems = []
+    for eng in engines:
+        problem = eng.cleanup(check=False)
+        if problem:
+            problems.append(problem)
+    return problems

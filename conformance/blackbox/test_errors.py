@@ -24,14 +24,19 @@ MAX_VALUE = 100
 @pytest.fixture(scope="module")
 def err_engine(tmp_path_factory):
     """One engine (small key/value limits) shared by every error case of this module;
-    restarted if a case killed it."""
+    restarted if a case killed it. At the end of the module it must exit cleanly on stdin EOF
+    (see conftest.start_engine), and an engine that ended during the cases is reported too."""
     box = {}
+    problems: list[str] = []
 
     def get() -> EngineProcess:
         eng = box.get("eng")
         if eng is None or eng.proc.poll() is not None or eng.eof:
             if eng is not None:
-                eng.cleanup()
+                code = eng.proc.poll()
+                problem = eng.cleanup(check=False)
+                problems.append(f"the shared engine ended during the error cases (exit "
+                                f"{code}); {problem or eng.cmd}")
             eng = EngineProcess(["--shards", "16", "--log-level", "warn",
                                  "--max-key-bytes", str(MAX_KEY),
                                  "--max-value-bytes", str(MAX_VALUE)],
@@ -41,7 +46,11 @@ def err_engine(tmp_path_factory):
 
     yield get
     if "eng" in box:
-        box["eng"].cleanup()
+        problem = box["eng"].cleanup(check=False)
+        if problem:
+            problems.append(problem)
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
 
 
 def req(**fields) -> bytes:

@@ -3,8 +3,11 @@ frame (exit 2), SIGKILL under pipelined writes (no acknowledged write lost), and
 carrying nothing but frames even at verbose log levels.
 
 The signal tests run a writer thread that keeps pipelining `set` requests until the engine
-stops reading (its stdin write fails), while the main thread reads answers; so the signal
-always arrives while writes are in flight.
+stops reading (its stdin write fails), while the main thread reads answers. Each checks that
+the signal did arrive while writes were in flight: some requests whose bytes were completely
+written before the signal was sent were not answered (they were still in the engine's stdin
+pipe or inside the engine). The writer may only stop on a broken pipe after the signal; any
+other error (or a broken pipe before the signal) fails the test.
 """
 
 from __future__ import annotations
@@ -22,13 +25,20 @@ from engine_proc import EngineExited, EngineProcess, frame, pack, unpack
 
 class PipelinedWriter(threading.Thread):
     """Writes `make_req(i)` for i = 0, 1, ... in chunks until stopped or stdin breaks.
-    Every request is recorded in `sent` (id -> request) before its bytes are written."""
+    Every request is recorded in `sent` (id -> request) before its bytes are written, and its
+    id is appended to `written` once the write of its chunk has returned.
+    Set `signalled` just before signalling the engine: a broken pipe after that is the
+    expected end (`pipe_error`); any other exception, or a broken pipe before the signal, is
+    kept in `error` and fails `run_until_signal`."""
 
     def __init__(self, eng: EngineProcess, make_req, chunk: int = 64, limit: int = 400_000):
         super().__init__(daemon=True)
         self.eng, self.make_req, self.chunk, self.limit = eng, make_req, chunk, limit
         self.sent: dict[int, dict] = {}
+        self.written: list[int] = []
         self.halt = threading.Event()
+        self.signalled = threading.Event()
+        self.pipe_error: BaseException | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -39,43 +49,102 @@ class PipelinedWriter(threading.Thread):
                 for r in reqs:
                     self.sent[r["id"]] = r
                 self.eng.send_raw(b"".join(frame(pack(r)) for r in reqs))
+                self.written.extend(r["id"] for r in reqs)
                 i += self.chunk
-        except (BrokenPipeError, ConnectionResetError, OSError, ValueError) as exc:
-            self.error = exc       # the engine stopped reading / exited: expected
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            if self.signalled.is_set():
+                self.pipe_error = exc       # the engine stopped reading / exited: expected
+            else:
+                self.error = exc
+        except BaseException as exc:        # noqa: BLE001 - reported by run_until_signal
+            self.error = exc
 
 
 def run_until_signal(eng: EngineProcess, writer: PipelinedWriter, sig: int,
-                     min_acks: int, rng: random.Random, timeout: float = 60.0):
+                     min_acks: int, rng: random.Random, timeout: float = 60.0,
+                     attempts: int = 100):
     """Read answers while `writer` pipelines; after `min_acks` answers and a random extra
-    delay, send `sig`; keep reading until stdout closes. Returns (answers by id, exit code)."""
+    delay, deliver `sig` at an instant when writes are in flight; keep reading until stdout
+    closes. Returns (answers by id, exit code, in flight).
+
+    To know what is in flight when the signal lands, the engine is frozen (SIGSTOP) first.
+    `in flight` is the list of requests whose write had completed before the freeze and whose
+    answer the engine had not written by then (read after the frozen engine's stdout is
+    drained): they were in its stdin pipe or inside it. If there are none (the engine had
+    caught up with the writer), it is resumed and frozen again a little later, up to
+    `attempts` times. Then `sig` is sent to the frozen engine, which is resumed, so the
+    signal takes effect at the instant of the freeze. Fails if the writer stopped for any
+    reason but a broken pipe after the signal."""
     answers: dict[int, dict] = {}
-    writer.start()
-    signal_at = None
-    deadline = time.monotonic() + timeout
-    while True:
-        if signal_at is None and len(answers) >= min_acks:
-            signal_at = time.monotonic() + rng.uniform(0.0, 0.3)
-        if signal_at is not None and time.monotonic() >= signal_at:
-            eng.signal(sig)
-            signal_at = float("inf")
-        assert time.monotonic() < deadline, "engine did not finish after the signal"
-        try:
-            body = eng.read_frame(timeout=0.05 if signal_at not in (None, float("inf"))
-                                  else max(0.1, deadline - time.monotonic()))
-        except TimeoutError:
-            continue
-        except EngineExited:
-            break
+
+    def take(body: bytes) -> None:
         msg = unpack(body)
         rid = msg.get("id")
         assert rid in writer.sent, f"answer for an id never sent: {msg!r}"
         assert rid not in answers, f"id {rid} answered twice"
         answers[rid] = msg
+
+    def settle() -> None:
+        """While the engine is frozen: take every answer it has written."""
+        quiet_since = time.monotonic()
+        while True:
+            try:
+                take(eng.read_frame(timeout=0.02))
+                quiet_since = time.monotonic()
+                continue
+            except TimeoutError:
+                pass
+            if eng.unread_stdout_bytes() == 0 and time.monotonic() - quiet_since >= 0.05:
+                return
+
+    writer.start()
+    deadline = time.monotonic() + timeout
+    while len(answers) < min_acks:
+        assert time.monotonic() < deadline, f"only {len(answers)} answers before the deadline"
+        assert writer.error is None, f"the writer failed: {writer.error!r}"
+        try:
+            take(eng.read_frame(timeout=max(0.1, deadline - time.monotonic())))
+        except TimeoutError:
+            continue
+    in_flight: list[int] = []
+    for _ in range(attempts):
+        wait_until = time.monotonic() + rng.uniform(0.0, 0.3)
+        while time.monotonic() < wait_until:
+            try:
+                take(eng.read_frame(timeout=0.01))
+            except TimeoutError:
+                pass
+        assert writer.error is None, f"the writer failed before the signal: {writer.error!r}"
+        assert writer.is_alive(), "the writer stopped before the signal"
+        written = len(writer.written)        # writes completed before the freeze
+        eng.pause()
+        settle()
+        in_flight = [rid for rid in writer.written[:written] if rid not in answers]
+        if in_flight:
+            writer.signalled.set()
+            eng.signal(sig)
+            eng.resume()
+            break
+        eng.resume()
+    else:
+        raise AssertionError(f"no write was in flight at any of {attempts} freezes")
+    while True:
+        assert time.monotonic() < deadline + 30, "engine did not finish after the signal"
+        try:
+            take(eng.read_frame(timeout=max(0.1, deadline + 30 - time.monotonic())))
+        except TimeoutError:
+            continue
+        except EngineExited:
+            break
     code = eng.wait(30)
     writer.halt.set()
     writer.join(30)
     assert not writer.is_alive()
-    return answers, code
+    if writer.error is not None:
+        raise AssertionError(f"the writer failed: {writer.error!r}") from writer.error
+    if sig == signal.SIGKILL:     # nothing is answered after a SIGKILL: exact
+        assert all(rid not in answers for rid in in_flight), "answers after SIGKILL"
+    return answers, code, in_flight
 
 
 def scan_keys(eng: EngineProcess, prefix: str) -> list[str]:
@@ -123,10 +192,10 @@ def test_signal_under_pipelined_writes(start_engine, sig):
     eng = start_engine()
     writer = PipelinedWriter(eng, lambda i: {"id": i + 1, "op": "set", "key": f"sig:{i + 1}",
                                               "value": i + 1})
-    answers, code = run_until_signal(eng, writer, sig, min_acks=300, rng=rng)
+    answers, code, in_flight = run_until_signal(eng, writer, sig, min_acks=300, rng=rng)
     assert code == 0, f"exit {code}; stderr: {eng.stderr_text()[-2000:]}"
     assert eng.trailing_stdout == b"", "stdout ended inside a frame"
-    assert len(writer.sent) > len(answers), "the signal did not arrive with writes in flight"
+    assert in_flight, "the signal did not arrive with writes in flight"
     ok_ids = {rid for rid, a in answers.items() if a["ok"] is True}
     refused = {rid: a for rid, a in answers.items() if a["ok"] is not True}
     for rid, a in refused.items():
@@ -149,7 +218,7 @@ def test_signal_under_pipelined_writes(start_engine, sig):
 @pytest.mark.parametrize("tail", [struct.pack(">I", 100) + b"0123456789", b"\x00\x00"],
                          ids=["short-body", "short-header"])
 def test_truncated_final_frame_exits_2(start_engine, tail):
-    eng = start_engine()
+    eng = start_engine(expect_exit=2)
     reqs = [{"id": i, "op": "set", "key": f"tr:{i}", "value": i} for i in range(1, 301)]
     reqs += [{"id": 301, "op": "get", "key": "tr:1"}, {"id": 302, "op": "ping"}]
     eng.send_raw(b"".join(frame(pack(r)) for r in reqs) + tail)
@@ -177,9 +246,10 @@ def test_sigkill_loses_no_acknowledged_write(start_engine, tmp_path):
                     "value": f"{i + 1}:{'x' * (i % 32)}"}
 
         writer = PipelinedWriter(eng, make)
-        answers, code = run_until_signal(eng, writer, signal.SIGKILL,
-                                         min_acks=rng.randrange(50, 3000), rng=rng)
+        answers, code, in_flight = run_until_signal(eng, writer, signal.SIGKILL,
+                                                    min_acks=rng.randrange(50, 3000), rng=rng)
         assert code == -signal.SIGKILL
+        assert in_flight, f"seed {seed}: no write was in flight when SIGKILL landed"
         for a in answers.values():
             assert a["ok"] is True, a
         last_ack: dict[str, int] = {}
@@ -190,6 +260,7 @@ def test_sigkill_loses_no_acknowledged_write(start_engine, tmp_path):
         again = start_engine(d)
         keys = [f"kill:{k}" for k in range(nkeys)]
         g = again.ok("mget", keys=keys)
+        assert len(g["found"]) == len(g["values"]) == nkeys, g
         for key, found, value in zip(keys, g["found"], g["values"]):
             if key not in last_ack:
                 if found:                # an unacknowledged write may survive, if it was sent

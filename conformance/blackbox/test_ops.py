@@ -69,8 +69,8 @@ def test_set_get_roundtrip(engine):
 
 
 def test_get_missing_shape(engine):
-    g = engine.ok("get", key="nope")
-    assert g == {"id": g["id"], "ok": True, "found": False}
+    rid = engine.send({"op": "get", "key": "nope"})
+    assert engine.recv(rid) == {"id": rid, "ok": True, "found": False}
 
 
 def test_set_overwrites_and_bumps_version(engine):
@@ -253,10 +253,10 @@ def test_sync(engine):
 
 def test_ttl_of_plain_and_missing_keys(engine):
     engine.ok("set", key="plain", value=1)
-    t = engine.ok("ttl", key="plain")
-    assert t == {"id": t["id"], "ok": True, "found": True, "ttl_ms": None}
-    t = engine.ok("ttl", key="absent")
-    assert t == {"id": t["id"], "ok": True, "found": False, "ttl_ms": None}
+    rid = engine.send({"op": "ttl", "key": "plain"})
+    assert engine.recv(rid) == {"id": rid, "ok": True, "found": True, "ttl_ms": None}
+    rid = engine.send({"op": "ttl", "key": "absent"})
+    assert engine.recv(rid) == {"id": rid, "ok": True, "found": False, "ttl_ms": None}
 
 
 def test_set_with_ttl_reports_remaining(engine):

@@ -92,6 +92,7 @@ def test_set_get_mget_exact_bytes(engine):
         assert got == value, f"{name}: sent {value.hex()} got back {got.hex()} via get"
     found, values = mget_raw_values(engine, keys + ["raw:absent"])
     assert found == [True] * len(VALUES) + [False]
+    assert len(values) == len(VALUES) + 1, f"mget returned {len(values)} values"
     for raw, (name, value) in zip(values, VALUES):
         assert raw == value, f"{name}: sent {value.hex()} got back {raw.hex()} via mget"
     assert values[-1] == b"\xc0"
@@ -110,7 +111,8 @@ def test_mset_exact_bytes(engine):
     for key, (name, value) in zip(keys, VALUES):
         got = get_raw_value(engine, key)
         assert got == value, f"{name}: sent {value.hex()} got back {got.hex()} via get"
-    _, values = mget_raw_values(engine, keys)
+    found, values = mget_raw_values(engine, keys)
+    assert found == [True] * len(VALUES) and len(values) == len(VALUES), (found, len(values))
     for raw, (name, value) in zip(values, VALUES):
         assert raw == value, f"{name}: sent {value.hex()} got back {raw.hex()} via mget"
 

@@ -31,8 +31,8 @@ def test_hash_vectors_engine(engine):
         for wrong in range(16):
             if wrong == shard:
                 continue
-            resp = engine.call("set", key=key, value="wrong", shard=wrong)
-            check_error(resp, "wrong_shard", resp["id"])
+            rid = engine.send({"op": "set", "key": key, "value": "wrong", "shard": wrong})
+            check_error(engine.recv(rid), "wrong_shard", rid)
             assert engine.ok("ping")
         assert engine.ok("get", key=key)["value"] == shard, "a wrong_shard set was applied"
     # each key lives on its routed shard (the three vectors route to three distinct shards)
@@ -53,8 +53,8 @@ def test_shard_accepted_on_every_single_key_op(engine):
     assert engine.ok("delete", key=key, shard=s)["deleted"] is True
     for op, extra in [("get", {}), ("exists", {}), ("ttl", {}), ("persist", {}),
                       ("expire", {"ttl_ms": 5}), ("delete", {}), ("set", {"value": 1})]:
-        resp = engine.call(op, key=key, shard=3, **extra)
-        check_error(resp, "wrong_shard", resp["id"])
+        rid = engine.send({"op": op, "key": key, "shard": 3, **extra})
+        check_error(engine.recv(rid), "wrong_shard", rid)
         assert engine.ok("ping")
     assert engine.ok("count")["count"] == 0
 

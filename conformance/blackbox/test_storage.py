@@ -132,7 +132,7 @@ def test_shard_count_mismatch_refused(start_engine, data_dir):
     eng.ok("set", key="keep", value=1)
     assert eng.stop() == 0
     for shards in (8, 32):
-        other = start_engine(shards=shards, keep_raw=True)
+        other = start_engine(shards=shards, keep_raw=True, expect_exit=65)
         try:
             other.send_frame(pack({"id": 1, "op": "ping"}))
         except (BrokenPipeError, OSError):
@@ -154,7 +154,7 @@ def test_corrupt_or_foreign_shard_file_refused(start_engine, data_dir, tmp_path)
     (data_dir / "shard-03.db").write_bytes(b"this is not a database" * 100)
     for suffix in ("-wal", "-shm"):
         (data_dir / f"shard-03.db{suffix}").unlink(missing_ok=True)
-    bad = start_engine(keep_raw=True)
+    bad = start_engine(keep_raw=True, expect_exit=65)
     assert bad.wait(15) == 65
     assert bad.stderr_text().strip(), "no message on stderr"
     assert bytes(bad.raw_stdout) == b""
@@ -166,7 +166,7 @@ def test_corrupt_or_foreign_shard_file_refused(start_engine, data_dir, tmp_path)
     with _open(other / "shard-05.db") as con:
         con.execute("UPDATE meta SET value = 99 WHERE name = 'layout_version'")
         con.commit()
-    bad = start_engine(other, keep_raw=True)
+    bad = start_engine(other, keep_raw=True, expect_exit=65)
     assert bad.wait(15) == 65
     assert "layout" in bad.stderr_text().lower(), bad.stderr_text()
     assert bytes(bad.raw_stdout) == b""
@@ -175,12 +175,12 @@ def test_corrupt_or_foreign_shard_file_refused(start_engine, data_dir, tmp_path)
 def test_startup_exit_codes(start_engine, tmp_path):
     for args in (["--shards", "0"], ["--shards", "abc"], ["--no-such-flag"],
                  ["--log-level", "loud"], ["--shards", "1025"]):
-        eng = start_engine(shards=None, extra=args, keep_raw=True)
+        eng = start_engine(shards=None, extra=args, keep_raw=True, expect_exit=64)
         assert eng.wait(15) == 64, f"{args}: expected usage exit 64"
         assert bytes(eng.raw_stdout) == b""
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    eng = start_engine(blocker / "data", keep_raw=True)
+    eng = start_engine(blocker / "data", keep_raw=True, expect_exit=73)
     assert eng.wait(15) == 73
     assert bytes(eng.raw_stdout) == b""
 
@@ -191,7 +191,7 @@ def test_new_data_dir_shard_creation_failure_stops_engine(start_engine, tmp_path
     d = tmp_path / "data"
     d.mkdir()
     (d / "shard-05.db").mkdir()          # a directory where the shard file must go
-    eng = start_engine(d, keep_raw=True)
+    eng = start_engine(d, keep_raw=True, expect_exit=73)
     assert eng.wait(20) == 73
     assert "shard-05" in eng.stderr_text()
 

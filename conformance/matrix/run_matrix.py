@@ -4,10 +4,11 @@
 For each ordered pair (writer, reader) of available hosts, on a fresh temp data dir:
     <writer> write DIR      then      <reader> verify DIR
 A pair passes when both exit 0 and the reader prints `verify OK N keys` with N = number of
-entries in conformance/vectors/dataset.json. Hosts (commands run from the repo root):
-    python  /usr/bin/python3 conformance/python/litestash_matrix.py
-    elixir  conformance/elixir/matrix.sh
-    rust    conformance/rust/matrix.sh
+entries in conformance/vectors/dataset.json. Hosts (commands run from the repo root; each is a
+small program in conformance/matrix/<language>/ built on the host library in hosts/<language>/):
+    python  /usr/bin/python3 conformance/matrix/python/litestash_matrix.py
+    elixir  conformance/matrix/elixir/matrix.sh
+    rust    conformance/matrix/rust/matrix.sh
 Prints a table (rows: writer, columns: reader) and `N passed, N failed`. Exit status 1 when a
 pair fails or a host is missing (missing hosts are skipped with --allow-missing).
 
@@ -26,9 +27,9 @@ import time
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DATASET = os.path.join(ROOT, "conformance", "vectors", "dataset.json")
 HOSTS = {
-    "python": ["/usr/bin/python3", "conformance/python/litestash_matrix.py"],
-    "elixir": ["conformance/elixir/matrix.sh"],
-    "rust": ["conformance/rust/matrix.sh"],
+    "python": ["/usr/bin/python3", "conformance/matrix/python/litestash_matrix.py"],
+    "elixir": ["conformance/matrix/elixir/matrix.sh"],
+    "rust": ["conformance/matrix/rust/matrix.sh"],
 }
 
 

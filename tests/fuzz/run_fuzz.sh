@@ -29,6 +29,10 @@ FLAGS=(-rss_limit_mb=512 -malloc_limit_mb=16 -timeout=10 -print_final_stats=1)
 # ASan's default 256 MB free-memory quarantine alone would take half of the 512 MB RSS budget.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:quarantine_size_mb=64}
 
+if [[ -n ${FUZZ_SKIP_CHECKS:-} ]]; then
+  echo "== WARNING: FUZZ_SKIP_CHECKS=$FUZZ_SKIP_CHECKS mutes these checks in this run"
+fi
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/litestash-fuzz.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 

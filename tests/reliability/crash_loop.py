@@ -6,9 +6,17 @@ One data dir is used for every cycle. A cycle:
   2. a writer thread pipelines a random mix of requests over a fixed key set: `set` (sometimes
      with `ttl_ms`), `mset` batches whose entries span several shards (sometimes with
      `ttl_ms`), `delete`, `expire`, `persist` and `get`; a reader thread records every answer;
-  3. after a random 50..800 ms the engine is killed with SIGKILL;
+  3. after a random 50..800 ms the engine is frozen (SIGSTOP) and, once its answers are all
+     read, killed with SIGKILL if some request written before the freeze is unanswered (in
+     flight); if none is (the engine had caught up with the writer) it is resumed and frozen
+     again 10..100 ms later. After the kill the engine's status must be -SIGKILL, the writer
+     may only have stopped on a broken pipe after the kill (any other error fails the run),
+     and the reader must have reached the end of stdout. Requests written before the freeze
+     and never answered are counted exactly then; a load phase with none is not counted as
+     a cycle and is run again (bounded);
   4. `PRAGMA integrity_check` runs on (a copy of) every shard file.
-After the last cycle one more engine is started, checked, and stopped cleanly (exit 0).
+After the last cycle one more engine is started, checked, and stopped cleanly (exit 0). The
+result counts the cycles as they complete, the restarts checked and what was verified.
 
 The model. Every write carries a value that is unique in the run (raw MessagePack bytes in
 varied encodings: str8 headers for short strings, float32, ext, bin16/32, nested arrays), so the
@@ -23,20 +31,25 @@ strictly increasing versions, and the version served after a restart must equal 
 the write that is served when that write was an acknowledged `set`, and must not go back.
 For an *unacknowledged* `mset`, the entries that route to the same shard must be all applied
 or none (atomic per shard); entries on different shards may be partly applied (documented:
-mset is atomic per shard only). Acknowledged answers are also checked: `delete.deleted`,
-`expire.updated`, `persist.updated` must match the model, and a `get` must return the exact
-bytes of the latest earlier write of that key in the stream (pipelined read-your-writes).
+mset is atomic per shard only). Across keys, per shard: a shard commits its queue in send
+order, so the writes found applied on a shard must be a prefix of the writes sent to it (an
+mset's entries on the shard counting as one write): there must be one prefix length of the
+shard's writes that gives every key of the shard a state it can be in (check_shard_prefixes).
+Acknowledged answers are also checked: `delete.deleted`, `expire.updated`, `persist.updated`
+must match the model, and a `get` must return the exact bytes of the latest earlier write of
+that key in the stream (pipelined read-your-writes).
 Any answer with ok=false fails the run. The model carries over from cycle to cycle.
 
 Run as a script:   /usr/bin/python3 tests/reliability/crash_loop.py --cycles 200 --seed 7
 Prints the cycles run and the writes verified; exit status 1 on any violation.
-The pytest wrapper is test_crash_loop.py (10 cycles by default, 100 with LITESTASH_LONG=1).
+The pytest wrapper is test_crash_loop.py (10 cycles by default, 200 with LITESTASH_LONG=1).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import signal
 import struct
 import sys
 import tempfile
@@ -106,6 +119,10 @@ class Model:
         self.unacked_applied = 0      # key ops found applied although never acknowledged
         self.unacked_lost = 0         # key ops sent, unacknowledged, found not applied
         self.msets_split = 0          # unacknowledged msets applied on some shards only
+        self.gets_verified = 0        # acknowledged gets compared with the model
+        self.restarts_checked = 0     # restarts whose served state was checked
+        self.shards_checked = 0       # (restart, shard) pairs whose writes were prefix-checked
+        self.shard_ops_unacked = 0    # shard ops sent, unacknowledged, at those checks
 
     def new_cycle(self) -> None:
         for k in self.keys:
@@ -154,7 +171,11 @@ class ValueMaker:
 
 class Writer(threading.Thread):
     """Pipelines random requests in chunks until stopped or stdin breaks. Every request is
-    recorded in the model *before* its bytes are written (so "sent" is an upper bound)."""
+    recorded in the model *before* its bytes are written (so "sent" is an upper bound), and
+    its id is appended to `written` once the write of its chunk has returned.
+    Only a broken pipe after `killed` was set (the engine was SIGKILLed on purpose) may stop
+    it quietly; any other exception, including a broken pipe before the kill, is kept in
+    `error` and fails the run (a bug in request generation must not silently stop the load)."""
 
     def __init__(self, eng: EngineProcess, model: Model, rng: random.Random,
                  values: ValueMaker, next_id: int):
@@ -162,6 +183,10 @@ class Writer(threading.Thread):
         self.eng, self.model, self.rng, self.values = eng, model, rng, values
         self.next_id = next_id
         self.halt = threading.Event()
+        self.killed = threading.Event()
+        self.written: list[int] = []
+        self.error: BaseException | None = None
+        self.chunks = 0
 
     def _id(self) -> int:
         self.next_id += 1
@@ -224,32 +249,45 @@ class Writer(threading.Thread):
     def run(self) -> None:
         try:
             while not self.halt.is_set():
+                first = self.next_id + 1
                 chunk = b"".join(frame(self.make()) for _ in range(self.rng.randrange(8, 64)))
                 self.eng.send_raw(chunk)
-        except (BrokenPipeError, ConnectionResetError, OSError, ValueError):
-            pass        # the engine was killed: expected
+                self.written.extend(range(first, self.next_id + 1))
+                self.chunks += 1
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            if not self.killed.is_set():
+                self.error = exc    # the engine stopped reading before it was killed
+        except BaseException as exc:  # noqa: BLE001 - fails the run, see check_threads
+            self.error = exc
 
 
 class Reader(threading.Thread):
-    """Records every answer body by id until the engine's stdout closes."""
+    """Records every answer body by id until the engine's stdout closes (`eof`). Anything
+    else that stops it (a timeout, an undecodable frame) is kept in `error`."""
 
     def __init__(self, eng: EngineProcess):
         super().__init__(daemon=True)
         self.eng = eng
         self.answers: dict[int, bytes] = {}
         self.problems: list[str] = []
+        self.eof = False
+        self.error: BaseException | None = None
 
     def run(self) -> None:
-        while True:
-            try:
-                body = self.eng.read_frame(timeout=60)
-            except (EngineExited, TimeoutError):
-                return
-            msg = unpack(body)
-            rid = msg.get("id")
-            if rid in self.answers:
-                self.problems.append(f"second answer for id {rid}: {msg!r}")
-            self.answers[rid] = body
+        try:
+            while True:
+                try:
+                    body = self.eng.read_frame(timeout=60)
+                except EngineExited:
+                    self.eof = True
+                    return
+                msg = unpack(body)
+                rid = msg.get("id")
+                if rid in self.answers:
+                    self.problems.append(f"second answer for id {rid}: {msg!r}")
+                self.answers[rid] = body
+        except BaseException as exc:  # noqa: BLE001 - fails the run, see check_threads
+            self.error = exc
 
 
 # --------------------------------------------------------------------------- checks
@@ -269,6 +307,7 @@ def check_answers(model: Model, answers: dict[int, bytes]) -> dict[str, int]:
             fail(f"answer for an id that was never sent: {msg!r}")
         what = model.requests[rid]
         if what[0] == "get":
+            model.gets_verified += 1
             expected = what[2]
             raw = raw_map(body)
             if expected is None:
@@ -400,8 +439,82 @@ def check_restart(model: Model, observed: dict[str, KeyState], must: dict[str, i
                      f"{shard}: {sts}")
         if "applied" in across and "missing" in across:
             model.msets_split += 1
+    check_shard_prefixes(model, chosen, must, cycle)
+    model.restarts_checked += 1
     for key in model.keys:
         model.base[key] = observed[key]
+
+
+def check_shard_prefixes(model: Model, chosen: dict[str, list[int]], must: dict[str, int],
+                         cycle: int) -> None:
+    """Each shard commits its queue in send order, so the writes found applied on a shard,
+    across all its keys, must be a prefix of what was sent to that shard.
+
+    A shard's *shard ops* are, in send order (request ids grow with sending), every write to
+    one of its keys, where the entries of one `mset` that route to the shard form a single
+    shard op (they commit together). For a prefix length P of that list, n_k(P) is how many of
+    key k's own ops lie in the first P shard ops. `chosen[k]` lists the prefix lengths of k's
+    ops whose resulting state equals what k serves (check_restart). The rule: some P exists,
+    at least one past the last acknowledged shard op, with n_k(P) in chosen[k] for every key
+    k of the shard. (Per key this is the rule check_restart already applies; the shard ties
+    the keys' prefixes together: a later write to shard S can only be applied if every
+    earlier write to S is.)"""
+    by_shard: dict[int, dict[int, list[str]]] = {}      # shard -> req id -> its keys there
+    position: dict[tuple[str, int], int] = {}           # (key, op index) -> req id
+    for key in model.keys:
+        for i, op in enumerate(model.ops[key]):
+            by_shard.setdefault(shard_of(key, SHARDS), {}).setdefault(op.req_id, []).append(key)
+            position[(key, i)] = op.req_id
+    for shard, ops in sorted(by_shard.items()):
+        seq = sorted(ops.items())                       # send order
+        pos = {rid: p for p, (rid, _) in enumerate(seq)}
+        keys = sorted({k for _, ks in seq for k in ks})
+        # the last acknowledged op of each key is acknowledged, so everything before it in
+        # the shard's order must be applied
+        lo = max((pos[position[(k, must[k] - 1)]] + 1 for k in keys if must[k] > 0), default=0)
+        if lo < len(seq):
+            model.shard_ops_unacked += len(seq) - lo
+        allowed = {k: set(chosen[k]) for k in keys}
+        count = {k: 0 for k in keys}
+        bad = sum(1 for k in keys if 0 not in allowed[k])
+        fits = [0] if bad == 0 and lo == 0 else []
+        for p, (rid, ks) in enumerate(seq, start=1):
+            for k in ks:
+                bad -= count[k] not in allowed[k]
+                count[k] += 1
+                bad += count[k] not in allowed[k]
+            if bad == 0 and p >= lo:
+                fits.append(p)
+        model.shards_checked += 1
+        if not fits:
+            fail(f"cycle {cycle}: shard {shard}: what its keys serve is no prefix of the "
+                 f"{len(seq)} writes sent to it (the first {lo} acknowledged): "
+                 f"{_explain_shard(model, shard, seq, pos, chosen, lo)}")
+
+
+def _explain_shard(model: Model, shard: int, seq, pos, chosen, lo: int) -> str:
+    """Name two keys whose served states need incompatible shard prefixes, if there are."""
+    need = []                     # (key, lowest P, highest P) each key allows on its own
+    for k in sorted({k for _, ks in seq for k in ks}):
+        ops = model.ops[k]
+        low, high = min(chosen[k]), max(chosen[k])
+        p_low = pos[ops[low - 1].req_id] + 1 if low > 0 else 0
+        p_high = pos[ops[high].req_id] if high < len(ops) else len(seq)
+        need.append((k, p_low, p_high, low, high, len(ops)))
+    late = max(need, key=lambda t: t[1])
+    early = min(need, key=lambda t: t[2])
+    e, _, p_high, _, high, _ = early
+    if lo > p_high:
+        return (f"key {e!r} lacks its write id {model.ops[e][high].req_id} (shard position "
+                f"{p_high}) although a later write to the shard (position {lo - 1}) was "
+                f"acknowledged")
+    if late[1] > p_high:
+        k, p_low, _, low, _, _ = late
+        return (f"key {k!r} has its write id {model.ops[k][low - 1].req_id} applied "
+                f"(shard position {p_low - 1}), but key {e!r} lacks its write id "
+                f"{model.ops[e][high].req_id}, sent to the shard earlier (position {p_high})")
+    return "; ".join(f"{k!r}: applied-op counts {sorted(chosen[k])} of {n}"
+                     for k, _, _, _, _, n in need[:12])
 
 
 def _short(v: bytes | None) -> str:
@@ -434,14 +547,81 @@ def _sabotage(model: Model, must: dict[str, int], how: str) -> None:
     raise ReliabilityError("sabotage found no key whose last op is an acknowledged set")
 
 
+MAX_FREEZES = 50        # freezes per cycle looking for requests in flight
+SETTLE_QUIET = 0.05     # s without new answers (and none unread) before a frozen engine is judged
+
+
+def _settle(eng: EngineProcess, reader: Reader, timeout: float = 30.0) -> None:
+    """While the engine is frozen: wait until the reader has taken every answer it wrote."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while True:
+        now = time.monotonic()
+        seen = (len(reader.answers), eng.stdout_bytes)
+        if seen != last:
+            last, since = seen, now
+        elif (now - since >= SETTLE_QUIET and eng.unread_stdout_bytes() == 0
+              and eng.queued_frames() == 0):
+            return
+        if now > deadline:
+            fail("answers of the frozen engine were not all read within "
+                 f"{timeout} s")
+        time.sleep(0.005)
+
+
+def check_threads(cycle: int, writer: Writer, reader: Reader) -> None:
+    if writer.is_alive() or reader.is_alive():
+        fail(f"cycle {cycle}: writer alive {writer.is_alive()}, reader alive "
+             f"{reader.is_alive()} 30 s after the kill")
+    if writer.error is not None:
+        fail(f"cycle {cycle}: the writer stopped with {writer.error!r} (only a broken pipe "
+             f"after the kill is expected)")
+    if reader.error is not None or not reader.eof:
+        fail(f"cycle {cycle}: the reader stopped before the end of stdout: {reader.error!r}")
+    if reader.problems:
+        fail(f"cycle {cycle}: {reader.problems[:5]}")
+
+
+def kill_in_flight(eng: EngineProcess, writer: Writer, reader: Reader, rng: random.Random,
+                   cycle: int) -> tuple[list[int], int]:
+    """SIGKILL the engine at an instant when requests are in flight. The engine is frozen
+    (SIGSTOP) after a random 50..800 ms of load; if every request whose write had completed
+    before the freeze is already answered, it is resumed and frozen again 10..100 ms later
+    (up to MAX_FREEZES times). The kill lands on the frozen engine. Returns (ids written
+    before the freeze, number of freezes)."""
+    time.sleep(rng.uniform(0.05, 0.8))
+    for freezes in range(1, MAX_FREEZES + 1):
+        if writer.error is not None or not writer.is_alive():
+            fail(f"cycle {cycle}: the writer stopped before the kill: {writer.error!r}")
+        if eng.proc.poll() is not None:
+            fail(f"cycle {cycle}: the engine exited on its own ({eng.proc.returncode}): "
+                 f"{eng.stderr_text()[-2000:]}")
+        written = list(writer.written)       # writes completed before the freeze
+        eng.pause()
+        _settle(eng, reader)
+        if any(rid not in reader.answers for rid in written):
+            writer.killed.set()
+            eng.kill()
+            return written, freezes
+        eng.resume()
+        time.sleep(rng.uniform(0.01, 0.1))
+    fail(f"cycle {cycle}: no request was in flight at any of {MAX_FREEZES} freezes")
+    raise AssertionError("unreachable")
+
+
 def run(cycles: int, seed: int, data_dir: Path | None = None, *, sabotage: str | None = None,
-        verbose: bool = True) -> dict:
-    """Run the crash loop. `sabotage` ("value" or "ttl") corrupts the model after the first
-    cycle to prove the checker fails; the run must then raise ReliabilityError."""
+        verbose: bool = True, max_attempts: int | None = None) -> dict:
+    """Run the crash loop: `cycles` kill cycles, each with requests in flight at the kill.
+    A load phase whose kill turns out (once every answer is read) to have caught nothing in
+    flight is not counted as a cycle and is run again, at most `max_attempts` load phases in
+    all (default 2 * cycles + 5). `sabotage` ("value" or "ttl") corrupts the model after the
+    first load phase to prove the checker fails; the run must then raise ReliabilityError."""
     rng = random.Random(seed)
     keys = [f"ck:{i}" if i % 5 else f"клю:{i}" for i in range(N_KEYS)]
     model = Model(keys)
     values = ValueMaker(rng)
+    if max_attempts is None:
+        max_attempts = 2 * cycles + 5
     tmp = None
     if data_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="litestash-crash-")
@@ -449,52 +629,93 @@ def run(cycles: int, seed: int, data_dir: Path | None = None, *, sabotage: str |
     t0 = time.monotonic()
     next_id = 1_000_000
     acked = 0
+    cycles_run = 0              # load phases killed with requests in flight
+    attempts = 0                # load phases
+    in_flight_counts: list[int] = []
+    freezes_total = 0
+    must: dict[str, int] | None = None
     try:
-        for cycle in range(cycles + 1):
+        while True:
             eng = start(data_dir)
+            writer = None
             try:
-                if cycle > 0:
-                    check_restart(model, observe(eng, keys), must, cycle)
-                if cycle == cycles:
+                if must is not None:
+                    check_restart(model, observe(eng, keys), must, attempts)
+                final = cycles_run == cycles
+                if final:
                     code = eng.stop(timeout=30)
                     if code != 0:
                         fail(f"final clean stop exited {code}: {eng.stderr_text()[-2000:]}")
-                    break
-                model.new_cycle()
-                writer = Writer(eng, model, rng, values, next_id)
-                reader = Reader(eng)
-                reader.start()
-                writer.start()
-                time.sleep(rng.uniform(0.05, 0.8))
-                eng.proc.kill()
-                eng.wait(timeout=30)
-                writer.halt.set()
-                writer.join(timeout=30)
-                reader.join(timeout=30)
-                next_id = writer.next_id + 1
-                if reader.problems:
-                    fail(f"cycle {cycle}: {reader.problems[:5]}")
-                must = check_answers(model, reader.answers)
-                if sabotage and cycle == 0:
-                    _sabotage(model, must, sabotage)
-                acked += len(reader.answers)
-                if verbose:
-                    print(f"cycle {cycle + 1}/{cycles}: sent {len(model.requests)} requests, "
-                          f"{len(reader.answers)} answered before SIGKILL", flush=True)
-            finally:
-                eng.cleanup()
+                else:
+                    if attempts >= max_attempts:
+                        fail(f"only {cycles_run} of {attempts} load phases were killed with "
+                             f"requests in flight")
+                    attempts += 1
+                    model.new_cycle()
+                    writer = Writer(eng, model, rng, values, next_id)
+                    reader = Reader(eng)
+                    reader.start()
+                    writer.start()
+                    written, freezes = kill_in_flight(eng, writer, reader, rng, attempts)
+                    freezes_total += freezes
+                    code = eng.wait(timeout=30)
+                    writer.halt.set()
+                    writer.join(timeout=30)
+                    reader.join(timeout=30)
+                    if code != -signal.SIGKILL:
+                        fail(f"cycle {attempts}: exit {code} instead of the SIGKILL: "
+                             f"{eng.stderr_text()[-2000:]}")
+                    check_threads(attempts, writer, reader)
+                    next_id = writer.next_id + 1
+                    must = check_answers(model, reader.answers)
+                    if sabotage and attempts == 1:
+                        _sabotage(model, must, sabotage)
+                    acked += len(reader.answers)
+                    # exact now: a SIGKILLed engine answers nothing more
+                    in_flight = sum(1 for rid in written if rid not in reader.answers)
+                    if in_flight:
+                        cycles_run += 1
+                        in_flight_counts.append(in_flight)
+                    if verbose:
+                        print(f"cycle {cycles_run}/{cycles} (load phase {attempts}): sent "
+                              f"{len(model.requests)} requests, {len(reader.answers)} answered "
+                              f"before SIGKILL, {in_flight} written and unanswered when it "
+                              f"landed ({freezes} freeze(s))"
+                              + ("" if in_flight else "; not counted, run again"), flush=True)
+            except BaseException:
+                if writer is not None:
+                    writer.killed.set()
+                    writer.halt.set()
+                eng.cleanup(check=False)
+                raise
+            problem = eng.cleanup(check=False)
+            if problem:
+                fail(f"after load phase {attempts}: {problem}")
+            if final:
+                break
             integrity_check(data_dir, SHARDS)
-        result = {"cycles": cycles, "requests_answered": acked,
+        result = {"cycles": cycles_run, "load_phases": attempts,
+                  "restarts_checked": model.restarts_checked,
+                  "in_flight_min": min(in_flight_counts, default=0),
+                  "in_flight_total": sum(in_flight_counts), "freezes": freezes_total,
+                  "requests_answered": acked,
                   "writes_sent": model.writes_sent, "writes_verified": model.writes_verified,
+                  "gets_verified": model.gets_verified,
+                  "shards_checked": model.shards_checked,
+                  "shard_ops_unacked": model.shard_ops_unacked,
                   "unacked_applied": model.unacked_applied,
                   "unacked_lost": model.unacked_lost, "msets_split": model.msets_split,
                   "seconds": round(time.monotonic() - t0, 1)}
         if verbose:
-            print(f"crash loop: {cycles} cycles run, {model.writes_verified} acknowledged "
-                  f"writes verified ({model.writes_sent} writes sent, {acked} answers); "
+            print(f"crash loop: {cycles_run} cycles run ({attempts} load phases, "
+                  f"{freezes_total} freezes), {sum(in_flight_counts)} requests in flight at "
+                  f"the kills (at least {result['in_flight_min']} per cycle); "
+                  f"{model.writes_verified} acknowledged writes and {model.gets_verified} gets "
+                  f"verified ({model.writes_sent} writes sent, {acked} answers); "
                   f"unacknowledged key ops found applied {model.unacked_applied}, not "
                   f"applied {model.unacked_lost}; unacknowledged msets applied on some shards "
-                  f"only {model.msets_split}; "
+                  f"only {model.msets_split}; {model.shards_checked} shard prefix checks over "
+                  f"{model.shard_ops_unacked} unacknowledged shard ops; "
                   f"{result['seconds']} s, seed {seed}", flush=True)
         return result
     finally:

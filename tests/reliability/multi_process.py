@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reliability_common import ReliabilityError, integrity_check  # noqa: E402
 
-from engine_proc import EngineProcess, frame, pack, shard_of  # noqa: E402
+from engine_proc import EngineProcess, cleanup_all, frame, pack, shard_of  # noqa: E402
 
 SHARDS = 16
 
@@ -164,6 +164,7 @@ def run(seconds: float, seed: int, n_engines: int = 4, n_keys: int = 200,
     shared = Shared(keys)
     engines: list[EngineProcess] = []
     t0 = time.monotonic()
+    finished = False
     try:
         for _ in range(n_engines):     # started back to back on an empty data dir
             engines.append(EngineProcess(["--shards", str(SHARDS), "--log-level", "warn"],
@@ -221,24 +222,32 @@ def run(seconds: float, seed: int, n_engines: int = 4, n_keys: int = 200,
                     (True, want.value, want.version):
                 raise ReliabilityError(f"{k!r} holds {ans!r}; the acknowledged set with the "
                                        f"highest version is {want}")
+        reads_found = len(shared.reads)
         code = final.stop(timeout=60)
         if code != 0:
             raise ReliabilityError(f"final engine exited {code}")
         integrity_check(data_dir, SHARDS)
         result = {"engines": n_engines, "acknowledged_writes": len(shared.acks),
-                  "reads_checked": shared.gets, "keys_written": len(newest),
+                  "reads_checked": shared.gets, "reads_found": reads_found,
+                  "keys_written": len(newest),
                   "seconds": round(time.monotonic() - t0, 1)}
         if verbose:
             per = [sum(1 for a in shared.acks if a.engine == i) for i in range(n_engines)]
             print(f"multi process: {n_engines} engines, {len(shared.acks)} acknowledged writes "
                   f"(per engine {per}), {shared.gets} gets checked, {len(newest)} keys, "
                   f"{result['seconds']} s, seed {seed}", flush=True)
+        finished = True
         return result
     finally:
-        for eng in engines:
-            eng.cleanup()
+        # every engine was stopped and its exit status checked above; if the run failed
+        # half-way, the engines still running must at least exit cleanly on stdin EOF
+        problems = cleanup_all(engines)
         if tmp is not None:
             tmp.cleanup()
+        if problems and finished:
+            raise ReliabilityError("; ".join(problems))
+        for problem in problems:             # the run already failed: report, do not mask
+            print(f"also: {problem}", file=sys.stderr)
 
 
 def main(argv=None) -> int:

@@ -26,6 +26,8 @@ def test_multi_process(tmp_path):
     seconds = float(os.environ.get("LITESTASH_MULTI_SECONDS") or (30 if long_mode() else 5))
     result = mp.run(seconds, _seed(), data_dir=tmp_path / "data")
     assert result["acknowledged_writes"] > 0 and result["keys_written"] == 200
+    # the read checks ran on something: gets were sent and some found a value
+    assert result["reads_checked"] > 0 and result["reads_found"] > 0, result
 
 
 def test_final_check_can_fail(tmp_path):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from engine_proc import EngineProcess, check_error, frame, pack, unpack
+from engine_proc import EngineProcess, check_error, cleanup_all, frame, pack, unpack
 from reliability_common import REPO, long_mode, rss_kib
 
 RSS_LIMIT_KIB = 200 << 10
@@ -47,10 +47,12 @@ def start(path: Path, *extra: str) -> EngineProcess:
 
 @pytest.fixture
 def engines():
+    """Engines a test started; at teardown each must exit cleanly on stdin EOF."""
     started: list[EngineProcess] = []
     yield started
-    for e in started:
-        e.cleanup()
+    problems = cleanup_all(started)
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
 
 
 # --------------------------------------------------------------------------- file modes
@@ -241,7 +243,7 @@ def test_flood_with_tiny_max_inflight(tmp_path):
         for s in range(0, total, 10_000):
             keys = [f"f:{i}" for i in range(s, min(total, s + 10_000))]
             got = eng.ok("mget", keys=keys)
-            assert all(got["found"]), f"missing keys in {keys[0]}..{keys[-1]}"
+            assert got["found"] == [True] * len(keys), f"missing keys in {keys[0]}..{keys[-1]}"
             assert got["values"] == list(range(s, s + len(keys)))
         rss_peak = max(rss_peak, rss_kib(eng.proc.pid))
         assert rss_peak < RSS_LIMIT_KIB, f"RSS peaked at {rss_peak} KiB"
@@ -251,4 +253,5 @@ def test_flood_with_tiny_max_inflight(tmp_path):
               f"{rss_peak} KiB, {flood_s:.1f} s")
     finally:
         eng.gate.set()
-        eng.cleanup()
+        problem = eng.cleanup(check=False)
+    assert problem is None, problem

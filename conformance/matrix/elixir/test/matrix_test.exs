@@ -1,0 +1,62 @@
+defmodule LiteStash.DatasetTest do
+  @moduledoc "dataset.json: native Elixir encoding and a write/read round trip through the engine."
+  use ExUnit.Case, async: true
+  alias LiteStash.Msgpack
+  alias LiteStash.Matrix.Vectors
+
+  defp hex(bin), do: Base.encode16(bin, case: :lower)
+  defp unhex(hex), do: Base.decode16!(hex, case: :mixed)
+
+  defp tmp_dir!(tag) do
+    dir =
+      Path.join(
+        System.tmp_dir!(),
+        "litestash-ex-matrix-#{tag}-#{System.os_time(:nanosecond)}-" <>
+          "#{System.unique_integer([:positive])}"
+      )
+
+    File.mkdir_p!(dir)
+    on_exit(fn -> File.rm_rf!(dir) end)
+    dir
+  end
+
+  test "native encoding of every dataset description gives value_hex exactly" do
+    for e <- Vectors.load!("dataset")["entries"] do
+      assert hex(Msgpack.encode!(Vectors.native(e["json"]))) == e["value_hex"], e["key"]
+      assert Msgpack.decode!(unhex(e["value_hex"])) === Vectors.expected(e["json"]), e["key"]
+    end
+  end
+
+  test "matrix write then verify on one data dir" do
+    import ExUnit.CaptureIO
+    dir = tmp_dir!("matrix")
+    n = length(Vectors.load!("dataset")["entries"])
+
+    assert capture_io(fn -> assert LiteStash.Matrix.main(["write", dir]) == 0 end) =~
+             ~r/^write OK #{n} keys/
+
+    assert capture_io(fn -> assert LiteStash.Matrix.main(["verify", dir]) == 0 end) ==
+             "verify OK #{n} keys\n"
+
+    # verify can fail: change one entry and expect a non-zero status naming the key
+    {:ok, s} = LiteStash.start(data_dir: dir, name: nil, log_level: "error")
+
+    on_exit(fn ->
+      try do
+        if Process.alive?(s), do: LiteStash.stop(s)
+      catch
+        :exit, _ -> :ok
+      end
+    end)
+
+    :ok = LiteStash.set(s, "ds:int:zero", 1)
+    :ok = LiteStash.stop(s)
+
+    err =
+      capture_io(:stderr, fn ->
+        capture_io(fn -> assert LiteStash.Matrix.main(["verify", dir]) == 1 end)
+      end)
+
+    assert err =~ "ds:int:zero"
+  end
+end

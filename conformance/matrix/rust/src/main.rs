@@ -1,0 +1,164 @@
+//! Cross-language matrix role of the Rust host (run through `conformance/matrix/rust/matrix.sh`),
+//! built on the `litestash` crate (hosts/rust).
+//!
+//!   matrix write DATA_DIR    store every dataset.json entry; natively (rmp-serde encoding of
+//!                            the entry's dynamic `Value`) when that gives exactly `value_hex`,
+//!                            else the raw bytes
+//!   matrix verify DATA_DIR   read every key back: raw bytes must equal `value_hex`, and the
+//!                            value decoded both by the host's own decoder and through serde
+//!                            (`get::<Value>`) must equal the `json` description
+//!
+//! Prints `write OK N keys` / `verify OK N keys` and exits 0, or lists every mismatch and exits
+//! 1 (2 for usage or setup errors). Engine: env LITESTASH_ENGINE, else litestash-engine on
+//! PATH.
+
+use std::process::ExitCode;
+
+use litestash::msgpack::{self, hex, unhex, Value};
+use litestash::{Client, Options};
+use litestash_matrix::vectors;
+
+struct Entry {
+    key: String,
+    bytes: Vec<u8>,
+    hex: String,
+    expected: Value,
+}
+
+fn entries() -> Result<Vec<Entry>, String> {
+    let doc = vectors::load("dataset")?;
+    let list = doc
+        .get("entries")
+        .and_then(Value::as_array)
+        .ok_or("dataset: no entries")?;
+    list.iter()
+        .map(|e| {
+            let key = e
+                .get("key")
+                .and_then(Value::as_str)
+                .ok_or("entry without key")?
+                .to_owned();
+            let h = e
+                .get("value_hex")
+                .and_then(Value::as_str)
+                .ok_or("entry without value_hex")?;
+            let json = e.get("json").ok_or("entry without json")?;
+            Ok(Entry {
+                bytes: unhex(h).ok_or("bad value_hex")?,
+                hex: h.to_owned(),
+                expected: vectors::expected(json).map_err(|m| format!("{key}: {m}"))?,
+                key,
+            })
+        })
+        .collect()
+}
+
+fn write(c: &mut Client, entries: &[Entry]) -> Vec<String> {
+    let mut native = 0;
+    let mut failures = Vec::new();
+    for e in entries {
+        let same = rmp_serde::to_vec_named(&e.expected)
+            .map(|b| b == e.bytes)
+            .unwrap_or(false);
+        let r = if same {
+            native += 1;
+            c.set(&e.key, &e.expected)
+        } else {
+            c.set_raw(&e.key, &e.bytes, None)
+        };
+        if let Err(err) = r {
+            failures.push(format!("{:?}: {err}", e.key));
+        }
+    }
+    if let Err(err) = c.sync() {
+        failures.push(format!("sync: {err}"));
+    }
+    if failures.is_empty() {
+        println!(
+            "write OK {} keys ({native} native, {} raw)",
+            entries.len(),
+            entries.len() - native
+        );
+    }
+    failures
+}
+
+fn verify(c: &mut Client, entries: &[Entry]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for e in entries {
+        match c.get_raw(&e.key) {
+            Ok(Some(raw)) if raw == e.bytes => {
+                match msgpack::decode(&raw) {
+                    Ok(v) if v == e.expected => {}
+                    Ok(v) => failures.push(format!(
+                        "{:?}: decoded {v:?}, expected {:?}",
+                        e.key, e.expected
+                    )),
+                    Err(err) => failures.push(format!("{:?}: cannot decode: {err}", e.key)),
+                }
+                match c.get::<Value>(&e.key) {
+                    Ok(Some(v)) if v == e.expected => {}
+                    other => failures.push(format!("{:?}: serde get gave {other:?}", e.key)),
+                }
+            }
+            Ok(Some(raw)) => failures.push(format!(
+                "{:?}: bytes {}, expected {}",
+                e.key,
+                hex(&raw),
+                e.hex
+            )),
+            Ok(None) => failures.push(format!("{:?}: not found", e.key)),
+            Err(err) => failures.push(format!("{:?}: {err}", e.key)),
+        }
+    }
+    if failures.is_empty() {
+        println!("verify OK {} keys", entries.len());
+    }
+    failures
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mode, dir) = match args.as_slice() {
+        [m, d] if m == "write" || m == "verify" => (m.clone(), d.clone()),
+        _ => {
+            eprintln!("usage: matrix write|verify DATA_DIR");
+            return ExitCode::from(2);
+        }
+    };
+    let entries = match entries() {
+        Ok(e) => e,
+        Err(m) => {
+            eprintln!("rust matrix: {m}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut opts = Options::new(&dir);
+    opts.log_level = Some("warn".into());
+    let mut c = match Client::start(&opts) {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("rust matrix: cannot start the engine: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let failures = if mode == "write" {
+        write(&mut c, &entries)
+    } else {
+        verify(&mut c, &entries)
+    };
+    match c.close() {
+        Ok(s) if s.success() => {}
+        Ok(s) => eprintln!("rust matrix: engine exit status {s}"),
+        Err(err) => eprintln!("rust matrix: closing the engine: {err}"),
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for f in &failures {
+            eprintln!("{mode} FAILED {f}");
+        }
+        eprintln!("{mode} FAILED {} of {} keys", failures.len(), entries.len());
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,820 @@
+defmodule LiteStash do
+  @moduledoc """
+  Elixir host for `litestash-engine`: a GenServer that owns the engine process through an
+  Erlang port (`{:packet, 4}` framing, MessagePack maps; see the shared protocol contract).
+
+      {:ok, _pid} = LiteStash.start_link(data_dir: "./data")
+      :ok = LiteStash.set("user:1001", %{name: "Alice", score: 99})
+      {:ok, %{"name" => "Alice", "score" => 99}} = LiteStash.get("user:1001")
+      :ok = LiteStash.set("vec:1", [0.1, 0.5, 0.9], ttl_ms: 60_000)
+      {:error, :not_found} = LiteStash.get("missing")
+
+  ## Calling convention
+
+  Every function exists in two forms: without a server (the process registered under the
+  default name `LiteStash`) and with a server (pid, registered name, `{:via, ...}`) as the first
+  argument, e.g. `get(key)`, `get(key, opts)`, `get(server, key)`, `get(server, key, opts)`.
+  Keys are always binaries and servers never are, which is how the two forms are told apart.
+  Every call accepts `timeout:` (ms, default 5000) where it takes options.
+
+  ## Results
+
+  * `get/3` → `{:ok, value}` or `{:error, :not_found}` (so a stored `nil` is `{:ok, nil}`).
+    Maps come back with the keys as sent on the wire (strings for this host's own writes, since
+    atoms are encoded as str); MessagePack bin comes back as `%LiteStash.Msgpack.Bin{}`.
+  * engine failures → `{:error, {code, message}}`, `code` an atom for the codes of the contract
+    (`:invalid_key`, `:wrong_shard`, `:type_error`, ...) or the wire string for an unknown code.
+  * host failures → `{:error, :timeout}`, `{:error, {:engine_exited, status}}` (every pending
+    caller gets it when the engine dies, then the server stops with
+    `{:shutdown, {:engine_exited, status}}`), `{:error, :not_running}`,
+    `{:error, {:unencodable, term}}`, `{:error, {:invalid_msgpack, reason}}` (for `set_raw`).
+
+  ## Concurrency and routing
+
+  Callers are served concurrently: each request gets an id, the caller is parked in a map of
+  pending requests and answered (`GenServer.reply/2`) when the engine's response with that id
+  arrives, in whatever order the engine answers. Requests are encoded and responses decoded in
+  the calling process; the server only frames, routes and matches. The server computes each
+  key's shard itself (BLAKE2b-512, `LiteStash.Routing`) and sends it as `shard`, so a host and
+  engine that disagree on routing fail loudly with `:wrong_shard`.
+
+  ## Options of `start_link/1`
+
+  * `:data_dir` — engine `--data-dir` (default: the engine's own default, `./data`)
+  * `:memory` — `true` for `--memory`
+  * `:shards`, `:sync`, `:max_value_bytes`, `:max_key_bytes`, `:max_frame_bytes` — the
+    matching engine flags
+  * `:log_level` — engine `--log-level` (default `"warn"`, so the engine's info lines stay off
+    the application's console; `nil` leaves the engine's own default / `LITESTASH_LOG_LEVEL`)
+  * `:engine_args` — extra command-line arguments
+  * `:engine` — path of the binary (default: env `LITESTASH_ENGINE`, else `litestash-engine`
+    on `PATH`; see `find_engine/1`)
+  * `:name` — registered name (default `LiteStash`; `nil` for none)
+  * `:timeout` — how long to wait for the engine's `hello` (default 5000 ms)
+  """
+
+  use GenServer
+  require Logger
+
+  alias LiteStash.{Error, Msgpack, Routing}
+  alias LiteStash.Msgpack.Raw
+
+  @default_timeout 5_000
+  @default_log_level "warn"
+  @engine_name "litestash-engine"
+
+  @type server :: GenServer.server()
+  @type key :: binary
+  @type error ::
+          {:error, {atom | binary, binary}}
+          | {:error, :timeout | :not_running | {:engine_exited, integer} | term}
+
+  # ------------------------------------------------------------------ lifecycle
+
+  @doc """
+  Finds the engine binary: the explicit `path` (the `:engine` option) when given, else env
+  `LITESTASH_ENGINE`, else `litestash-engine` on `PATH`. A name without a `/` is looked up on
+  `PATH`. Returns `{:ok, absolute_path}` or `{:error, {:engine_not_found, message}}`, the
+  message saying where it looked.
+  """
+  @spec find_engine(Path.t() | nil) :: {:ok, Path.t()} | {:error, {:engine_not_found, binary}}
+  def find_engine(path \\ nil)
+
+  def find_engine(nil) do
+    case System.get_env("LITESTASH_ENGINE") do
+      env when env in [nil, ""] ->
+        case System.find_executable(@engine_name) do
+          nil ->
+            {:error,
+             {:engine_not_found,
+              "litestash-engine not found: no :engine option, LITESTASH_ENGINE is not set, " <>
+                "and no #{@engine_name} on PATH (#{System.get_env("PATH", "")})"}}
+
+          found ->
+            {:ok, found}
+        end
+
+      env ->
+        resolve_engine(env, "LITESTASH_ENGINE=#{inspect(env)}")
+    end
+  end
+
+  def find_engine(path), do: resolve_engine(to_string(path), ":engine #{inspect(path)}")
+
+  defp resolve_engine(path, what) do
+    found =
+      cond do
+        not String.contains?(path, "/") -> System.find_executable(path)
+        executable_file?(path) -> Path.expand(path)
+        true -> nil
+      end
+
+    case found do
+      nil ->
+        where = if String.contains?(path, "/"), do: "an executable file", else: "a command on PATH"
+        {:error, {:engine_not_found, "litestash-engine not found: #{what} is not #{where}"}}
+
+      found ->
+        {:ok, found}
+    end
+  end
+
+  defp executable_file?(path) do
+    case File.stat(path) do
+      {:ok, %File.Stat{type: :regular, mode: mode}} -> Bitwise.band(mode, 0o111) != 0
+      _ -> false
+    end
+  end
+
+  @doc "Starts the engine and the server owning it, linked to the caller."
+  @spec start_link(keyword) :: GenServer.on_start()
+  def start_link(opts \\ []) do
+    {gen_opts, opts} = name_opts(opts)
+    GenServer.start_link(__MODULE__, opts, gen_opts)
+  end
+
+  @doc "Like `start_link/1` but without a link (the caller survives an engine crash)."
+  @spec start(keyword) :: GenServer.on_start()
+  def start(opts \\ []) do
+    {gen_opts, opts} = name_opts(opts)
+    GenServer.start(__MODULE__, opts, gen_opts)
+  end
+
+  defp name_opts(opts) do
+    case Keyword.pop(opts, :name, __MODULE__) do
+      {nil, opts} -> {[], opts}
+      {name, opts} -> {[name: name], opts}
+    end
+  end
+
+  @doc "Child spec for supervisors."
+  def child_spec(opts) do
+    %{id: Keyword.get(opts, :name, __MODULE__), start: {__MODULE__, :start_link, [opts]}}
+  end
+
+  @doc """
+  Stops the server: closes the engine's stdin (a clean shutdown: the engine finishes, commits,
+  checkpoints and exits 0) and waits up to `timeout` for the engine process to be gone.
+  """
+  def stop(server \\ __MODULE__, timeout \\ 10_000), do: GenServer.stop(server, :normal, timeout)
+
+  @doc "The engine's `hello` answer (a map with string keys) and the OS pid of the engine."
+  def info(server \\ __MODULE__), do: GenServer.call(server, :info)
+
+  # ------------------------------------------------------------------ operations
+
+  @doc "Stores `value` (any encodable term, see `LiteStash.Msgpack`). Option `ttl_ms:`."
+  def set(a, b) when is_binary(a), do: set(__MODULE__, a, b, [])
+  def set(a, b, c) when is_binary(a), do: set(__MODULE__, a, b, c)
+  def set(server, key, value), do: set(server, key, value, [])
+
+  def set(server, key, value, opts) do
+    with {:ok, raw} <- encode_value(value), do: set_raw(server, key, raw, opts)
+  end
+
+  @doc "Stores `bytes`, which must hold exactly one MessagePack object, unchanged."
+  def set_raw(a, b) when is_binary(a), do: set_raw(__MODULE__, a, b, [])
+  def set_raw(a, b, c) when is_binary(a), do: set_raw(__MODULE__, a, b, c)
+  def set_raw(server, key, bytes), do: set_raw(server, key, bytes, [])
+
+  def set_raw(server, key, bytes, opts) when is_binary(bytes) do
+    with :ok <- check_one_object(bytes),
+         {:ok, _} <-
+           call(
+             server,
+             "set",
+             key,
+             [{"key", {:str, key}}, {"value", %Raw{bytes: bytes}}] ++
+               ttl_field(opts),
+             opts
+           ) do
+      :ok
+    end
+  end
+
+  @doc "Fetches and decodes a value: `{:ok, value}` or `{:error, :not_found}`."
+  def get(a) when is_binary(a), do: get(__MODULE__, a, [])
+  def get(a, b) when is_binary(a), do: get(__MODULE__, a, b)
+  def get(server, key), do: get(server, key, [])
+
+  def get(server, key, opts) do
+    with {:ok, raw} <- get_raw(server, key, opts), do: decode_value(raw)
+  end
+
+  @doc "Fetches a value's MessagePack bytes exactly as stored: `{:ok, bytes}`."
+  def get_raw(a) when is_binary(a), do: get_raw(__MODULE__, a, [])
+  def get_raw(a, b) when is_binary(a), do: get_raw(__MODULE__, a, b)
+  def get_raw(server, key), do: get_raw(server, key, [])
+
+  def get_raw(server, key, opts) do
+    with {:ok, resp} <- call(server, "get", key, [{"key", {:str, key}}], opts),
+         {:ok, true} <- field(resp, "found") do
+      Map.fetch(resp, "value") |> or_missing("value")
+    else
+      {:ok, false} -> {:error, :not_found}
+      other -> other
+    end
+  end
+
+  @doc "Deletes a key: `{:ok, deleted?}`."
+  def delete(a) when is_binary(a), do: delete(__MODULE__, a, [])
+  def delete(a, b) when is_binary(a), do: delete(__MODULE__, a, b)
+  def delete(server, key), do: delete(server, key, [])
+  def delete(server, key, opts), do: key_op(server, "delete", key, [], "deleted", opts)
+
+  @doc "Whether a live key exists: `{:ok, boolean}`."
+  def exists(a) when is_binary(a), do: exists(__MODULE__, a, [])
+  def exists(a, b) when is_binary(a), do: exists(__MODULE__, a, b)
+  def exists(server, key), do: exists(server, key, [])
+  def exists(server, key, opts), do: key_op(server, "exists", key, [], "exists", opts)
+
+  @doc "Sets a key's time to live: `{:ok, updated?}` (false when the key is absent)."
+  def expire(a, b) when is_binary(a), do: expire(__MODULE__, a, b, [])
+  def expire(a, b, c) when is_binary(a), do: expire(__MODULE__, a, b, c)
+  def expire(server, key, ttl_ms), do: expire(server, key, ttl_ms, [])
+
+  def expire(server, key, ttl_ms, opts),
+    do: key_op(server, "expire", key, [{"ttl_ms", ttl_ms}], "updated", opts)
+
+  @doc "Removes a key's expiry: `{:ok, updated?}` (true only if it had one)."
+  def persist(a) when is_binary(a), do: persist(__MODULE__, a, [])
+  def persist(a, b) when is_binary(a), do: persist(__MODULE__, a, b)
+  def persist(server, key), do: persist(server, key, [])
+  def persist(server, key, opts), do: key_op(server, "persist", key, [], "updated", opts)
+
+  @doc """
+  Remaining time to live: `{:ok, ms}`, `{:ok, :infinity}` for a key that never expires, or
+  `{:error, :not_found}`.
+  """
+  def ttl(a) when is_binary(a), do: ttl(__MODULE__, a, [])
+  def ttl(a, b) when is_binary(a), do: ttl(__MODULE__, a, b)
+  def ttl(server, key), do: ttl(server, key, [])
+
+  def ttl(server, key, opts) do
+    with {:ok, resp} <- call(server, "ttl", key, [{"key", {:str, key}}], opts),
+         {:ok, found} <- field(resp, "found"),
+         {:ok, ms} <- field(resp, "ttl_ms") do
+      cond do
+        not found -> {:error, :not_found}
+        ms == nil -> {:ok, :infinity}
+        true -> {:ok, ms}
+      end
+    end
+  end
+
+  @doc """
+  Fetches several keys: `{:ok, values}` in request order, `default` (option, `nil`) where a key
+  is absent. `mget_raw/3` gives the raw bytes instead (`nil` where absent).
+  """
+  def mget(a) when is_list(a), do: mget(__MODULE__, a, [])
+  def mget(a, b) when is_list(a), do: mget(__MODULE__, a, b)
+  def mget(server, keys), do: mget(server, keys, [])
+
+  def mget(server, keys, opts) do
+    default = Keyword.get(opts, :default)
+
+    with {:ok, raws} <- mget_raw(server, keys, opts) do
+      Enum.reduce_while(raws, {:ok, []}, fn
+        nil, {:ok, acc} ->
+          {:cont, {:ok, [default | acc]}}
+
+        raw, {:ok, acc} ->
+          case decode_value(raw) do
+            {:ok, v} -> {:cont, {:ok, [v | acc]}}
+            err -> {:halt, err}
+          end
+      end)
+      |> case do
+        {:ok, acc} -> {:ok, Enum.reverse(acc)}
+        err -> err
+      end
+    end
+  end
+
+  def mget_raw(a) when is_list(a), do: mget_raw(__MODULE__, a, [])
+  def mget_raw(a, b) when is_list(a), do: mget_raw(__MODULE__, a, b)
+  def mget_raw(server, keys), do: mget_raw(server, keys, [])
+
+  def mget_raw(server, keys, opts) when is_list(keys) do
+    with {:ok, resp} <- call(server, "mget", nil, [{"keys", str_list(keys)}], opts),
+         {:ok, found} <- field(resp, "found"),
+         {:ok, raw_values} <- Map.fetch(resp, "values") |> or_missing("values"),
+         {:ok, values} <- split(raw_values) do
+      if length(found) == length(keys) and length(values) == length(keys) do
+        {:ok, Enum.zip_with(found, values, fn f, v -> if f, do: v, else: nil end)}
+      else
+        {:error, {:protocol_error, :mget_length_mismatch}}
+      end
+    end
+  end
+
+  @doc """
+  Stores several entries (a map or a list of `{key, value}`), atomically per shard. Option
+  `ttl_ms:`. `mset_raw/3` takes raw MessagePack bytes as values.
+  """
+  def mset(a) when is_list(a) or is_map(a), do: mset(__MODULE__, a, [])
+  def mset(a, b) when is_list(a) or is_map(a), do: mset(__MODULE__, a, b)
+  def mset(server, entries), do: mset(server, entries, [])
+
+  def mset(server, entries, opts) do
+    Enum.reduce_while(entries, {:ok, []}, fn {k, v}, {:ok, acc} ->
+      case encode_value(v) do
+        {:ok, raw} -> {:cont, {:ok, [{k, raw} | acc]}}
+        err -> {:halt, err}
+      end
+    end)
+    |> case do
+      {:ok, acc} -> mset_raw(server, Enum.reverse(acc), opts)
+      err -> err
+    end
+  end
+
+  def mset_raw(a) when is_list(a) or is_map(a), do: mset_raw(__MODULE__, a, [])
+  def mset_raw(a, b) when is_list(a) or is_map(a), do: mset_raw(__MODULE__, a, b)
+  def mset_raw(server, entries), do: mset_raw(server, entries, [])
+
+  def mset_raw(server, entries, opts) do
+    entries = Enum.to_list(entries)
+
+    with :ok <- Enum.find_value(entries, :ok, fn {_k, raw} -> check_error(raw) end),
+         pairs = Enum.map(entries, fn {k, raw} -> [str(k), %Raw{bytes: raw}] end),
+         {:ok, _} <- call(server, "mset", nil, [{"entries", pairs}] ++ ttl_field(opts), opts) do
+      :ok
+    end
+  end
+
+  @doc "Deletes several keys: `{:ok, deleted_count}`."
+  def mdelete(a) when is_list(a), do: mdelete(__MODULE__, a, [])
+  def mdelete(a, b) when is_list(a), do: mdelete(__MODULE__, a, b)
+  def mdelete(server, keys), do: mdelete(server, keys, [])
+
+  def mdelete(server, keys, opts) do
+    with {:ok, resp} <- call(server, "mdelete", nil, [{"keys", str_list(keys)}], opts),
+         do: field(resp, "deleted")
+  end
+
+  @doc """
+  One page of live keys in ascending byte order: `{:ok, keys, more?}`. Options: `prefix:`,
+  `after:` (exclusive start key), `limit:` (engine default 1000, max 10000).
+  """
+  def scan(a \\ [])
+  def scan(a) when is_list(a), do: scan(__MODULE__, a)
+
+  def scan(server), do: scan(server, [])
+
+  def scan(server, opts) do
+    fields =
+      for {opt, name} <- [prefix: "prefix", after: "after", limit: "limit"],
+          Keyword.has_key?(opts, opt),
+          do: {name, str(Keyword.fetch!(opts, opt))}
+
+    with {:ok, resp} <- call(server, "scan", nil, fields, opts),
+         {:ok, keys} <- field(resp, "keys"),
+         {:ok, more} <- field(resp, "more") do
+      {:ok, keys, more}
+    end
+  end
+
+  @doc "Every live key matching `prefix:` (pages through `scan/2`): `{:ok, keys}`."
+  def scan_all(a \\ [])
+  def scan_all(a) when is_list(a), do: scan_all(__MODULE__, a)
+  def scan_all(server), do: scan_all(server, [])
+
+  def scan_all(server, opts), do: scan_pages(server, Keyword.delete(opts, :after), [])
+
+  defp scan_pages(server, opts, acc) do
+    case scan(server, opts) do
+      {:ok, keys, true} when keys != [] ->
+        scan_pages(server, Keyword.put(opts, :after, List.last(keys)), [keys | acc])
+
+      {:ok, keys, _} ->
+        {:ok, Enum.concat(Enum.reverse([keys | acc]))}
+
+      err ->
+        err
+    end
+  end
+
+  @doc "Number of live keys: `{:ok, n}`."
+  def count(server \\ __MODULE__, opts \\ []) do
+    with {:ok, resp} <- call(server, "count", nil, [], opts), do: field(resp, "count")
+  end
+
+  @doc "Removes every key (atomic per shard): `:ok`."
+  def clear(server \\ __MODULE__, opts \\ []), do: simple(server, "clear", opts)
+
+  @doc "Flushes everything acknowledged so far to disk with fsync: `:ok`."
+  def sync(server \\ __MODULE__, opts \\ []), do: simple(server, "sync", opts)
+
+  @doc "Round trip to the engine: `:ok`."
+  def ping(server \\ __MODULE__, opts \\ []), do: simple(server, "ping", opts)
+
+  @doc "Engine statistics, fully decoded: `{:ok, %{\"shards\" => [...], ...}}`."
+  def stats(server \\ __MODULE__, opts \\ []) do
+    with {:ok, resp} <- call(server, "stats", nil, [], opts), do: decode_all(resp)
+  end
+
+  @doc """
+  Low-level request: sends `op` with `fields` (a list of `{name, term}`; wrap pre-encoded
+  bytes in `%LiteStash.Msgpack.Raw{}`) and answers `{:ok, response}` with every response field
+  decoded (`"id"`, `"ok"` included) or `{:error, {code, message}}`. When `fields` has a `"key"`
+  the shard is added, unless option `shard:` gives one (an integer) or `:none`.
+  """
+  def request(server \\ __MODULE__, op, fields, opts \\ []) do
+    key =
+      case List.keyfind(fields, "key", 0) do
+        {"key", k} when is_binary(k) -> k
+        _ -> nil
+      end
+
+    with {:ok, resp} <- call(server, op, key, fields, opts), do: decode_all(resp)
+  end
+
+  @doc """
+  Sends `body` as one frame as is (no id added) and waits for the engine's answer carrying
+  `id` nil, decoded. For protocol tests (empty frames, garbage, hand-made requests).
+  """
+  def send_frame(server \\ __MODULE__, body, opts \\ []) when is_binary(body) do
+    timeout = Keyword.get(opts, :timeout, @default_timeout)
+    expect = Keyword.get(opts, :expect_id)
+
+    safe_call(server, {:raw_frame, body, expect}, timeout)
+    |> case do
+      {:ok, data} -> decode_response_map(data)
+      err -> err
+    end
+  end
+
+  # ------------------------------------------------------------------ client-side helpers
+
+  defp key_op(server, op, key, extra, result, opts) do
+    with {:ok, resp} <- call(server, op, key, [{"key", {:str, key}} | extra], opts),
+         do: field(resp, result)
+  end
+
+  defp simple(server, op, opts) do
+    with {:ok, _} <- call(server, op, nil, [], opts), do: :ok
+  end
+
+  # Keys, prefixes and `after` are always sent as MessagePack str, even when the bytes are not
+  # valid UTF-8 (the engine then answers invalid_key / bad_request, as the contract says).
+  defp str(b) when is_binary(b), do: {:str, b}
+  defp str(other), do: other
+  defp str_list(keys) when is_list(keys), do: Enum.map(keys, &str/1)
+  defp str_list(other), do: other
+
+  defp ttl_field(opts) do
+    case Keyword.fetch(opts, :ttl_ms) do
+      {:ok, ttl} -> [{"ttl_ms", ttl}]
+      :error -> []
+    end
+  end
+
+  defp encode_value(value) do
+    case Msgpack.encode(value) do
+      {:ok, iodata} -> {:ok, IO.iodata_to_binary(iodata)}
+      err -> err
+    end
+  end
+
+  defp decode_value(raw) do
+    case Msgpack.decode(raw) do
+      {:ok, v} -> {:ok, v}
+      {:error, reason} -> {:error, {:invalid_msgpack, reason}}
+    end
+  end
+
+  defp check_one_object(bytes) do
+    case Msgpack.skip(bytes) do
+      {:ok, n} when n == byte_size(bytes) -> :ok
+      {:ok, n} -> {:error, {:invalid_msgpack, {:trailing_bytes, byte_size(bytes) - n}}}
+      {:error, reason} -> {:error, {:invalid_msgpack, reason}}
+    end
+  end
+
+  defp check_error(raw) when is_binary(raw) do
+    case check_one_object(raw) do
+      :ok -> nil
+      err -> err
+    end
+  end
+
+  defp check_error(other), do: {:error, {:invalid_msgpack, {:not_a_binary, other}}}
+
+  defp field(resp, name) do
+    with {:ok, raw} <- Map.fetch(resp, name) |> or_missing(name) do
+      case Msgpack.decode(raw) do
+        {:ok, v} -> {:ok, v}
+        {:error, reason} -> {:error, {:protocol_error, {name, reason}}}
+      end
+    end
+  end
+
+  defp or_missing({:ok, v}, _name), do: {:ok, v}
+  defp or_missing(:error, name), do: {:error, {:protocol_error, {:missing_field, name}}}
+
+  defp split(raw) do
+    case Msgpack.split_array(raw) do
+      {:ok, items} -> {:ok, items}
+      {:error, reason} -> {:error, {:protocol_error, {:values, reason}}}
+    end
+  end
+
+  defp decode_all(resp) do
+    Enum.reduce_while(resp, {:ok, %{}}, fn {k, raw}, {:ok, acc} ->
+      case Msgpack.decode(raw) do
+        {:ok, v} -> {:cont, {:ok, Map.put(acc, k, v)}}
+        {:error, reason} -> {:halt, {:error, {:protocol_error, {k, reason}}}}
+      end
+    end)
+  end
+
+  defp decode_response_map(data) do
+    case Msgpack.decode(data) do
+      {:ok, map} -> {:ok, map}
+      {:error, reason} -> {:error, {:protocol_error, reason}}
+    end
+  end
+
+  # Encodes the request fields in the caller, then hands them to the server, which adds `id`
+  # (and `shard`), sends the frame and replies when the matching answer arrives.
+  defp call(server, op, key, fields, opts) do
+    timeout = Keyword.get(opts, :timeout, @default_timeout)
+    route = if key == nil, do: :none, else: Keyword.get(opts, :shard, {:key, key})
+
+    case Msgpack.encode({:map, [{"op", op} | fields]}) do
+      {:ok, [_header | body]} ->
+        safe_call(server, {:request, route, length(fields) + 1, body}, timeout)
+
+      {:error, reason} ->
+        {:error, reason}
+    end
+  end
+
+  defp safe_call(server, msg, timeout) do
+    GenServer.call(server, msg, timeout)
+  catch
+    :exit, {:timeout, _} -> {:error, :timeout}
+    :exit, {:noproc, _} -> {:error, :not_running}
+    :exit, {{:shutdown, {:engine_exited, status}}, _} -> {:error, {:engine_exited, status}}
+    :exit, {reason, _} -> {:error, {:server_exit, reason}}
+  end
+
+  # ------------------------------------------------------------------ GenServer
+
+  @impl true
+  def init(opts) do
+    # Trap exits so that `terminate/2` runs (closing the engine cleanly) when the parent stops.
+    Process.flag(:trap_exit, true)
+    timeout = Keyword.get(opts, :timeout, @default_timeout)
+
+    with {:ok, path} <- find_engine(Keyword.get(opts, :engine)),
+         {:ok, port} <- open_port(path, engine_args(opts)),
+         {:ok, hello} <- handshake(port, timeout) do
+      {:os_pid, os_pid} = Port.info(port, :os_pid)
+
+      {:ok,
+       %{
+         port: port,
+         os_pid: os_pid,
+         hello: hello,
+         shards: hello["shards"],
+         next_id: 1,
+         pending: %{},
+         raw_waiters: :queue.new()
+       }}
+    else
+      {:error, reason} -> {:stop, reason}
+    end
+  end
+
+  defp engine_args(opts) do
+    opts = Keyword.put_new(opts, :log_level, @default_log_level)
+
+    flags = [
+      data_dir: "--data-dir",
+      shards: "--shards",
+      sync: "--sync",
+      log_level: "--log-level",
+      max_value_bytes: "--max-value-bytes",
+      max_key_bytes: "--max-key-bytes",
+      max_frame_bytes: "--max-frame-bytes"
+    ]
+
+    args =
+      for {opt, flag} <- flags, Keyword.get(opts, opt) != nil, into: [] do
+        [flag, to_string(Keyword.fetch!(opts, opt))]
+      end
+
+    memory = if Keyword.get(opts, :memory, false), do: ["--memory"], else: []
+    List.flatten(args) ++ memory ++ Keyword.get(opts, :engine_args, [])
+  end
+
+  defp open_port(path, args) do
+    port =
+      Port.open({:spawn_executable, path}, [
+        :binary,
+        {:packet, 4},
+        :exit_status,
+        :use_stdio,
+        args: args
+      ])
+
+    {:ok, port}
+  rescue
+    e in ErlangError -> {:error, {:engine_spawn_failed, path, e.original}}
+  end
+
+  # Sends `hello` (id 0) and checks the engine speaks protocol 1 with our routing.
+  defp handshake(port, timeout) do
+    Port.command(port, Msgpack.encode!(%{"id" => 0, "op" => "hello"}))
+
+    receive do
+      {^port, {:data, data}} ->
+        with {:ok, resp} <- decode_response_map(data) do
+          case resp do
+            %{"id" => 0, "ok" => true, "protocol" => 1, "hash" => "blake2b-512", "shards" => n}
+            when is_integer(n) and n > 0 ->
+              {:ok, resp}
+
+            %{"ok" => false, "error" => %{"code" => c, "message" => m}} ->
+              close_port(port)
+              {:error, {:hello_failed, {Error.code(c), m}}}
+
+            other ->
+              close_port(port)
+              {:error, {:incompatible_engine, other}}
+          end
+        end
+
+      {^port, {:exit_status, status}} ->
+        {:error, {:engine_exited, status}}
+    after
+      timeout ->
+        close_port(port)
+        {:error, :hello_timeout}
+    end
+  end
+
+  @impl true
+  def handle_call({:request, route, nfields, body}, from, state) do
+    id = state.next_id
+
+    shard_field =
+      case route do
+        :none -> []
+        {:key, key} -> ["shard", Routing.shard(key, state.shards)]
+        n when is_integer(n) -> ["shard", n]
+      end
+
+    head = ["id", id | shard_field]
+    header = Msgpack.map_header(nfields + div(length(head), 2))
+    port_send(state.port, [header, Enum.map(head, &Msgpack.encode!/1), body])
+    {:noreply, %{state | next_id: id + 1, pending: Map.put(state.pending, id, from)}}
+  end
+
+  def handle_call({:raw_frame, body, expect_id}, from, state) do
+    port_send(state.port, body)
+
+    state =
+      if is_integer(expect_id),
+        do: %{state | pending: Map.put(state.pending, {:raw, expect_id}, from)},
+        else: %{state | raw_waiters: :queue.in(from, state.raw_waiters)}
+
+    {:noreply, state}
+  end
+
+  def handle_call(:info, _from, state) do
+    {:reply, %{hello: state.hello, os_pid: state.os_pid, shards: state.shards}, state}
+  end
+
+  @impl true
+  def handle_info({port, {:data, data}}, %{port: port} = state) do
+    {:noreply, dispatch(data, state)}
+  end
+
+  def handle_info({port, {:exit_status, status}}, %{port: port} = state) do
+    Logger.warning("litestash-engine exited with status #{status}")
+    fail_all(state, {:error, {:engine_exited, status}})
+    {:stop, {:shutdown, {:engine_exited, status}}, %{state | port: nil, pending: %{}}}
+  end
+
+  def handle_info({:EXIT, port, _reason}, %{port: port} = state), do: {:noreply, state}
+  def handle_info({:EXIT, _pid, reason}, state), do: {:stop, reason, state}
+  def handle_info(_other, state), do: {:noreply, state}
+
+  # Routes one response frame to the caller waiting for its id.
+  defp dispatch(data, state) do
+    with {:ok, spans} <- Msgpack.decode_map_spans(data),
+         {:ok, id} <- Map.fetch(spans, "id") |> or_missing("id"),
+         {:ok, id} <- Msgpack.decode(id) do
+      deliver(id, data, spans, state)
+    else
+      err ->
+        Logger.error("litestash: undecodable engine response #{inspect(err)}: #{inspect(data)}")
+        state
+    end
+  end
+
+  defp deliver(nil, data, _spans, state) do
+    case :queue.out(state.raw_waiters) do
+      {{:value, from}, rest} ->
+        GenServer.reply(from, {:ok, data})
+        %{state | raw_waiters: rest}
+
+      {:empty, _} ->
+        Logger.error("litestash: engine answered with id nil: #{inspect(data)}")
+        state
+    end
+  end
+
+  defp deliver(id, data, spans, state) do
+    case Map.pop(state.pending, id) do
+      {nil, _} ->
+        case Map.pop(state.pending, {:raw, id}) do
+          {nil, _} ->
+            Logger.error("litestash: answer for unknown id #{inspect(id)}")
+            state
+
+          {from, pending} ->
+            GenServer.reply(from, {:ok, data})
+            %{state | pending: pending}
+        end
+
+      {from, pending} ->
+        GenServer.reply(from, to_result(spans))
+        %{state | pending: pending}
+    end
+  end
+
+  defp to_result(spans) do
+    case Map.fetch(spans, "ok") do
+      {:ok, <<0xC3>>} ->
+        {:ok, spans}
+
+      {:ok, <<0xC2>>} ->
+        case spans |> Map.get("error", <<0xC0>>) |> Msgpack.decode() do
+          {:ok, %{"code" => code, "message" => msg}} when is_binary(code) ->
+            {:error, {Error.code(code), msg}}
+
+          other ->
+            {:error, {:protocol_error, {:bad_error_field, other}}}
+        end
+
+      other ->
+        {:error, {:protocol_error, {:bad_ok_field, other}}}
+    end
+  end
+
+  # If the engine has just died the port is closed and sending raises; the caller stays
+  # pending and is answered {:error, {:engine_exited, status}} by the exit_status message.
+  defp port_send(port, iodata) do
+    Port.command(port, iodata)
+  rescue
+    ArgumentError -> :closed
+  end
+
+  defp fail_all(state, reply) do
+    Enum.each(state.pending, fn {_id, from} -> GenServer.reply(from, reply) end)
+    state.raw_waiters |> :queue.to_list() |> Enum.each(&GenServer.reply(&1, reply))
+  end
+
+  @impl true
+  def terminate(_reason, %{port: nil}), do: :ok
+
+  def terminate(_reason, state) do
+    fail_all(state, {:error, :not_running})
+    close_port(state.port)
+    wait_os_exit(state.os_pid, 10_000)
+  end
+
+  defp close_port(port) do
+    Port.close(port)
+  rescue
+    ArgumentError -> :ok
+  end
+
+  # Closing the port closes the engine's stdin; the engine then drains, commits and exits.
+  # Wait for the process to be gone (Linux: /proc/<pid>) so callers can remove the data dir.
+  defp wait_os_exit(os_pid, left) when left <= 0 do
+    Logger.warning("litestash-engine #{os_pid} still running after stdin closed; killing it")
+    System.cmd("kill", ["-KILL", to_string(os_pid)], stderr_to_stdout: true)
+    :ok
+  end
+
+  defp wait_os_exit(os_pid, left) do
+    if File.exists?("/proc/#{os_pid}") and not zombie?(os_pid) do
+      Process.sleep(10)
+      wait_os_exit(os_pid, left - 10)
+    else
+      :ok
+    end
+  end
+
+  defp zombie?(os_pid) do
+    case File.read("/proc/#{os_pid}/stat") do
+      {:ok, stat} -> stat |> String.split(") ") |> List.last() |> String.starts_with?("Z")
+      _ -> true
+    end
+  end
+end

@@ -1,0 +1,224 @@
+"""Synchronous litestash client: spawns one engine and sends one request at a time.
+
+    with LiteStash(data_dir="/tmp/stash") as db:
+        db.set("user:1", {"name": "Ada"})
+        db.get("user:1")            # {'name': 'Ada'}
+
+The client routes every keyed request itself (BLAKE2b-512, first 8 bytes big-endian mod shards)
+and sends `shard`, checks `hello` on start, raises typed `LiteStashError`s, and on `close()`
+closes the engine's stdin, waits and checks the exit status is 0.
+"""
+import itertools
+import threading
+from typing import Any, Iterable, Iterator, List, Optional, Tuple
+
+from . import protocol
+from .errors import EngineExited, FrameTooLarge, LiteStashError
+from .process import EngineProcess
+from .protocol import Cmd, Commands, Ttl
+
+
+class LiteStash:
+    """A litestash engine owned by this object. Thread-safe (requests are serialized)."""
+
+    def __init__(self, data_dir=None, shards: int = protocol.DEFAULT_SHARDS, engine: Optional[str] = None,
+                 *, timeout: Optional[float] = None, env: Optional[dict] = None, **flags):
+        """Start `engine` (default: $LITESTASH_ENGINE, then `litestash-engine` on $PATH) on
+        `data_dir`; EngineNotFound when there is none.
+
+        Extra keyword flags become engine flags: memory=True -> --memory,
+        max_value_bytes=1024 -> --max-value-bytes 1024; the engine logs at log_level="warn"
+        unless told otherwise. `timeout` (seconds) bounds each answer.
+        """
+        if data_dir is None and not flags.get("memory"):
+            raise ValueError("data_dir is required unless memory=True")
+        self.shards = shards
+        self.timeout = timeout
+        self.argv = protocol.engine_argv(engine, data_dir, shards, flags)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._cmds = Commands(shards)
+        self._closed = False
+        self._dead: Optional[EngineExited] = None
+        self._engine = EngineProcess(self.argv, env=env)
+        try:
+            self.info = self._call(self._cmds.hello())
+            protocol.check_hello(self.info, shards)
+        except BaseException:
+            self._engine.kill()
+            self._engine.wait(timeout=5)
+            self._closed = True
+            raise
+        self.max_frame_bytes = self.info.get("max_frame_bytes")
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _call(self, cmd: Cmd) -> Any:
+        with self._lock:
+            if self._dead is not None:
+                raise self._dead.clone()
+            if self._closed:
+                raise LiteStashError("client is closed", code="closed")
+            req_id = next(self._ids)
+            body = protocol.encode_request(req_id, cmd.op, cmd.fields)
+            limit = getattr(self, "max_frame_bytes", None)
+            if limit is not None and len(body) > limit:
+                raise FrameTooLarge("request of %d bytes exceeds max_frame_bytes %d (not sent)"
+                                    % (len(body), limit))
+            try:
+                self._engine.send(body)
+                raw = self._engine.recv(self.timeout)
+            except EngineExited as e:
+                self._dead = e
+                raise
+            resp = protocol.decode(raw)
+            protocol.check_response(resp, req_id)
+        return protocol.result_of(cmd, resp, raw, req_id)
+
+    @property
+    def pid(self) -> int:
+        return self._engine.pid
+
+    @property
+    def process(self) -> EngineProcess:
+        return self._engine
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Close stdin, wait for the engine, raise EngineExited unless it exited with 0."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            status = self._engine.close(timeout)
+        if status != 0 and self._dead is None:  # a death already reported is not raised twice
+            raise EngineExited("engine exited with status %s on close" % status, exit_status=status,
+                               stderr_tail=self._engine.stderr_tail())
+
+    def __enter__(self) -> "LiteStash":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            try:
+                self.close()
+            except LiteStashError:
+                pass  # the original exception is the interesting one
+
+    def __del__(self):
+        eng = getattr(self, "_engine", None)
+        if eng is not None and not getattr(self, "_closed", True):
+            eng.kill()
+
+    # --- operations -------------------------------------------------------------------------
+    def hello(self) -> dict:
+        return self._call(self._cmds.hello())
+
+    def ping(self) -> bool:
+        return self._call(self._cmds.ping())
+
+    def set(self, key: str, value: Any, ttl_ms: Optional[int] = None) -> int:
+        """Store `value` (encoded with msgpack); returns the new version (µs since epoch)."""
+        return self._call(self._cmds.set(key, value, ttl_ms))
+
+    def set_raw(self, key: str, packed: bytes, ttl_ms: Optional[int] = None) -> int:
+        """Store `packed`, which must be exactly one MessagePack object, byte for byte."""
+        return self._call(self._cmds.set_raw(key, packed, ttl_ms))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The decoded value, or `default` when the key is absent (a stored nil is None)."""
+        return self._call(self._cmds.get(key, default))
+
+    def get_with_version(self, key: str) -> Optional[Tuple[Any, int]]:
+        """(value, version), or None when the key is absent."""
+        return self._call(self._cmds.get_with_version(key))
+
+    def get_raw(self, key: str) -> Optional[bytes]:
+        """The value's MessagePack bytes exactly as stored, or None when absent."""
+        return self._call(self._cmds.get_raw(key))
+
+    def delete(self, key: str) -> bool:
+        return self._call(self._cmds.delete(key))
+
+    def exists(self, key: str) -> bool:
+        return self._call(self._cmds.exists(key))
+
+    def mset(self, entries, ttl_ms: Optional[int] = None) -> int:
+        """`entries`: a dict or (key, value) pairs. Returns the count written."""
+        return self._call(self._cmds.mset(entries, ttl_ms))
+
+    def mset_raw(self, entries, ttl_ms: Optional[int] = None) -> int:
+        """Like mset with each value given as its MessagePack bytes."""
+        return self._call(self._cmds.mset_raw(entries, ttl_ms))
+
+    def mget(self, keys: Iterable[str], default: Any = None) -> List[Any]:
+        """Values in request order, `default` where absent."""
+        return self._call(self._cmds.mget(keys, default))
+
+    def mget_raw(self, keys: Iterable[str]) -> List[Optional[bytes]]:
+        return self._call(self._cmds.mget_raw(keys))
+
+    def mdelete(self, keys: Iterable[str]) -> int:
+        return self._call(self._cmds.mdelete(keys))
+
+    def scan(self, prefix: Optional[str] = None, after: Optional[str] = None,
+             limit: Optional[int] = None) -> Tuple[List[str], bool]:
+        """One page: (keys ascending by UTF-8 bytes, more)."""
+        return self._call(self._cmds.scan(prefix, after, limit))
+
+    def scan_iter(self, prefix: Optional[str] = None, batch: int = 1000) -> Iterator[str]:
+        """Every live key (with `prefix`), page by page."""
+        after = None
+        while True:
+            keys, more = self.scan(prefix, after, batch)
+            yield from keys
+            if not more or not keys:
+                return
+            after = keys[-1]
+
+    def count(self) -> int:
+        return self._call(self._cmds.count())
+
+    def clear(self) -> None:
+        self._call(self._cmds.clear())
+
+    def expire(self, key: str, ttl_ms: int) -> bool:
+        return self._call(self._cmds.expire(key, ttl_ms))
+
+    def ttl(self, key: str) -> Ttl:
+        """Ttl(found, ttl_ms); ttl_ms is None when the key never expires (or is absent)."""
+        return self._call(self._cmds.ttl(key))
+
+    def persist(self, key: str) -> bool:
+        return self._call(self._cmds.persist(key))
+
+    def stats(self) -> dict:
+        return self._call(self._cmds.stats())
+
+    def sync(self) -> None:
+        self._call(self._cmds.sync())
+
+    # --- mapping sugar ----------------------------------------------------------------------
+    _MISSING = object()
+
+    def __getitem__(self, key: str) -> Any:
+        v = self.get(key, self._MISSING)
+        if v is self._MISSING:
+            raise KeyError(key)
+        return v
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.set(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def __contains__(self, key: str) -> bool:
+        return self.exists(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return self.scan_iter()
+
+    def __len__(self) -> int:
+        return self.count()

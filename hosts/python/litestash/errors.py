@@ -1,0 +1,135 @@
+"""Typed exceptions for litestash.
+
+Every error the engine reports becomes an instance of a LiteStashError subclass chosen by its
+`error.code`; the code and message are kept on `.code` / `.message`. Codes this module does not
+know (the contract lets engines add some) raise the base class with the code preserved.
+Host-side failures have their own codes: `engine_not_found`, `engine_exited`, `protocol`,
+`handshake`, `timeout`.
+"""
+import copy
+
+
+class LiteStashError(Exception):
+    """Base class; `.code` holds the engine's (or host's) error code."""
+
+    code = "unknown"
+
+    def __init__(self, message="", code=None, request_id=None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.message = message
+        self.request_id = request_id
+
+    def __str__(self):
+        return "%s: %s" % (self.code, self.message)
+
+    def clone(self):
+        """A fresh copy (no traceback) for re-raising one failure to many callers."""
+        return copy.copy(self)
+
+
+class BadFrame(LiteStashError):
+    code = "bad_frame"
+
+
+class FrameTooLarge(LiteStashError):
+    code = "frame_too_large"
+
+
+class BadRequest(LiteStashError):
+    code = "bad_request"
+
+
+class TypeError_(LiteStashError, TypeError):
+    """A field had the wrong MessagePack type (`type_error`); also a builtin TypeError."""
+    code = "type_error"
+
+
+class UnknownOp(LiteStashError):
+    code = "unknown_op"
+
+
+class InvalidKey(LiteStashError, ValueError):
+    """Key empty, longer than max_key_bytes or not valid UTF-8 (`invalid_key`)."""
+    code = "invalid_key"
+
+
+class ValueTooLarge(LiteStashError, ValueError):
+    code = "value_too_large"
+
+
+class WrongShard(LiteStashError):
+    code = "wrong_shard"
+
+
+class Conflict(LiteStashError):
+    code = "conflict"
+
+
+class StorageError(LiteStashError):
+    code = "storage_error"
+
+
+class ShuttingDown(LiteStashError):
+    code = "shutting_down"
+
+
+class InternalError(LiteStashError):
+    code = "internal"
+
+
+class EngineNotFound(LiteStashError, FileNotFoundError):
+    """No engine binary: the message says where the host looked (explicit path,
+    $LITESTASH_ENGINE, `litestash-engine` on $PATH). Also a builtin FileNotFoundError."""
+    code = "engine_not_found"
+
+
+class EngineExited(LiteStashError):
+    """The engine process went away (or exited non-zero on close).
+
+    `.exit_status` is the process's exit code (negative: killed by that signal; None: unknown),
+    `.stderr_tail` the last lines it logged.
+    """
+    code = "engine_exited"
+
+    def __init__(self, message, exit_status=None, stderr_tail=""):
+        if stderr_tail:
+            message = "%s\n--- engine stderr (tail) ---\n%s" % (message, stderr_tail)
+        super().__init__(message)
+        self.exit_status = exit_status
+        self.stderr_tail = stderr_tail
+
+
+class ProtocolError(LiteStashError):
+    """The engine sent something this host cannot make sense of."""
+    code = "protocol"
+
+
+class HandshakeError(LiteStashError):
+    """`hello` disagreed with what this host speaks (protocol, hash, shard count)."""
+    code = "handshake"
+
+
+class Timeout(LiteStashError, TimeoutError):
+    code = "timeout"
+
+
+BY_CODE = {cls.code: cls for cls in (
+    BadFrame, FrameTooLarge, BadRequest, TypeError_, UnknownOp, InvalidKey, ValueTooLarge,
+    WrongShard, Conflict, StorageError, ShuttingDown, InternalError)}
+
+
+def from_response(resp):
+    """Build the exception for a failure response map `{"id", "ok": false, "error": {...}}`."""
+    err = resp.get("error") if isinstance(resp, dict) else None
+    if not isinstance(err, dict):
+        return ProtocolError("failure response without an error map: %r" % (resp,))
+    code = err.get("code")
+    message = err.get("message", "")
+    if not isinstance(code, str):
+        return ProtocolError("error code is not a str: %r" % (resp,))
+    cls = BY_CODE.get(code)
+    if cls is None:
+        return LiteStashError(message, code=code, request_id=resp.get("id"))
+    return cls(message, request_id=resp.get("id"))

@@ -1,0 +1,339 @@
+"""Wire pieces shared by the sync and asyncio clients: routing, request encoding, the engine
+command line, and one `Cmd` builder per operation (request fields + how to read the answer).
+
+A frame is a 4-byte big-endian length then one MessagePack map. Requests are encoded here field
+by field so pre-encoded values (`set_raw`, `mset_raw`) can be embedded byte for byte.
+"""
+import functools
+import hashlib
+import os
+import shutil
+import struct
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple
+
+import msgpack
+
+from . import rawmp
+from .errors import EngineNotFound, HandshakeError, ProtocolError, from_response
+
+PROTOCOL = 1
+HASH = "blake2b-512"
+DEFAULT_SHARDS = 16
+
+
+# --- routing -----------------------------------------------------------------------------------
+
+def key_digest(key: str) -> bytes:
+    """BLAKE2b-512 (unkeyed, 64 bytes) of the key's UTF-8 bytes."""
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=64).digest()
+
+
+def shard_for(key: str, shards: int) -> int:
+    """First 8 digest bytes as a big-endian uint64, modulo the shard count."""
+    return int.from_bytes(key_digest(key)[:8], "big") % shards
+
+
+# --- engine command line -------------------------------------------------------------------------
+
+ENGINE_NAME = "litestash-engine"
+DEFAULT_LOG_LEVEL = "warn"
+
+
+def _resolve(path: str) -> Optional[str]:
+    """`path` if it names an executable file; a bare name is looked up on $PATH."""
+    if os.sep not in path:
+        return shutil.which(path)
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+def find_engine(engine: Optional[str] = None) -> str:
+    """The engine binary: the explicit `engine` if given, else $LITESTASH_ENGINE if set, else
+    `litestash-engine` on $PATH. Raises EngineNotFound saying where it looked."""
+    if engine:
+        engine = os.fspath(engine)
+        found = _resolve(engine)
+        if found is None:
+            where = "an executable file" if os.sep in engine else "a command on $PATH"
+            raise EngineNotFound("litestash-engine not found: engine=%r is not %s"
+                                 % (engine, where))
+        return found
+    env = os.environ.get("LITESTASH_ENGINE")
+    if env:
+        found = _resolve(env)
+        if found is None:
+            where = "an executable file" if os.sep in env else "a command on $PATH"
+            raise EngineNotFound("litestash-engine not found: $LITESTASH_ENGINE=%r is not %s"
+                                 % (env, where))
+        return found
+    found = shutil.which(ENGINE_NAME)
+    if found is None:
+        raise EngineNotFound("litestash-engine not found: no engine= given, $LITESTASH_ENGINE is "
+                             "not set, and no %s on $PATH (%s)"
+                             % (ENGINE_NAME, os.environ.get("PATH", "")))
+    return found
+
+
+def engine_argv(engine: Optional[str], data_dir: Optional[str], shards: int, flags: dict) -> List[str]:
+    """Build argv. Flags: memory=True -> --memory; max_value_bytes=5 -> --max-value-bytes 5;
+    False/None values are left out. The engine logs at `--log-level warn` unless `log_level` is
+    given (log_level=None leaves the engine's own default, or $LITESTASH_LOG_LEVEL)."""
+    argv = [find_engine(engine)]
+    if "log_level" not in flags:
+        flags = dict(flags, log_level=DEFAULT_LOG_LEVEL)
+    if data_dir is not None:
+        argv += ["--data-dir", os.fspath(data_dir)]
+    argv += ["--shards", str(shards)]
+    for name, value in flags.items():
+        opt = "--" + name.replace("_", "-")
+        if value is True:
+            argv.append(opt)
+        elif value is False or value is None:
+            continue
+        else:
+            argv += [opt, str(value)]
+    return argv
+
+
+# --- encoding ----------------------------------------------------------------------------------
+
+class Packed:
+    """A value already encoded as exactly one MessagePack object; embedded verbatim."""
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("packed value must be bytes, not %s" % type(data).__name__)
+        data = bytes(data)
+        if not rawmp.is_single_object(data):
+            raise ValueError("packed value is not exactly one well-formed MessagePack object")
+        self.data = data
+
+    @classmethod
+    def trusted(cls, data: bytes) -> "Packed":
+        """Wrap bytes this module encoded itself (skips the well-formedness walk)."""
+        obj = cls.__new__(cls)
+        obj.data = data
+        return obj
+
+
+def pack_value(value: Any) -> bytes:
+    if isinstance(value, Packed):
+        return value.data
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def _pack_field(value: Any) -> bytes:
+    if isinstance(value, Packed):
+        return value.data
+    if isinstance(value, list) and any(isinstance(v, (Packed, list)) for v in value):
+        return rawmp.array_header(len(value)) + b"".join(_pack_field(v) for v in value)
+    return msgpack.packb(value, use_bin_type=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _packed_name(name: str) -> bytes:
+    """Field and op names (a handful of short str), packed once."""
+    return msgpack.packb(name)
+
+
+def encode_request(req_id: int, op: str, fields: List[Tuple[str, Any]]) -> bytes:
+    """The body of one request frame: {"id", "op", *fields} in that order."""
+    parts = [rawmp.map_header(2 + len(fields)), _packed_name("id"), msgpack.packb(req_id),
+             _packed_name("op"), _packed_name(op)]
+    for name, value in fields:
+        parts.append(_packed_name(name))
+        parts.append(_pack_field(value))
+    return b"".join(parts)
+
+
+def frame(body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + body
+
+
+def decode(body: bytes) -> Any:
+    """Decode a response body (ext types and invalid UTF-8 survive decoding)."""
+    return msgpack.unpackb(body, raw=False, strict_map_key=False, unicode_errors="surrogateescape")
+
+
+def decode_value(data: bytes) -> Any:
+    return decode(data)
+
+
+# --- one builder per op --------------------------------------------------------------------------
+
+class Ttl(NamedTuple):
+    """Answer of `ttl`: whether the key exists, and its remaining ms (None: never expires)."""
+    found: bool
+    ttl_ms: Optional[int]
+
+
+class Cmd(NamedTuple):
+    op: str
+    fields: List[Tuple[str, Any]]
+    convert: Callable[[dict, bytes], Any]   # (decoded response, raw body) -> result
+
+
+def _ok(resp, body):
+    return None
+
+
+def _field(name):
+    return lambda resp, body: resp[name]
+
+
+def _raw_value(resp, body):
+    if not resp.get("found"):
+        return None
+    s, e = rawmp.map_spans(body)["value"]
+    return bytes(body[s:e])
+
+
+def _raw_values(resp, body):
+    spans = rawmp.map_spans(body)
+    s, e = spans["values"]
+    out = []
+    for found, (vs, ve) in zip(resp["found"], rawmp.array_spans(body, s, e)):
+        out.append(bytes(body[vs:ve]) if found else None)
+    return out
+
+
+class Commands:
+    """Builds a `Cmd` for every op. `shards` is the engine's shard count used for routing."""
+
+    def __init__(self, shards: int, route: bool = True):
+        self.shards = shards
+        self.route = route
+
+    def _key(self, key) -> List[Tuple[str, Any]]:
+        fields = [("key", key)]
+        # Route what can be routed; anything else is sent as is and the engine rejects it
+        # with its own code (type_error for a non-str, invalid_key for empty/too long).
+        if self.route and isinstance(key, str) and key:
+            try:
+                fields.append(("shard", shard_for(key, self.shards)))
+            except UnicodeEncodeError:
+                pass
+        return fields
+
+    @staticmethod
+    def _ttl(fields, ttl_ms):
+        if ttl_ms is not None:
+            fields.append(("ttl_ms", ttl_ms))
+        return fields
+
+    def hello(self):
+        return Cmd("hello", [], lambda r, b: {k: v for k, v in r.items() if k not in ("id", "ok")})
+
+    def ping(self):
+        return Cmd("ping", [], lambda r, b: True)
+
+    def set(self, key, value, ttl_ms=None):
+        f = self._key(key)
+        f.insert(1, ("value", value if isinstance(value, Packed) else Packed.trusted(pack_value(value))))
+        return Cmd("set", self._ttl(f, ttl_ms), _field("version"))
+
+    def set_raw(self, key, packed: bytes, ttl_ms=None):
+        return self.set(key, Packed(packed), ttl_ms)
+
+    def get(self, key, default=None):
+        return Cmd("get", self._key(key), lambda r, b: r["value"] if r.get("found") else default)
+
+    def get_with_version(self, key):
+        return Cmd("get", self._key(key),
+                   lambda r, b: (r["value"], r["version"]) if r.get("found") else None)
+
+    def get_raw(self, key):
+        return Cmd("get", self._key(key), _raw_value)
+
+    def delete(self, key):
+        return Cmd("delete", self._key(key), _field("deleted"))
+
+    def exists(self, key):
+        return Cmd("exists", self._key(key), _field("exists"))
+
+    @staticmethod
+    def _pairs(entries):
+        items = entries.items() if hasattr(entries, "items") else entries
+        out = []
+        for pair in items:
+            k, v = pair
+            out.append([k, v if isinstance(v, Packed) else Packed.trusted(pack_value(v))])
+        return out
+
+    def mset(self, entries, ttl_ms=None):
+        return Cmd("mset", self._ttl([("entries", self._pairs(entries))], ttl_ms), _field("count"))
+
+    def mset_raw(self, entries, ttl_ms=None):
+        items = entries.items() if hasattr(entries, "items") else entries
+        return self.mset([(k, Packed(v)) for k, v in items], ttl_ms)
+
+    def mget(self, keys, default=None):
+        keys = list(keys)
+        return Cmd("mget", [("keys", keys)],
+                   lambda r, b: [v if f else default for f, v in zip(r["found"], r["values"])])
+
+    def mget_raw(self, keys):
+        return Cmd("mget", [("keys", list(keys))], _raw_values)
+
+    def mdelete(self, keys):
+        return Cmd("mdelete", [("keys", list(keys))], _field("deleted"))
+
+    def scan(self, prefix=None, after=None, limit=None):
+        f = []
+        if prefix is not None:
+            f.append(("prefix", prefix))
+        if after is not None:
+            f.append(("after", after))
+        if limit is not None:
+            f.append(("limit", limit))
+        return Cmd("scan", f, lambda r, b: (r["keys"], r["more"]))
+
+    def count(self):
+        return Cmd("count", [], _field("count"))
+
+    def clear(self):
+        return Cmd("clear", [], _ok)
+
+    def expire(self, key, ttl_ms):
+        return Cmd("expire", self._key(key) + [("ttl_ms", ttl_ms)], _field("updated"))
+
+    def ttl(self, key):
+        return Cmd("ttl", self._key(key), lambda r, b: Ttl(bool(r["found"]), r.get("ttl_ms")))
+
+    def persist(self, key):
+        return Cmd("persist", self._key(key), _field("updated"))
+
+    def stats(self):
+        return Cmd("stats", [], lambda r, b: {k: v for k, v in r.items() if k not in ("id", "ok")})
+
+    def sync(self):
+        return Cmd("sync", [], _ok)
+
+
+def check_hello(info: dict, shards: int) -> None:
+    if info.get("protocol") != PROTOCOL:
+        raise HandshakeError("engine speaks protocol %r, this host speaks %d" % (info.get("protocol"), PROTOCOL))
+    if info.get("hash") != HASH:
+        raise HandshakeError("engine routes with %r, this host with %s" % (info.get("hash"), HASH))
+    if info.get("shards") != shards:
+        raise HandshakeError("engine has %r shards, this host asked for %d" % (info.get("shards"), shards))
+
+
+def check_response(resp: Any, req_id: Optional[int]) -> None:
+    if not isinstance(resp, dict) or not isinstance(resp.get("ok"), bool):
+        raise ProtocolError("response is not a map with a bool `ok`: %r" % (resp,))
+    if req_id is not None and resp.get("id") is not None and resp.get("id") != req_id:
+        raise ProtocolError("response id %r does not match request id %r" % (resp.get("id"), req_id))
+
+
+def result_of(cmd: "Cmd", resp: dict, raw: bytes, req_id: int) -> Any:
+    """The command's result from its matched answer, or the typed error it carries.
+    Shared by the sync and asyncio clients."""
+    if not resp["ok"]:
+        raise from_response(resp)
+    if resp.get("id") != req_id:
+        raise ProtocolError("success response id %r for request %d" % (resp.get("id"), req_id))
+    try:
+        return cmd.convert(resp, raw)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ProtocolError("malformed %s answer %r: %s" % (cmd.op, resp, e)) from None

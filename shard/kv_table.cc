@@ -1,0 +1,143 @@
+#include "shard/kv_table.h"
+
+#include "shard/sqlite_error.h"
+
+namespace litestash {
+namespace {
+
+// Live = no expiry row, or one in the future (?3: now in ms).
+constexpr const char* kScanHead =
+    "SELECT s.key FROM stash AS s LEFT JOIN expiry AS e ON e.key_hash = s.key_hash WHERE s.key ";
+constexpr const char* kScanTail =
+    " AND (?2 IS NULL OR s.key < ?2)"
+    " AND (e.expires_at IS NULL OR e.expires_at > ?3) ORDER BY s.key LIMIT ?4";
+
+// The smallest string greater than every string starting with `prefix` (bytewise), or nullopt
+// when there is none (empty prefix, or all 0xFF bytes).
+std::optional<std::string> PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
+  if (end.empty()) return std::nullopt;
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+uint64_t VersionOf(const StatementUse& use, int timestamp_column) {
+  return static_cast<uint64_t>(use.ColumnInt(timestamp_column)) * 1000000 +
+         static_cast<uint64_t>(use.ColumnInt(timestamp_column + 1));
+}
+
+}  // namespace
+
+Status KvTable::Prepare(sqlite3* db, std::string_view file) {
+  db_ = db;
+  file_ = std::string(file);
+  const std::string scan_incl = std::string(kScanHead) + ">= ?1" + kScanTail;
+  const std::string scan_excl = std::string(kScanHead) + "> ?1" + kScanTail;
+  struct {
+    Statement* stmt;
+    std::string_view sql;
+  } const statements[] = {
+      {&upsert_,
+       "INSERT INTO stash(key_hash, key, value, timestamp, microsecond) VALUES (?1,?2,?3,?4,?5)"
+       " ON CONFLICT(key_hash) DO UPDATE SET key=excluded.key, value=excluded.value,"
+       " timestamp=excluded.timestamp, microsecond=excluded.microsecond"},
+      {&lookup_,
+       "SELECT s.value, s.timestamp, s.microsecond, e.expires_at FROM stash AS s"
+       " LEFT JOIN expiry AS e ON e.key_hash = s.key_hash WHERE s.key_hash = ?1"},
+      {&lookup_plain_, "SELECT value, timestamp, microsecond FROM stash WHERE key_hash = ?1"},
+      {&expiry_of_,
+       "SELECT e.expires_at FROM stash AS s LEFT JOIN expiry AS e ON e.key_hash = s.key_hash"
+       " WHERE s.key_hash = ?1"},
+      {&delete_, "DELETE FROM stash WHERE key_hash = ?1"},
+      {&delete_all_, "DELETE FROM stash"},
+      {&scan_incl_, scan_incl},
+      {&scan_excl_, scan_excl},
+      {&count_live_,
+       "SELECT (SELECT count(*) FROM stash) -"
+       " (SELECT count(*) FROM expiry WHERE expires_at <= ?1)"},
+  };
+  for (const auto& s : statements) {
+    int rc = s.stmt->Prepare(db, s.sql);
+    if (rc != SQLITE_OK) {
+      return SqliteStatus(db, file_, "preparing '" + std::string(s.sql) + "'", rc);
+    }
+  }
+  return Status::Ok();
+}
+
+Status KvTable::Upsert(const Digest& digest, std::string_view key, std::string_view value,
+                       uint64_t version) {
+  StatementUse use(upsert_);
+  use.Blob(1, digest.data(), digest.size())
+      .Text(2, key)
+      .Blob(3, value.data(), value.size())
+      .Int(4, static_cast<int64_t>(version / 1000000))
+      .Int(5, static_cast<int64_t>(version % 1000000));
+  int rc = use.Step();
+  return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "writing a key", rc);
+}
+
+Result<std::optional<StoredRecord>> KvTable::Lookup(const Digest& digest, bool with_expiry) {
+  StatementUse use(with_expiry ? lookup_ : lookup_plain_);
+  use.Blob(1, digest.data(), digest.size());
+  int rc = use.Step();
+  if (rc == SQLITE_DONE) return std::optional<StoredRecord>();
+  if (rc != SQLITE_ROW) return SqliteStatus(db_, file_, "reading a key", rc);
+  StoredRecord out;
+  out.stored.value = std::string(use.ColumnBytes(0));
+  out.stored.version = VersionOf(use, 1);
+  if (with_expiry && !use.ColumnIsNull(3)) out.expires_at = use.ColumnInt(3);
+  return std::optional<StoredRecord>(std::move(out));
+}
+
+Result<std::optional<std::optional<int64_t>>> KvTable::ExpiryOf(const Digest& digest) {
+  StatementUse use(expiry_of_);
+  use.Blob(1, digest.data(), digest.size());
+  int rc = use.Step();
+  using Out = std::optional<std::optional<int64_t>>;
+  if (rc == SQLITE_DONE) return Out();
+  if (rc != SQLITE_ROW) return SqliteStatus(db_, file_, "reading an expiry", rc);
+  return Out(use.ColumnIsNull(0) ? std::optional<int64_t>() : use.ColumnInt(0));
+}
+
+Result<bool> KvTable::Delete(const Digest& digest) {
+  StatementUse use(delete_);
+  use.Blob(1, digest.data(), digest.size());
+  int rc = use.Step();
+  if (rc != SQLITE_DONE) return SqliteStatus(db_, file_, "deleting a key", rc);
+  return sqlite3_changes(db_) > 0;
+}
+
+Status KvTable::DeleteAll() {
+  StatementUse use(delete_all_);
+  int rc = use.Step();
+  return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "clearing keys", rc);
+}
+
+Status KvTable::Scan(std::string_view prefix, std::optional<std::string_view> after,
+                     uint64_t limit, int64_t now_ms, std::vector<std::string>* keys) {
+  // Start at the larger of the two lower bounds so the key index is entered in the right place.
+  const bool use_after = after && *after >= prefix;
+  const std::optional<std::string> end = PrefixEnd(prefix);
+  StatementUse use(use_after ? scan_excl_ : scan_incl_);
+  use.Text(1, use_after ? *after : prefix).Int(3, now_ms).Int(4, static_cast<int64_t>(limit));
+  if (end) {
+    use.Text(2, *end);
+  } else {
+    use.Null(2);
+  }
+  int rc;
+  while ((rc = use.Step()) == SQLITE_ROW) keys->emplace_back(use.ColumnBytes(0));
+  return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "scanning keys", rc);
+}
+
+Result<uint64_t> KvTable::CountLive(int64_t now_ms) {
+  StatementUse use(count_live_);
+  use.Int(1, now_ms);
+  int rc = use.Step();
+  if (rc != SQLITE_ROW) return SqliteStatus(db_, file_, "counting keys", rc);
+  return static_cast<uint64_t>(use.ColumnInt(0));
+}
+
+}  // namespace litestash

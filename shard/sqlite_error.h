@@ -1,0 +1,24 @@
+// SqliteStatus: the one translation of a SQLite result code into a Status.
+//
+//   SQLITE_BUSY, SQLITE_LOCKED                          -> kBusy
+//   SQLITE_CORRUPT, SQLITE_NOTADB                       -> kCorruption
+//   SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN,
+//   SQLITE_READONLY, SQLITE_PERM, SQLITE_NOLFS          -> kIOError
+//   anything else (a misuse, a constraint, no memory)   -> kInternal
+//
+// The message keeps every reason: "<file>: <what>: <sqlite3_errstr> (<sqlite3_errmsg>)", the
+// connection's own message included when it belongs to this result code.
+// Thread-safety: call on the thread that owns `db` (may be null).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <string_view>
+
+#include "common/status.h"
+
+namespace litestash {
+
+Status SqliteStatus(sqlite3* db, std::string_view file, std::string_view what, int rc);
+
+}  // namespace litestash
