@@ -3,53 +3,76 @@
 Contract:
 - `assemble(steps, config, machine, seconds)` returns the JSON document: {"schema": 1, "config",
   "machine", "figures" (flat {"<run>.<phase>.<metric>": number}), "targets" (list of rows with
-  id, title, value, anchor_value, ratio, unit, better), "notes", "failures", "durations_s",
-  "runs" (raw JSON per tool), "ok"}. Figure names are stable for a given --depth.
+  id, title, value, anchor_value, ratio, unit, better, goal, goal_met), "notes", "failures",
+  "durations_s", "runs" (raw JSON per tool), "ok"}. Figure names are stable for a given --depth.
+  A goal is either a least ratio (litestash / anchor ≥ x) or a largest value (value ≤ x, in the
+  row's unit); goal_met is None when the figures it needs are missing or the row has no goal.
 - `markdown(doc, png_name)` and `targets_text(doc)` render the target table (ratio =
-  litestash / anchor; for RSS and ms lower is better, as the `better` column says).
+  litestash / anchor; for RSS and ms lower is better; the goal column gives the target, or which
+  way is better when there is none).
 - `chart(doc, path)` draws the PNG with matplotlib's Agg backend; returns None or an error text
   (the run does not fail for want of a chart).
 """
 import math
 
-PHASE_RUNS = ("engine", "engine_full", "sqlite", "redis")
-PHASE_METRICS = ("ops_per_s", "keys_per_s", "p50_us", "p99_us", "p999_us", "max_us", "seconds",
+PHASE_RUNS = ("engine", "engine_full", "sqlite", "redis", "engine_streams", "redis_streams")
+PHASE_METRICS = ("ops_per_s", "keys_per_s", "entries_per_s", "p50_us", "p99_us", "p999_us", "max_us", "seconds",
                  "target_cpu_us_per_op", "client_cpu_us_per_op", "engine_avg_batch", "errors", "misses",
                  "commit_every")
 PY_METRICS = ("ops_per_s", "keys_per_s", "p50_us", "p99_us", "p999_us", "misses")
+# Blocking-read wake-up (`litestash-bench wakeup`): run -> figure prefix; results per mode.
+WAKE_RUNS = {"wakeup": "wakeup", "redis_wakeup": "redis_wakeup"}
+WAKE_PHASE = {"same": "same", "other": "other", "redis": "xread_block"}
+WAKE_METRICS = ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms", "xadd_answer_p50_ms",
+                "xadd_answer_p99_ms", "n", "errors")
 
-# (id, title, litestash figure, anchor figure or None, unit, better)
+# Goals: ("ratio", x) = litestash / anchor at least x; ("max", x) = the litestash value at most x.
+# (id, title, litestash figure, anchor figure or None, unit, better, goal or None)
 TARGETS = [
     ("set_vs_sqlite_batch", "Pipelined SET, depth {d} vs raw SQLite committing every K writes (K = engine batch)",
-     "engine.set_seq_d{d}.ops_per_s", "sqlite.set_seq_engine_batch.ops_per_s", "ops/s", "higher"),
+     "engine.set_seq_d{d}.ops_per_s", "sqlite.set_seq_engine_batch.ops_per_s", "ops/s", "higher", ("ratio", 1.0)),
     ("set_vs_sqlite_one_txn", "Pipelined SET, depth {d} vs raw SQLite in one big transaction",
-     "engine.set_seq_d{d}.ops_per_s", "sqlite.set_seq_one_txn.ops_per_s", "ops/s", "higher"),
+     "engine.set_seq_d{d}.ops_per_s", "sqlite.set_seq_one_txn.ops_per_s", "ops/s", "higher", None),
     ("set_vs_redis", "Pipelined SET, depth {d} vs Redis SET pipelined {d}",
-     "engine.set_seq_d{d}.ops_per_s", "redis.set_seq_d{d}.ops_per_s", "ops/s", "higher"),
+     "engine.set_seq_d{d}.ops_per_s", "redis.set_seq_d{d}.ops_per_s", "ops/s", "higher", None),
     ("get_uniform_vs_sqlite", "Pipelined GET depth {d}, uniform over {keys} keys vs raw SQLite GET",
-     "engine.get_uniform_d{d}.ops_per_s", "sqlite.get_uniform.ops_per_s", "ops/s", "higher"),
+     "engine.get_uniform_d{d}.ops_per_s", "sqlite.get_uniform.ops_per_s", "ops/s", "higher", ("ratio", 0.9)),
     ("get_hot_vs_redis", "GET of a 10k-key hot set, depth {d} vs Redis pipelined GET (same keys)",
-     "engine.get_hot10k_d{d}.ops_per_s", "redis.get_hot10k_d{d}.ops_per_s", "ops/s", "higher"),
+     "engine.get_hot10k_d{d}.ops_per_s", "redis.get_hot10k_d{d}.ops_per_s", "ops/s", "higher", ("ratio", 1.0)),
     ("get_d1_vs_redis_d1", "Depth-1 GET vs Redis single-client unpipelined GET",
-     "engine.get_uniform_d1.ops_per_s", "redis.get_uniform_d1.ops_per_s", "ops/s", "higher"),
+     "engine.get_uniform_d1.ops_per_s", "redis.get_uniform_d1.ops_per_s", "ops/s", "higher", ("ratio", 2.0)),
     ("py_set_async_vs_diskcache", "Python host single sets from 64 asyncio tasks vs diskcache FanoutCache(shards=16) set",
-     "python.host.set_async64.ops_per_s", "python.diskcache.set.ops_per_s", "ops/s", "higher"),
+     "python.host.set_async64.ops_per_s", "python.diskcache.set.ops_per_s", "ops/s", "higher", ("ratio", 3.0)),
     ("py_set_vs_diskcache", "Python host single set, one at a time (sync client) vs diskcache set",
-     "python.host.set.ops_per_s", "python.diskcache.set.ops_per_s", "ops/s", "higher"),
+     "python.host.set.ops_per_s", "python.diskcache.set.ops_per_s", "ops/s", "higher", None),
     ("py_mget_vs_diskcache_get", "Python host mget-100, keys/s vs diskcache get, keys/s",
-     "python.host.mget.keys_per_s", "python.diskcache.get.ops_per_s", "keys/s", "higher"),
+     "python.host.mget.keys_per_s", "python.diskcache.get.ops_per_s", "keys/s", "higher", ("ratio", 2.0)),
     ("spawn_to_hello", "Spawn to first hello answer, median over new data dirs",
-     "spawn.fresh_median_ms", None, "ms", "lower"),
+     "spawn.fresh_median_ms", None, "ms", "lower", ("max", 15.0)),
     ("peak_rss", "Engine peak RSS after {keys} keys vs redis-server peak RSS (same keys)",
-     "engine.peak_rss_mb", "redis.peak_rss_mb", "MB", "lower"),
+     "engine.peak_rss_mb", "redis.peak_rss_mb", "MB", "lower", ("max", 64.0)),
     ("sync_full_d64_vs_d1", "--sync full: {d} writes in flight vs depth 1 (one commit per write)",
-     "engine_full.set_seq_d{d}.ops_per_s", "engine_full.set_seq_d1.ops_per_s", "ops/s", "higher"),
+     "engine_full.set_seq_d{d}.ops_per_s", "engine_full.set_seq_d1.ops_per_s", "ops/s", "higher", ("ratio", 10.0)),
     ("sync_full_vs_sqlite_k1", "--sync full depth {d} vs raw SQLite synchronous=FULL, one commit per write",
-     "engine_full.set_seq_d{d}.ops_per_s", "sqlite.set_seq_full_k1.ops_per_s", "ops/s", "higher"),
+     "engine_full.set_seq_d{d}.ops_per_s", "sqlite.set_seq_full_k1.ops_per_s", "ops/s", "higher", None),
+    # Streams (issue #9): own engine process and own Redis server, see report.py stream_phases().
+    ("xadd_one_stream_vs_redis", "XADD depth {d}, 100-byte values, one stream vs Redis XADD * pipelined {d}",
+     "engine_streams.xadd_1stream_d{d}.ops_per_s", "redis_streams.xadd_1stream_d{d}.ops_per_s", "ops/s", "higher",
+     ("ratio", 0.5)),
+    ("xadd_16_streams_vs_redis", "XADD depth {d}, 16 streams round-robin vs Redis XADD * to 16 streams, pipelined {d}",
+     "engine_streams.xadd_16streams_d{d}.ops_per_s", "redis_streams.xadd_16streams_d{d}.ops_per_s", "ops/s",
+     "higher", ("ratio", 0.5)),
+    ("xrange_vs_redis", "XRANGE 100 entries per call, depth 16, random starts in {keys} entries vs Redis XRANGE COUNT 100",
+     "engine_streams.xrange100_uniform_d16.entries_per_s", "redis_streams.xrange100_uniform_d16.entries_per_s",
+     "entries/s", "higher", ("ratio", 1.0)),
+    ("xread_wake_same_p99", "Blocked xread woken by an xadd through the same engine, p99 (anchor: Redis XREAD BLOCK)",
+     "wakeup.same.p99_ms", "redis_wakeup.xread_block.p99_ms", "ms", "lower", ("max", 1.0)),
+    ("xread_wake_other_p99", "Blocked xread woken by an xadd through another engine process on the data dir, p99",
+     "wakeup.other.p99_ms", None, "ms", "lower", ("max", 50.0)),
 ]
 
 ANCHOR_OF = {"sqlite": "raw SQLite", "redis": "Redis", "python": "diskcache", "engine_full": "engine depth 1",
-             "spawn": "-"}
+             "spawn": "-", "redis_streams": "Redis streams", "redis_wakeup": "Redis XREAD BLOCK", "wakeup": "-"}
 
 
 def _num(v):
@@ -92,18 +115,41 @@ def flatten(runs):
                 for m in PY_METRICS:
                     if _num(res.get(m)):
                         fig["python.%s.%s.%s" % (side, op, m)] = res[m]
+    for run, prefix in WAKE_RUNS.items():
+        for mode, res in ((runs.get(run) or {}).get("results") or {}).items():
+            if isinstance(res, dict):
+                for m in WAKE_METRICS:
+                    if _num(res.get(m)):
+                        fig["%s.%s.%s" % (prefix, WAKE_PHASE.get(mode, mode), m)] = res[m]
     return fig
+
+
+def goal_text(goal, unit, better):
+    if not goal:
+        return "%s is better" % better
+    kind, x = goal
+    return ("≥ %s×" % ("%.1f" % x if x < 10 else "%g" % x)) if kind == "ratio" else ("≤ %g %s" % (x, unit))
+
+
+def goal_met(goal, value, ratio):
+    if not goal:
+        return None
+    kind, x = goal
+    if kind == "ratio":
+        return None if ratio is None else ratio >= x
+    return value <= x if _num(value) else None
 
 
 def targets(fig, config):
     rows = []
     fmt = {"d": config["depth"], "keys": "{:,}".format(config["keys"])}
-    for tid, title, mine, anchor, unit, better in TARGETS:
+    for tid, title, mine, anchor, unit, better, goal in TARGETS:
         mine, anchor = mine.format(**fmt), anchor.format(**fmt) if anchor else None
         v, a = fig.get(mine), fig.get(anchor) if anchor else None
+        ratio = (v / a) if (_num(v) and _num(a) and a > 0) else None
         rows.append({"id": tid, "title": title.format(**fmt), "figure": mine, "anchor_figure": anchor,
-                     "value": v, "anchor_value": a, "unit": unit, "better": better,
-                     "ratio": (v / a) if (_num(v) and _num(a) and a > 0) else None})
+                     "value": v, "anchor_value": a, "unit": unit, "better": better, "ratio": ratio,
+                     "goal": goal_text(goal, unit, better), "goal_met": goal_met(goal, v, ratio)})
     return rows
 
 
@@ -113,7 +159,10 @@ def sanity_notes(runs):
         for phase, r in (runs.get(run) or {}).get("phases", {}).items():
             if r.get("errors"):
                 notes.append("%s.%s: %d error answers (first: %s)" % (run, phase, r["errors"], r.get("first_error")))
-            if r.get("misses"):
+            if r.get("misses") and r.get("op") == "xrange":
+                notes.append("%s.%s: %d entries missing from xrange answers although the stream holds every "
+                             "entry read" % (run, phase, r["misses"]))
+            elif r.get("misses"):
                 notes.append("%s.%s: %d keys not found although every key read was written before"
                              % (run, phase, r["misses"]))
     py = runs.get("python") or {}
@@ -121,6 +170,11 @@ def sanity_notes(runs):
         for op, res in (py.get(side) or {}).items():
             if isinstance(res, dict) and res.get("misses"):
                 notes.append("python.%s.%s: %d misses" % (side, op, res["misses"]))
+    for run in WAKE_RUNS:
+        for mode, res in ((runs.get(run) or {}).get("results") or {}).items():
+            if isinstance(res, dict) and res.get("errors"):
+                notes.append("%s.%s: %d bad wake-up rounds (first: %s)" % (run, mode, res["errors"],
+                                                                          res.get("first_error")))
     return notes
 
 
@@ -162,16 +216,32 @@ def _header(doc):
            "write phase, %s per pipelined read phase (%s at depth 1); Python ops %s. Whole run: %.0f s." % (
                "{:,}".format(c["keys"]), c["value_size"], c["shards"], c["sync"], c["depth"],
                "{:,}".format(c["ops"]), "{:,}".format(c.get("reads", c["ops"])), "{:,}".format(c["depth_ops"]),
-               "{:,}".format(c["python_ops"]), doc["seconds"]), ""]
+               "{:,}".format(c["python_ops"]), doc["seconds"]), ""] + _streams_line(c)
+
+
+def _streams_line(c):
+    if c.get("stream_entries") is None or "streams" in (c.get("skipped") or []):
+        return []
+    return ["Streams: one stream of %s entries written by the pipelined xadd phase (depth %d), %s xadds over 16 "
+            "streams, %s xrange calls of 100 entries at depth %d from uniform random starts; %s wake-up rounds "
+            "per mode (blocked xread, wait_ms 60000, then one xadd; settle pause 1-3 ms)." % (
+                "{:,}".format(c["stream_entries"]), c["depth"], "{:,}".format(c["xadd_16_ops"]),
+                "{:,}".format(c["xrange_calls"]), c["xrange_depth"], "{:,}".format(c["wake_rounds"])), ""]
 
 
 def _target_table(doc):
-    out = ["| target | litestash | anchor | ratio | better |", "| --- | ---: | ---: | ---: | --- |"]
+    out = ["| target | litestash | anchor | ratio | goal |", "| --- | ---: | ---: | ---: | --- |"]
     for t in doc["targets"]:
         out.append("| %s | %s %s | %s | %s | %s |" % (
             t["title"], _fmt(t["value"], t["unit"]), t["unit"], _fmt(t["anchor_value"], t["unit"]),
-            _ratio(t["ratio"]), t["better"]))
+            _ratio(t["ratio"]), _goal_cell(t)))
     return out
+
+
+def _goal_cell(t):
+    goal = t.get("goal") or t.get("better", "")
+    met = t.get("goal_met")
+    return goal if met is None else "%s (%s)" % (goal, "met" if met else "missed")
 
 
 def docs_section(doc, stem):
@@ -192,7 +262,7 @@ def markdown(doc, png_name):
     out += ["", "![chart](%s)" % png_name, "", "## Every phase", "",
             "Target CPU is the engine's (or Redis's, or in-process SQLite's) CPU time per request; client CPU is "
             "the load generator's own, both threads (10 ms /proc tick resolution for the target).", "",
-            "| run | phase | ops/s | keys/s | p50 µs | p99 µs | p99.9 µs | target CPU µs/op | client CPU µs/op | notes |",
+            "| run | phase | ops/s | keys (entries)/s | p50 µs | p99 µs | p99.9 µs | target CPU µs/op | client CPU µs/op | notes |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for run in PHASE_RUNS:
         for phase, r in (doc["runs"].get(run) or {}).get("phases", {}).items():
@@ -201,6 +271,10 @@ def markdown(doc, png_name):
                 notes.append("commit every %s" % (r["commit_every"] or "phase (one txn)"))
             if _num(r.get("engine_avg_batch")):
                 notes.append("engine batch %.1f" % r["engine_avg_batch"])
+            if r.get("op") in ("xadd", "xrange"):
+                notes.append("%s, %s stream%s%s" % (r["op"], r.get("streams"), "" if r.get("streams") == 1 else "s",
+                                                     ", %s entries per call" % r.get("batch") if r["op"] == "xrange"
+                                                     else ""))
             if r.get("errors") or r.get("misses"):
                 notes.append("errors %s misses %s" % (r.get("errors"), r.get("misses")))
             if r.get("broken"):
@@ -216,6 +290,21 @@ def markdown(doc, png_name):
                 out.append("| python %s | %s | %s | %s | %s | %s | %s | | | |" % (
                     side, op, _fmt(r.get("ops_per_s")), _fmt(r.get("keys_per_s")), _fmt(r.get("p50_us")),
                     _fmt(r.get("p99_us")), _fmt(r.get("p999_us"))))
+    for run in WAKE_RUNS:
+        for mode, r in ((doc["runs"].get(run) or {}).get("results") or {}).items():
+            if not isinstance(r, dict):
+                continue
+            us = lambda k: r[k] * 1000 if _num(r.get(k)) else None  # noqa: E731
+            notes = ["xread woken by an xadd %s; %s rounds" % (
+                {"same": "through the same engine", "other": "through another engine process",
+                 "redis": "(Redis XREAD BLOCK / XADD, two connections)"}.get(mode, mode), r.get("n"))]
+            if _num(r.get("xadd_answer_p50_ms")):
+                notes.append("xadd answered p50 %s µs" % _fmt(us("xadd_answer_p50_ms")))
+            if r.get("errors"):
+                notes.append("errors %s" % r["errors"])
+            out.append("| %s | %s | | | %s | %s | %s | | | %s |" % (
+                run, "xread_wake_" + mode, _fmt(us("p50_ms")), _fmt(us("p99_ms")), _fmt(us("p999_ms")),
+                "; ".join(notes)))
     f = doc["figures"]
     out += ["", "## Resources", "",
             "- engine peak RSS (VmHWM): %s MB; data dir after shutdown: %s MB; engine CPU for the whole run: %s s"
@@ -234,10 +323,11 @@ def markdown(doc, png_name):
 
 
 def targets_text(doc):
-    lines = ["", "%-70s %14s %14s %9s" % ("target", "litestash", "anchor", "ratio")]
+    lines = ["", "%-70s %14s %14s %9s  %s" % ("target", "litestash", "anchor", "ratio", "goal")]
     for t in doc["targets"]:
-        lines.append("%-70s %14s %14s %9s" % (t["title"][:70], _fmt(t["value"], t["unit"]),
-                                              _fmt(t["anchor_value"], t["unit"]), _ratio(t["ratio"])))
+        lines.append("%-70s %14s %14s %9s  %s" % (t["title"][:70], _fmt(t["value"], t["unit"]),
+                                                  _fmt(t["anchor_value"], t["unit"]), _ratio(t["ratio"]),
+                                                  _goal_cell(t)))
     return "\n".join(lines) + "\n"
 
 
@@ -253,13 +343,14 @@ def chart(doc, path):
     if rows:
         labels = [t["id"] for t in rows][::-1]
         ratios = [t["ratio"] for t in rows][::-1]
-        good = [(r >= 1) == (t["better"] == "higher") for r, t in zip(ratios, rows[::-1])]
+        good = [((r >= 1) == (t["better"] == "higher")) if t.get("goal_met") is None else t["goal_met"]
+                for r, t in zip(ratios, rows[::-1])]
         ax1.barh(labels, ratios, color=["#3a7d44" if g else "#b5473a" for g in good])
         ax1.axvline(1.0, color="black", linewidth=1)
         ax1.set_xscale("log")
         for i, r in enumerate(ratios):
             ax1.text(r, i, " %s" % _ratio(r), va="center", fontsize=8)
-        ax1.set_xlabel("litestash / anchor (log; green = litestash better)")
+        ax1.set_xlabel("litestash / anchor (log; green = goal met, or litestash better where no goal)")
     ax1.set_title("Targets (%s scale, %s keys)" % (doc["config"]["scale"], "{:,}".format(doc["config"]["keys"])))
     # SET throughput against pipeline depth, with the anchors as horizontal lines.
     f = doc["figures"]
@@ -272,7 +363,7 @@ def chart(doc, path):
                               ("redis.set_seq_d%d.ops_per_s" % doc["config"]["depth"], "Redis SET pipelined", "-.")):
         if _num(f.get(key)):
             ax2.axhline(f[key], linestyle=style, color="gray")
-            ax2.text(1, f[key], " " + label, va="bottom", fontsize=8)
+            ax2.text(sweep[0][0] if sweep else 1, f[key], " " + label, va="bottom", fontsize=8)
     ax2.set_xscale("log", base=2)
     if sweep:
         ax2.set_xticks([s[0] for s in sweep])

@@ -4,8 +4,11 @@
     (bench/run_bench.sh is the same with the repo root as working directory)
 
 Runs, in order: spawn-to-hello timing, the phased engine run (--sync as configured), an engine
-run with --sync full, raw SQLite (anchor a), Redis 7 (anchor b, skipped with a note when not
-installed) plus a redis-benchmark cross-check, and diskcache vs the Python host (anchor c).
+run with --sync full, the stream phases on an engine of their own and the blocking-read wake-up
+timing (same engine / a second engine on the data dir), raw SQLite (anchor a), Redis 7 (anchor b,
+skipped with a note when not installed) plus a redis-benchmark cross-check, then the same stream
+phases and XREAD BLOCK wake-up on a fresh Redis server, and diskcache vs the Python host
+(anchor c). --skip streams leaves out every stream step.
 Writes <out-dir>/<name>.json (every figure under stable dotted names in "figures", the target
 ratios in "targets", each tool's raw JSON in "runs"), <name>.md (tables) and <name>.png (chart).
 Default name is "latest" ("smoke" with --smoke).
@@ -35,10 +38,16 @@ SCALES = {
     # keys: preload size; ops: requests of each measured set/mixed phase; reads: of each pipelined
     # get phase (a get runs ~10x faster than a set: long enough to be more than warm-up); d1: depth-1 phases;
     # full64/full1: writes of the --sync full runs; py: Python ops; spawns: spawn-to-hello repeats.
-    "full": dict(keys=1_000_000, ops=200_000, reads=1_000_000, d1=50_000, full64=20_000, full1=2_000, py=20_000, spawns=7, sweep=True),
-    "quick": dict(keys=100_000, ops=50_000, reads=200_000, d1=10_000, full64=5_000, full1=200, py=5_000, spawns=5, sweep=True),
-    "smoke": dict(keys=2_000, ops=1_000, reads=1_000, d1=200, full64=300, full1=20, py=300, spawns=2, sweep=False),
+    # Streams: the one-stream xadd phase writes `keys` entries (the stream xrange reads), the 16-stream
+    # one `ops`; xr: xrange calls of 100 entries; wake: wake-up rounds per mode.
+    "full": dict(keys=1_000_000, ops=200_000, reads=1_000_000, d1=50_000, full64=20_000, full1=2_000, py=20_000, spawns=7,
+                 sweep=True, xr=20_000, wake=1_000),
+    "quick": dict(keys=100_000, ops=50_000, reads=200_000, d1=10_000, full64=5_000, full1=200, py=5_000, spawns=5,
+                  sweep=True, xr=5_000, wake=300),
+    "smoke": dict(keys=2_000, ops=1_000, reads=1_000, d1=200, full64=300, full1=20, py=300, spawns=2, sweep=False,
+                  xr=100, wake=20),
 }
+XRANGE_DEPTH = 16  # xrange calls in flight (each answer ~11 KB: 16 deep is ~180 KB outstanding)
 
 
 def log(msg):
@@ -113,6 +122,17 @@ def engine_phases(sc, d):
     return p
 
 
+def stream_phases(sc, d):
+    """The same three phases on the engine and on Redis (run with --keys = sc["keys"]): the one-stream
+    xadd writes the sc["keys"] entries the xrange phase reads (stream "one:0")."""
+    return [
+        "xadd_1stream_d%d:op=xadd,stream=one,streams=1,n=%d,depth=%d" % (d, sc["keys"], d),
+        "xadd_16streams_d%d:op=xadd,stream=multi,streams=16,n=%d,depth=%d" % (d, sc["ops"], d),
+        "xrange100_uniform_d%d:op=xrange,stream=one,batch=100,dist=uniform,n=%d,depth=%d"
+        % (XRANGE_DEPTH, sc["xr"], XRANGE_DEPTH),
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser(description="litestash-engine benchmark beside real anchors")
     ap.add_argument("--keys", type=int, help="preload size (default 1000000; quick 100000; smoke 2000)")
@@ -127,7 +147,7 @@ def main():
     ap.add_argument("--sync", default="normal", choices=["off", "normal", "full"])
     ap.add_argument("--depth", type=int, default=64, help="pipeline depth of the main phases")
     ap.add_argument("--commit", type=int, help="raw SQLite commit-every K (default: engine's average batch)")
-    ap.add_argument("--skip", action="append", default=[], choices=["redis", "python", "sqlite", "full-sync", "spawn"])
+    ap.add_argument("--skip", action="append", default=[], choices=["redis", "python", "sqlite", "full-sync", "spawn", "streams"])
     ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--name", help="output file stem (default latest, or smoke with --smoke)")
     ap.add_argument("--tmp-dir", default=None, help="where temp data dirs go (default $TMPDIR or /tmp)")
@@ -172,6 +192,13 @@ def main():
                              ["--phase", "set_seq_d%d:op=set,dist=seq,n=%d,depth=%d" % (d, sc["full64"], d),
                               "--phase", "set_seq_d1:op=set,dist=seq,n=%d,depth=1,from=%d" % (sc["full1"], sc["full64"])],
                              timeout)
+    streams = "streams" not in args.skip
+    if streams:
+        steps.run("engine_streams", bench + ["engine", "--sync", args.sync] + eng + common +
+                  sum((["--phase", p] for p in stream_phases(sc, d)), []), timeout)
+        steps.run("wakeup", bench + ["wakeup", "--mode", "same,other", "--n", str(sc["wake"]), "--shards",
+                                     str(args.shards), "--sync", args.sync, "--value-size", str(args.value_size)]
+                  + eng + tmp, timeout)
 
     if "sqlite" not in args.skip:
         k_main, k_src = args.commit, "--commit flag"
@@ -209,6 +236,14 @@ def main():
                     rb = redis_server.redis_benchmark(rs.port, sc["ops"], sc["keys"], d, args.value_size)
                     if rb is not None:
                         steps.runs["redis_benchmark"] = rb
+                if streams:  # a fresh server: the key anchor's RSS and AOF stay as they were
+                    with redis_server.RedisServer(args.tmp_dir) as rs:
+                        steps.run("redis_streams", bench + ["redis", "--port", str(rs.port), "--target-pid",
+                                                            str(rs.proc.pid)] + common +
+                                  sum((["--phase", p] for p in stream_phases(sc, d)), []), timeout)
+                        steps.run("redis_wakeup", bench + ["wakeup", "--mode", "redis", "--port", str(rs.port),
+                                                           "--n", str(sc["wake"]), "--value-size",
+                                                           str(args.value_size)], timeout)
             except (RuntimeError, OSError, subprocess.SubprocessError) as e:
                 steps.failures.append("redis: %s" % e)
 
@@ -220,7 +255,9 @@ def main():
     config = {"scale": scale, "keys": sc["keys"], "ops": sc["ops"], "reads": sc["reads"], "depth_ops": sc["d1"],
               "full_sync_writes_d64": sc["full64"], "full_sync_writes_d1": sc["full1"], "python_ops": sc["py"],
               "spawns": sc["spawns"], "value_size": args.value_size, "shards": args.shards, "sync": args.sync,
-              "depth": d, "engine": os.path.relpath(args.engine, REPO), "skipped": args.skip}
+              "depth": d, "engine": os.path.relpath(args.engine, REPO), "skipped": args.skip,
+              "stream_entries": sc["keys"], "xadd_16_ops": sc["ops"], "xrange_calls": sc["xr"],
+              "xrange_depth": XRANGE_DEPTH, "wake_rounds": sc["wake"]}
     machine = machine_info()
     machine["loadavg_start"], machine["loadavg_end"] = load_start, loadavg()
     if max(load_start or [0]) > (machine.get("cpus") or 1) or max(machine["loadavg_end"] or [0]) > (machine.get("cpus") or 1):

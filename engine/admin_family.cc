@@ -11,11 +11,11 @@ namespace {
 using fields::Of;
 using fields::UintWithDefault;
 
-constexpr int kProtocolVersion = 1;
+constexpr int kProtocolVersion = 2;
 
 void Hello(const Request& req, const EngineContext& ctx, FrameEncoder* out) {
   const EngineIdentity& id = ctx.identity;
-  out->BeginOk(req.id, 9);
+  out->BeginOk(req.id, 10);
   out->Key("protocol");
   out->Uint(kProtocolVersion);
   out->Key("engine");
@@ -32,6 +32,8 @@ void Hello(const Request& req, const EngineContext& ctx, FrameEncoder* out) {
   out->Uint(id.limits.max_key_bytes);
   out->Key("max_value_bytes");
   out->Uint(id.limits.max_value_bytes);
+  out->Key("keep_versions");
+  out->Uint(0);  // history depth: none kept (contract v2 section 3)
   out->Key("features");
   const auto& features = ctx.registry.features();
   out->ArrayHeader(static_cast<uint32_t>(features.size()));

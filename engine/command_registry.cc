@@ -43,7 +43,7 @@ Status CommandRegistry::Add(CommandRow row) {
 
 Status RegisterStandardFamilies(CommandRegistry& registry) {
   for (auto family : {RegisterAdminFamily, RegisterKvFamily, RegisterTtlFamily,
-                      RegisterMultiKeyFamily}) {
+                      RegisterMultiKeyFamily, RegisterStreamFamily}) {
     LITESTASH_RETURN_IF_ERROR(family(registry));
   }
   return Status::Ok();

@@ -151,6 +151,8 @@ Status RegisterAdminFamily(CommandRegistry& registry);     // hello ping scan co
 Status RegisterKvFamily(CommandRegistry& registry);        // set get delete exists
 Status RegisterTtlFamily(CommandRegistry& registry);       // expire ttl persist
 Status RegisterMultiKeyFamily(CommandRegistry& registry);  // mset mget mdelete
+// xadd xget xrange xread xinfo xtrim xdrop xstreams xcommit xoffset
+Status RegisterStreamFamily(CommandRegistry& registry);
 
 // Registers every standard family into `registry` (tests add rows of their own after).
 Status RegisterStandardFamilies(CommandRegistry& registry);

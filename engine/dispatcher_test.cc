@@ -15,7 +15,8 @@ TEST_CASE("hello reports the engine's identity") {
   Harness h(4);
   auto m = h.Call(1, Req(1, "hello"));
   CHECK(m.at("ok").as<bool>());
-  CHECK(m.at("protocol").as<int>() == 1);
+  CHECK(m.at("protocol").as<int>() == 2);
+  CHECK(m.at("keep_versions").as<int>() == 0);
   CHECK(m.at("shards").as<int>() == 4);
   CHECK(m.at("hash").as<std::string>() == "blake2b-512");
 }

@@ -91,7 +91,8 @@ void StreamWaiters::CollectDue(bool poll, std::vector<std::pair<ParkedRead, Wait
       header_ok = watches_[shard] && watches_[shard]->Read(&header);
     }
     size_t kept = 0;
-    for (auto& r : reads) {
+    for (size_t i = 0; i < reads.size(); ++i) {
+      ParkedRead& r = reads[i];
       bool appended = false;
       for (const auto& [s, name] : appended_) appended = appended || (s == shard && name == r.stream);
       const bool expired = now >= r.deadline_ms;
@@ -100,8 +101,8 @@ void StreamWaiters::CollectDue(bool poll, std::vector<std::pair<ParkedRead, Wait
       if (expired || appended || moved) {
         const int64_t deadline = r.deadline_ms;
         due->emplace_back(std::move(r), WaitState{deadline, expired});
-      } else {
-        reads[kept++] = std::move(r);
+      } else if (kept++ != i) {
+        reads[kept - 1] = std::move(r);  // never onto itself: a self-move empties the strings
       }
     }
     reads.resize(kept);

@@ -9,6 +9,7 @@
 #include "shard/meta_table.h"
 #include "shard/sqlite_error.h"
 #include "shard/sqlite_statement.h"
+#include "shard/stream_table.h"
 
 namespace litestash {
 namespace {
@@ -33,8 +34,14 @@ Status Layout1(sqlite3* db, const ShardIdentity& id) {
   return Exec(db, "", sql, "creating the layout-1 tables");
 }
 
+// Layout 2: streams, their entries and committed offsets (contract v2 section 2).
+Status Layout2(sqlite3* db, const ShardIdentity&) {
+  return Exec(db, "", StreamTable::kCreateSql, "creating the stream tables");
+}
+
 constexpr MigrationStep kSteps[] = {
     {1, "stash, expiry and meta tables", Layout1},
+    {2, "stream tables (streams, stream_entries, stream_groups)", Layout2},
 };
 
 Status CheckIdentity(std::string_view file, const LayoutFacts& facts, const ShardIdentity& id) {

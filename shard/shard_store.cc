@@ -125,6 +125,7 @@ Status ShardStore::PrepareStatements() {
   LITESTASH_RETURN_IF_ERROR(kv_.Prepare(db_, name_));
   LITESTASH_RETURN_IF_ERROR(expiry_.Prepare(db_, name_));
   LITESTASH_RETURN_IF_ERROR(meta_.Prepare(db_, name_));
+  LITESTASH_RETURN_IF_ERROR(streams_.Prepare(db_, name_));
   struct {
     Statement* stmt;
     const char* sql;
@@ -148,6 +149,7 @@ Status ShardStore::Begin(bool write) {
   if (rc != SQLITE_DONE) return SqlError(write ? "BEGIN IMMEDIATE" : "BEGIN", rc);
   in_write_txn_ = write;
   version_dirty_ = false;
+  streams_.Forget();
   if (write) {
     auto last = meta_.Get("last_version");
     if (!last.ok()) {
@@ -160,6 +162,7 @@ Status ShardStore::Begin(bool write) {
 }
 
 Status ShardStore::Commit() {
+  if (in_write_txn_) LITESTASH_RETURN_IF_ERROR(streams_.FlushMeta());
   if (in_write_txn_ && version_dirty_) {
     LITESTASH_RETURN_IF_ERROR(meta_.Set("last_version", static_cast<int64_t>(last_version_)));
   }
@@ -177,6 +180,7 @@ void ShardStore::Rollback() {
   }
   in_write_txn_ = false;
   version_dirty_ = false;
+  streams_.Forget();
 }
 
 uint64_t ShardStore::NextVersion(const Clock& clock) {

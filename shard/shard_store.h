@@ -1,6 +1,7 @@
 // ShardStore: one shard's SQLite file (or in-memory database): its connection, layout,
 // transactions, version clock, and the key operations built on its tables (KvTable,
-// ExpiryTable, MetaTable; each owns its statements).
+// ExpiryTable, MetaTable, StreamTable; each owns its statements). Stream operations are
+// shard/stream_ops.h, over streams().
 //
 // Opening. A read-write store (a shard thread's) brings the file to this engine's layout with
 // the migration steps (shard/migrations.h) and puts it in WAL mode. A read-only store (the
@@ -39,6 +40,7 @@
 #include "shard/meta_table.h"
 #include "shard/migrations.h"
 #include "shard/sqlite_statement.h"
+#include "shard/stream_table.h"
 
 namespace litestash {
 
@@ -131,6 +133,7 @@ class ShardStore {
   // The next version of this shard's clock (inside a write transaction): microseconds since
   // the epoch, strictly increasing, stored back at Commit().
   uint64_t NextVersion(const Clock& clock);
+  StreamTable& streams() { return streams_; }
 
   const std::string& name() const { return name_; }
 
@@ -151,6 +154,7 @@ class ShardStore {
   KvTable kv_;
   ExpiryTable expiry_;
   MetaTable meta_;
+  StreamTable streams_;
   Statement begin_read_, begin_write_, commit_, rollback_, data_version_;
 };
 

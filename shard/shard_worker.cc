@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <functional>
+
+#include "shard/stream_ops.h"
+
 namespace litestash {
 
 ShardWorker::~ShardWorker() { Stop(); }
@@ -155,15 +159,25 @@ void ShardWorker::RunAlone(TaskPtr& task) {
 
 void ShardWorker::Sweep() {
   if (!prepared_.ok()) return;
-  for (;;) {
-    auto removed = store_->SweepExpired(Clock::Now(), kSweepBatch);
-    if (!removed.ok()) {
-      spdlog::warn("shard {}: {}", options_.index, removed.status().ToString());
-      return;
+  // Expired keys, then stream entries past their age retention: each in transactions of at
+  // most kSweepBatch rows, the queue checked between them.
+  auto keys = [this] { return store_->SweepExpired(Clock::Now(), kSweepBatch); };
+  auto aged = [this]() -> Result<int> {
+    auto n = StreamSweepAged(*store_, Clock::Now(), kSweepBatch);
+    if (!n.ok()) return n.status();
+    return static_cast<int>(*n);
+  };
+  for (const auto& step : {std::function<Result<int>()>(keys), std::function<Result<int>()>(aged)}) {
+    for (;;) {
+      auto removed = step();
+      if (!removed.ok()) {
+        spdlog::warn("shard {}: {}", options_.index, removed.status().ToString());
+        break;
+      }
+      if (*removed < kSweepBatch) break;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!queue_.empty() || stopping_) return;  // requests first; the rest goes next idle turn
     }
-    if (*removed < kSweepBatch) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!queue_.empty() || stopping_) return;  // requests first; the rest goes next idle turn
   }
 }
 

@@ -10,9 +10,9 @@
 // fails, the batch is rolled back and its tasks run again one transaction each, so a failing
 // task fails alone and the others still succeed.
 //
-// Every kSweepInterval (between batches, busy or idle) the worker deletes expired keys in batches
-// of kSweepBatch, one short transaction each, checking the queue between batches so requests are
-// not stalled.
+// Every kSweepInterval (between batches, busy or idle) the worker deletes expired keys and stream
+// entries past their age retention in batches of kSweepBatch, one short transaction each,
+// checking the queue between batches so requests are not stalled.
 //
 // Pending writes. The worker counts the writing tasks it has been given and not yet finished
 // (counted in Enqueue, released right after the task's Done): while the count is 0, every

@@ -22,7 +22,11 @@ struct ScanVisitor : msgpack::null_visitor {
 
   bool start_map(uint32_t) { if (++depth == 1) top_is_map = true; return true; }
   bool end_map() { --depth; return true; }
-  bool start_array(uint32_t) { ++depth; return true; }
+  bool start_array(uint32_t n) {
+    if (depth == 1 && !in_key && key1 == "entries") out.entries = n;
+    ++depth;
+    return true;
+  }
   bool end_array() { --depth; return true; }
   bool start_map_key() { in_key = true; return true; }
   bool end_map_key() { in_key = false; return true; }
@@ -48,7 +52,10 @@ struct ScanVisitor : msgpack::null_visitor {
     return true;
   }
   bool visit_positive_integer(uint64_t v) {
-    if (!in_key && depth == 1 && key1 == "id") { out.has_id = true; out.id = v; }
+    if (!in_key && depth == 1) {
+      if (key1 == "id") { out.has_id = true; out.id = v; }
+      else if (key1 == "entry_id") out.entry_id = static_cast<int64_t>(v);
+    }
     return true;
   }
 };
@@ -147,6 +154,51 @@ void AppendMset(std::string& out, uint64_t id, const std::vector<std::string>& k
   f.FinishInto(&out);
 }
 
+void AppendXadd(std::string& out, uint64_t id, std::string_view stream, std::string_view value) {
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, "xadd", 2);
+  f.Key("stream");
+  f.Str(stream);
+  f.Key("value");
+  f.Raw(value);
+  f.FinishInto(&out);
+}
+
+void AppendXrange(std::string& out, uint64_t id, std::string_view stream, uint64_t after, uint32_t limit) {
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, "xrange", 3);
+  f.Key("stream");
+  f.Str(stream);
+  f.Key("after");
+  f.Uint(after);
+  f.Key("limit");
+  f.Uint(limit);
+  f.FinishInto(&out);
+}
+
+void AppendXread(std::string& out, uint64_t id, std::string_view stream, uint64_t after, uint32_t limit,
+                 uint64_t wait_ms) {
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, "xread", 4);
+  f.Key("stream");
+  f.Str(stream);
+  f.Key("after");
+  f.Uint(after);
+  f.Key("limit");
+  f.Uint(limit);
+  f.Key("wait_ms");
+  f.Uint(wait_ms);
+  f.FinishInto(&out);
+}
+
+void AppendXinfo(std::string& out, uint64_t id, std::string_view stream) {
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, "xinfo", 1);
+  f.Key("stream");
+  f.Str(stream);
+  f.FinishInto(&out);
+}
+
 bool ScanAnswer(const char* body, size_t len, AnswerSummary& out) {
   out = AnswerSummary();
   ScanVisitor v(out);
@@ -176,12 +228,20 @@ const msgpack::object* MapGet(const msgpack::object& o, std::string_view key) {
 
 EngineProtocol::EngineProtocol(const PhaseSpec& spec, uint64_t key_count, uint64_t seed, uint64_t id_base,
                                std::string value_msgpack)
-    : stream_(spec, key_count, seed), id_base_(id_base), value_(std::move(value_msgpack)) {}
+    : stream_(spec, key_count, seed), id_base_(id_base), value_(std::move(value_msgpack)),
+      op_kind_(spec.op), batch_(spec.batch) {
+  if (IsStreamOp(spec.op)) {
+    stream_names_.resize(spec.streams);
+    for (uint32_t i = 0; i < spec.streams; ++i) StreamName(spec.stream, i, stream_names_[i]);
+  }
+}
 
 void EngineProtocol::Encode(uint64_t seq, std::string& out) {
   stream_.Next(op_);
-  keys_.resize(op_.keys.size());
-  for (size_t i = 0; i < op_.keys.size(); ++i) KeyName(op_.keys[i], keys_[i]);
+  if (!IsStreamOp(op_.kind)) {
+    keys_.resize(op_.keys.size());
+    for (size_t i = 0; i < op_.keys.size(); ++i) KeyName(op_.keys[i], keys_[i]);
+  }
   const uint64_t id = id_base_ + seq;
   switch (op_.kind) {
     case OpKind::kSet: AppendSet(out, id, keys_[0], value_); break;
@@ -189,6 +249,8 @@ void EngineProtocol::Encode(uint64_t seq, std::string& out) {
     case OpKind::kDelete: AppendDelete(out, id, keys_[0]); break;
     case OpKind::kMget: AppendMget(out, id, keys_); break;
     case OpKind::kMset: AppendMset(out, id, keys_, value_); break;
+    case OpKind::kXadd: AppendXadd(out, id, stream_names_[op_.stream], value_); break;
+    case OpKind::kXrange: AppendXrange(out, id, stream_names_[op_.stream], op_.keys[0], batch_); break;
     case OpKind::kMixed: break;  // resolved by OpStream
   }
 }
@@ -210,6 +272,10 @@ size_t EngineProtocol::Decode(const char* data, size_t len, std::vector<Answer>&
     a.ok = s.ok;
     if (!s.ok) a.error = s.error_code.empty() ? "(no code)" : s.error_code;
     a.misses = s.found_false + (s.found == 0 ? 1 : 0) + (s.deleted == 0 ? 1 : 0);
+    if (s.entries >= 0) {
+      a.items = static_cast<uint32_t>(s.entries);
+      if (op_kind_ == OpKind::kXrange && s.ok && a.items < batch_) a.misses += batch_ - a.items;
+    }
     answers.push_back(std::move(a));
     pos += 4 + n;
   }

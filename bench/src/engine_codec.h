@@ -6,10 +6,12 @@
 //   and are copied in verbatim (the engine stores them byte for byte). No `shard` field is sent.
 // - ScanAnswer() reads only what the driver needs from an answer body, without allocating:
 //   `id`, `ok`, `error.code`, `found` (bool, or the count of false items when it is an array, as
-//   in mget), `deleted` (bool). It returns false when the body is not a single MessagePack map.
+//   in mget), `deleted` (bool), the length of an `entries` array (xrange/xread) and `entry_id`
+//   (xadd). It returns false when the body is not a single MessagePack map.
 // - ObjectToJson() renders a decoded answer (hello, stats) as JSON for the report; bin/ext are
 //   written as {"bin": <size>} since only their size matters there.
-// - EngineProtocol adapts an OpStream to PipelineProtocol with wire id = id_base + seq.
+// - EngineProtocol adapts an OpStream to PipelineProtocol with wire id = id_base + seq. An
+//   xrange answer's entries are counted (Answer::items); each one short of `batch` is a miss.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,13 @@ void AppendDelete(std::string& out, uint64_t id, std::string_view key);
 void AppendMget(std::string& out, uint64_t id, const std::vector<std::string>& keys);
 void AppendMset(std::string& out, uint64_t id, const std::vector<std::string>& keys,
                 std::string_view value_msgpack);
+// Stream ops (protocol section 4 "Streams").
+void AppendXadd(std::string& out, uint64_t id, std::string_view stream, std::string_view value_msgpack);
+void AppendXrange(std::string& out, uint64_t id, std::string_view stream, uint64_t after, uint32_t limit);
+// xread {stream, after, limit, wait_ms}; wait_ms 0 is sent as is (answer at once).
+void AppendXread(std::string& out, uint64_t id, std::string_view stream, uint64_t after, uint32_t limit,
+                 uint64_t wait_ms);
+void AppendXinfo(std::string& out, uint64_t id, std::string_view stream);
 
 struct AnswerSummary {
   bool has_id = false;
@@ -39,6 +48,8 @@ struct AnswerSummary {
   int found = -1;           // -1 absent, 0/1 for a bool
   uint32_t found_false = 0; // false items of a `found` array
   int deleted = -1;
+  int64_t entries = -1;     // length of the `entries` array, -1 when absent
+  int64_t entry_id = -1;    // `entry_id` (xadd), -1 when absent
   std::string error_code;
 };
 
@@ -63,6 +74,9 @@ class EngineProtocol : public PipelineProtocol {
   uint64_t id_base_;
   std::string value_;
   std::vector<std::string> keys_;
+  std::vector<std::string> stream_names_;  // "<stream>:<i>", built once
+  OpKind op_kind_;
+  uint32_t batch_;
 };
 
 }  // namespace litestash::bench

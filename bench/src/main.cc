@@ -7,6 +7,9 @@
 //   litestash-bench sqlite [--shards N] [--keys N] [--value-size B] [--commit K] --phase SPEC...
 //   litestash-bench redis  --port P [--host H] [--target-pid PID] [--keys N] [--value-size B]
 //                          --phase SPEC...
+//   litestash-bench wakeup [--engine PATH] [--shards N] [--sync S] [--mode same,other|both|redis]
+//                          [--n ROUNDS] [--warmup N] [--port P] (blocked xread woken by an xadd;
+//                          see wakeup_bench.h)
 //
 // Each subcommand prints exactly one JSON object on stdout (or --out FILE) and progress lines on
 // stderr. Phase SPEC syntax is in workload.h, e.g. "set_d64:op=set,dist=seq,n=1000000,depth=64".
@@ -27,6 +30,7 @@
 #include "json_writer.h"
 #include "redis_client.h"
 #include "sqlite_anchor.h"
+#include "wakeup_bench.h"
 #include "workload.h"
 
 using namespace litestash::bench;
@@ -36,15 +40,18 @@ namespace {
 constexpr int kUsage = 64;
 
 const char* kHelp =
-    "usage: litestash-bench engine|spawn|sqlite|redis [flags] --phase NAME:op=..,n=..,depth=..\n"
+    "usage: litestash-bench engine|spawn|sqlite|redis|wakeup [flags] --phase NAME:op=..,n=..,depth=..\n"
     "  common: --keys N (1000000) --value-size B (100) --shards N (16) --out FILE --tmp-dir DIR\n"
     "  engine: --engine PATH (build/litestash-engine; env LITESTASH_ENGINE) --sync S (normal)\n"
     "          --log-level L (warn) --engine-arg ARG --keep --stall-timeout S (120)\n"
     "  spawn:  --spawns N (5)\n"
     "  sqlite: --commit K (4; per-phase commit= overrides, 0 = one transaction) --keep\n"
     "  redis:  --port P --host H (127.0.0.1) --target-pid PID (server, for its CPU time)\n"
-    "  phase fields: op=set|get|mixed|mget|mset|delete n=REQUESTS depth=1..1024\n"
-    "                dist=seq|uniform|hot hot=N batch=B from=I commit=K sync=normal|full fresh=1\n";
+    "  wakeup: --mode same|other|both|redis (comma list; both = same,other) --n ROUNDS (100)\n"
+    "          --warmup N (5); redis mode needs --port\n"
+    "  phase fields: op=set|get|mixed|mget|mset|delete|xadd|xrange n=REQUESTS depth=1..1024\n"
+    "                dist=seq|uniform|hot hot=N batch=B from=I commit=K sync=normal|full fresh=1\n"
+    "                stream=PREFIX streams=N (stream ops: streams PREFIX:0..N-1)\n";
 
 struct Args {
   std::string mode;
@@ -59,6 +66,9 @@ struct Args {
   int target_pid = 0;
   int shards = 16;
   int spawns = 5;
+  std::vector<std::string> wake_modes;
+  int wake_rounds = 100;
+  int wake_warmup = 5;
   uint64_t keys = 1000000;
   size_t value_size = 100;
   int64_t commit = 4;
@@ -80,7 +90,7 @@ Args Parse(int argc, char** argv) {
   Args a;
   a.mode = argv[1];
   if (a.mode == "--help" || a.mode == "-h") { std::fputs(kHelp, stdout); std::exit(0); }
-  if (a.mode != "engine" && a.mode != "spawn" && a.mode != "sqlite" && a.mode != "redis") {
+  if (a.mode != "engine" && a.mode != "spawn" && a.mode != "sqlite" && a.mode != "redis" && a.mode != "wakeup") {
     throw std::invalid_argument("unknown subcommand '" + a.mode + "'");
   }
   const char* env_engine = std::getenv("LITESTASH_ENGINE");
@@ -109,12 +119,33 @@ Args Parse(int argc, char** argv) {
     else if (f == "--keep") a.keep = true;
     else if (f == "--stall-timeout") a.stall_timeout = static_cast<double>(ToUint(f, val()));
     else if (f == "--phase") a.phases.push_back(ParsePhaseSpec(val()));
+    else if (f == "--n") a.wake_rounds = static_cast<int>(ToUint(f, val()));
+    else if (f == "--warmup") a.wake_warmup = static_cast<int>(ToUint(f, val()));
+    else if (f == "--mode") {
+      std::string list = val();
+      for (size_t b = 0; b <= list.size();) {
+        size_t e = list.find(',', b);
+        if (e == std::string::npos) e = list.size();
+        std::string m = list.substr(b, e - b);
+        if (m == "both") { a.wake_modes.push_back("same"); a.wake_modes.push_back("other"); }
+        else if (m == "same" || m == "other" || m == "redis") a.wake_modes.push_back(m);
+        else throw std::invalid_argument("--mode wants same, other, both or redis, got '" + m + "'");
+        b = e + 1;
+      }
+    }
     else throw std::invalid_argument("unknown flag " + f);
   }
   if (a.shards < 1 || a.shards > 1024) throw std::invalid_argument("--shards must be 1..1024");
   if (a.keys < 1) throw std::invalid_argument("--keys must be at least 1");
   if (a.mode == "redis" && a.port == 0) throw std::invalid_argument("redis needs --port");
-  if (a.mode != "spawn" && a.phases.empty()) throw std::invalid_argument("give at least one --phase");
+  if (a.mode == "wakeup") {
+    if (a.wake_modes.empty()) a.wake_modes = {"same", "other"};
+    if (a.wake_rounds < 1) throw std::invalid_argument("--n must be at least 1");
+    for (const auto& m : a.wake_modes) {
+      if (m == "redis" && a.port == 0) throw std::invalid_argument("wakeup --mode redis needs --port");
+    }
+  }
+  if (a.mode != "spawn" && a.mode != "wakeup" && a.phases.empty()) throw std::invalid_argument("give at least one --phase");
   return a;
 }
 
@@ -137,6 +168,18 @@ int Run(const Args& a, JsonWriter& w) {
     return RunEngineBench(c, w);
   }
   if (a.mode == "spawn") return RunSpawnBench(eo, a.spawns, a.tmp_dir, w);
+  if (a.mode == "wakeup") {
+    WakeupConfig c;
+    c.engine = eo;
+    c.modes = a.wake_modes;
+    c.rounds = a.wake_rounds;
+    c.warmup = a.wake_warmup;
+    c.value_size = a.value_size;
+    c.tmp_root = a.tmp_dir;
+    c.host = a.host;
+    c.port = a.port;
+    return RunWakeupBench(c, w);
+  }
   if (a.mode == "sqlite") {
     SqliteAnchorConfig c;
     c.shards = a.shards;

@@ -30,6 +30,7 @@ void PhaseResult::Summarize() {
   if (seconds > 0 && answered > 0) {
     ops_per_s = static_cast<double>(answered) / seconds;
     keys_per_s = ops_per_s * spec.batch;
+    if (spec.op == OpKind::kXrange) keys_per_s = entries_per_s = static_cast<double>(entries) / seconds;
   }
   p50_us = Percentile(latency_ns, 0.50);
   p99_us = Percentile(latency_ns, 0.99);
@@ -48,6 +49,10 @@ void PhaseResult::WriteJson(JsonWriter& w) const {
   if (spec.dist == Dist::kHot) w.Field("hot_keys", spec.hot_keys);
   w.Field("depth", spec.depth);
   w.Field("batch", spec.batch);
+  if (IsStreamOp(spec.op)) {
+    w.Field("stream", spec.stream);
+    w.Field("streams", spec.streams);
+  }
   w.Field("requests", spec.requests);
   if (spec.commit_every >= 0) w.Field("commit_every", static_cast<uint64_t>(spec.commit_every));
   if (!spec.sync.empty()) w.Field("sync", spec.sync);
@@ -55,6 +60,10 @@ void PhaseResult::WriteJson(JsonWriter& w) const {
   w.Field("seconds", seconds);
   MaybeNumber(w, "ops_per_s", ops_per_s);
   MaybeNumber(w, "keys_per_s", keys_per_s);
+  if (spec.op == OpKind::kXrange) {
+    w.Field("entries", entries);
+    MaybeNumber(w, "entries_per_s", entries_per_s);
+  }
   MaybeNumber(w, "p50_us", p50_us);
   MaybeNumber(w, "p99_us", p99_us);
   MaybeNumber(w, "p999_us", p999_us);

@@ -142,6 +142,7 @@ void RunLockstep(int write_fd, int read_fd, PipelineProtocol& proto, uint64_t n,
         if (result.first_error.empty()) result.first_error = a.error;
       }
       result.misses += a.misses;
+      result.entries += a.items;
     }
   }
 }
@@ -220,6 +221,7 @@ void RunPipeline(int write_fd, int read_fd, PipelineProtocol& proto, const Phase
         if (result.first_error.empty()) result.first_error = a.error;
       }
       result.misses += a.misses;
+      result.entries += a.items;
     }
     if (!answers.empty() && !sh.stop.load()) sh.credits.release(static_cast<ptrdiff_t>(answers.size()));
     end = now;

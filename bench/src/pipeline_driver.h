@@ -30,6 +30,7 @@ struct Answer {
   uint64_t seq = 0;
   bool ok = true;
   uint32_t misses = 0;
+  uint32_t items = 0;  // stream entries the answer returned (xrange)
   std::string error;  // set when !ok
 };
 
@@ -45,7 +46,7 @@ class PipelineProtocol {
 };
 
 // Drives spec.requests requests at spec.depth through (write_fd, read_fd) and fills `result`
-// (seconds, answered, errors, misses, latency_ns, broken). Call result.Summarize() afterwards.
+// (seconds, answered, errors, misses, entries, latency_ns, broken). Call result.Summarize() afterwards.
 void RunPipeline(int write_fd, int read_fd, PipelineProtocol& protocol, const PhaseSpec& spec,
                  PhaseResult& result, double stall_timeout_s = 120.0);
 

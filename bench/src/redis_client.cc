@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <memory>
 #include <stdexcept>
 
 #include "engine_process.h"
@@ -106,12 +107,61 @@ int ConnectTcp(const std::string& host, int port) {
   return fd;
 }
 
-RedisProtocol::RedisProtocol(const PhaseSpec& spec, uint64_t key_count, uint64_t seed, std::string raw_value)
-    : stream_(spec, key_count, seed), value_(std::move(raw_value)) {}
+bool ParseRedisStreamId(std::string_view text, RedisStreamId& out) {
+  auto dash = text.find('-');
+  if (dash == std::string_view::npos) return false;
+  auto a = std::from_chars(text.data(), text.data() + dash, out.ms);
+  auto b = std::from_chars(text.data() + dash + 1, text.data() + text.size(), out.seq);
+  return a.ec == std::errc() && a.ptr == text.data() + dash && b.ec == std::errc() &&
+         b.ptr == text.data() + text.size();
+}
+
+std::string FormatRedisStreamId(const RedisStreamId& id) {
+  return std::to_string(id.ms) + "-" + std::to_string(id.seq);
+}
+
+RedisProtocol::RedisProtocol(const PhaseSpec& spec, uint64_t key_count, uint64_t seed, std::string raw_value,
+                             RedisStreamIds* ids)
+    : stream_(spec, key_count, seed), value_(std::move(raw_value)), op_kind_(spec.op), batch_(spec.batch),
+      streams_(spec.streams) {
+  if (!IsStreamOp(spec.op)) return;
+  if (!ids) throw std::runtime_error("stream phase without a stream id log");
+  stream_names_.resize(spec.streams);
+  for (uint32_t i = 0; i < spec.streams; ++i) {
+    StreamName(spec.stream, i, stream_names_[i]);
+    std::vector<RedisStreamId>& v = (*ids)[stream_names_[i]];
+    if (spec.op == OpKind::kXadd) {
+      v.reserve(v.size() + spec.requests / spec.streams + 1);
+    } else if (v.size() < key_count) {
+      throw std::runtime_error("xrange on stream " + stream_names_[i] + " needs " + std::to_string(key_count) +
+                               " entries added by an earlier xadd phase of this run, has " +
+                               std::to_string(v.size()));
+    }
+    stream_ids_.push_back(&v);
+  }
+}
 
 void RedisProtocol::Encode(uint64_t, std::string& out) {
   stream_.Next(op_);
   switch (op_.kind) {
+    case OpKind::kXadd:
+      ArrayHeader(out, 5); Bulk(out, "XADD"); Bulk(out, stream_names_[op_.stream]); Bulk(out, "*");
+      Bulk(out, "v"); Bulk(out, value_);
+      break;
+    case OpKind::kXrange: {
+      const uint64_t p = op_.keys[0];
+      if (p == 0) {
+        key_ = "-";
+      } else {
+        key_ = "(";
+        key_ += FormatRedisStreamId((*stream_ids_[op_.stream])[p - 1]);
+      }
+      char count[16];
+      auto [end, ec] = std::to_chars(count, count + sizeof count, batch_);
+      ArrayHeader(out, 6); Bulk(out, "XRANGE"); Bulk(out, stream_names_[op_.stream]); Bulk(out, key_);
+      Bulk(out, "+"); Bulk(out, "COUNT"); Bulk(out, std::string_view(count, static_cast<size_t>(end - count)));
+      break;
+    }
     case OpKind::kSet:
       ArrayHeader(out, 3); Bulk(out, "SET"); KeyName(op_.keys[0], key_); Bulk(out, key_); Bulk(out, value_);
       break;
@@ -145,6 +195,19 @@ size_t RedisProtocol::Decode(const char* data, size_t len, std::vector<Answer>& 
     a.ok = error.empty();
     a.error = error;
     a.misses = misses;
+    if (a.ok && op_kind_ == OpKind::kXadd && data[pos] == '$') {
+      // "$<n>\r\n<ms>-<seq>\r\n": record the id for later xrange phases.
+      const size_t body = LineEnd(data, len, pos + 1) + 2;
+      RedisStreamId id;
+      if (!ParseRedisStreamId(std::string_view(data + body, next - 2 - body), id)) {
+        throw std::runtime_error("XADD reply is not a stream id");
+      }
+      stream_ids_[a.seq % streams_]->push_back(id);
+    } else if (a.ok && op_kind_ == OpKind::kXrange && data[pos] == '*') {
+      const int64_t n = ParseInt(data + pos + 1, data + LineEnd(data, len, pos + 1));
+      a.items = static_cast<uint32_t>(n > 0 ? n : 0);
+      if (a.items < batch_) a.misses += batch_ - a.items;
+    }
     answers.push_back(std::move(a));
     pos = next;
   }
@@ -152,10 +215,18 @@ size_t RedisProtocol::Decode(const char* data, size_t len, std::vector<Answer>& 
 }
 
 std::string RedisCommand(int fd, const std::vector<std::string>& args) {
+  RedisSend(fd, args);
+  return RedisReadReply(fd);
+}
+
+void RedisSend(int fd, const std::vector<std::string>& args) {
   std::string out;
   ArrayHeader(out, args.size());
   for (const auto& a : args) Bulk(out, a);
   if (write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size())) throw std::runtime_error("redis write");
+}
+
+std::string RedisReadReply(int fd) {
   std::string in;
   char buf[65536];
   while (true) {
@@ -188,9 +259,17 @@ int RunRedisBench(const RedisBenchConfig& cfg, JsonWriter& w) {
   }
   w.Key("phases");
   w.BeginObject();
+  RedisStreamIds stream_ids;
   for (size_t i = 0; i < cfg.phases.size(); ++i) {
     const PhaseSpec& spec = cfg.phases[i];
-    RedisProtocol proto(spec, cfg.keys, 1000 + i, value);
+    std::unique_ptr<RedisProtocol> owned;
+    try {
+      owned = std::make_unique<RedisProtocol>(spec, cfg.keys, 1000 + i, value, &stream_ids);
+    } catch (const std::exception& e) {
+      failure = "phase " + spec.name + ": " + e.what();
+      break;
+    }
+    RedisProtocol& proto = *owned;
     PhaseResult r;
     const double cpu0 = cfg.server_pid > 0 ? ProcCpuSeconds(cfg.server_pid) : -1;
     RunPipeline(fd, fd, proto, spec, r, cfg.stall_timeout_s);

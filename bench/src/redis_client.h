@@ -7,12 +7,20 @@
 //   value bytes (no MessagePack framing: Redis stores plain strings); answers are matched to
 //   requests by order. A nil bulk reply (GET miss), nil items of an MGET array and DEL :0 count
 //   as misses; an error reply counts as an error.
-// - RedisCommand() sends one command and returns its reply as text (used for INFO/FLUSHALL).
+// - Stream ops: xadd is `XADD <name> * v <value>`; the id each reply carries is recorded, per
+//   stream name, in the run's RedisStreamIds (so a later xrange phase can start at the p-th
+//   entry). xrange is `XRANGE <name> (<id of entry p> + COUNT <batch>` (`-` for p = 0); the
+//   entries of each reply are counted, each one short of `batch` is a miss. An xrange phase on a
+//   stream with fewer recorded ids than the run's --keys cannot start (std::runtime_error).
+// - RedisCommand() sends one command and returns its reply as text (used for INFO/FLUSHALL);
+//   RedisSend() / RedisReadReply() are its two halves (a reply that blocks, like XREAD BLOCK).
 // - RunRedisBench() writes one JSON object with a result per phase; exit code as engine_bench.h.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "json_writer.h"
@@ -23,9 +31,21 @@ namespace litestash::bench {
 
 int ConnectTcp(const std::string& host, int port);
 
+// A Redis stream entry id "<ms>-<seq>".
+struct RedisStreamId {
+  uint64_t ms = 0;
+  uint64_t seq = 0;
+};
+// Ids of the entries added by the xadd phases of a run, by stream name, in order.
+using RedisStreamIds = std::unordered_map<std::string, std::vector<RedisStreamId>>;
+bool ParseRedisStreamId(std::string_view text, RedisStreamId& out);
+std::string FormatRedisStreamId(const RedisStreamId& id);
+
 class RedisProtocol : public PipelineProtocol {
  public:
-  RedisProtocol(const PhaseSpec& spec, uint64_t key_count, uint64_t seed, std::string raw_value);
+  // `ids` may be null when the phase has no stream op.
+  RedisProtocol(const PhaseSpec& spec, uint64_t key_count, uint64_t seed, std::string raw_value,
+                RedisStreamIds* ids = nullptr);
   void Encode(uint64_t seq, std::string& out) override;
   size_t Decode(const char* data, size_t len, std::vector<Answer>& answers) override;
 
@@ -35,9 +55,16 @@ class RedisProtocol : public PipelineProtocol {
   std::string value_;
   std::string key_;
   uint64_t next_answer_ = 0;
+  OpKind op_kind_;
+  uint32_t batch_;
+  uint32_t streams_;
+  std::vector<std::string> stream_names_;
+  std::vector<std::vector<RedisStreamId>*> stream_ids_;  // by stream index (into the run's map)
 };
 
 std::string RedisCommand(int fd, const std::vector<std::string>& args);
+void RedisSend(int fd, const std::vector<std::string>& args);
+std::string RedisReadReply(int fd);
 
 struct RedisBenchConfig {
   std::string host = "127.0.0.1";

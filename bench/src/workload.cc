@@ -15,6 +15,8 @@ const char* OpKindName(OpKind k) {
     case OpKind::kMget: return "mget";
     case OpKind::kMset: return "mset";
     case OpKind::kDelete: return "delete";
+    case OpKind::kXadd: return "xadd";
+    case OpKind::kXrange: return "xrange";
   }
   return "?";
 }
@@ -47,6 +49,8 @@ OpKind ParseOp(std::string_view v) {
   if (v == "mget") return OpKind::kMget;
   if (v == "mset") return OpKind::kMset;
   if (v == "delete") return OpKind::kDelete;
+  if (v == "xadd") return OpKind::kXadd;
+  if (v == "xrange") return OpKind::kXrange;
   throw std::invalid_argument("unknown op '" + std::string(v) + "'");
 }
 
@@ -67,6 +71,7 @@ PhaseSpec ParsePhaseSpec(std::string_view text) {
   }
   spec.name = std::string(text.substr(0, colon));
   std::string_view rest = text.substr(colon + 1);
+  bool batch_given = false;
   while (!rest.empty()) {
     auto comma = rest.find(',');
     std::string_view item = rest.substr(0, comma);
@@ -80,8 +85,10 @@ PhaseSpec ParsePhaseSpec(std::string_view text) {
     else if (k == "depth") spec.depth = static_cast<int>(ParseUint(k, v));
     else if (k == "dist") spec.dist = ParseDist(v);
     else if (k == "hot") spec.hot_keys = ParseUint(k, v);
-    else if (k == "batch") spec.batch = static_cast<uint32_t>(ParseUint(k, v));
+    else if (k == "batch") { spec.batch = static_cast<uint32_t>(ParseUint(k, v)); batch_given = true; }
     else if (k == "from") spec.seq_from = ParseUint(k, v);
+    else if (k == "stream") spec.stream = std::string(v);
+    else if (k == "streams") spec.streams = static_cast<uint32_t>(ParseUint(k, v));
     else if (k == "commit") spec.commit_every = static_cast<int64_t>(ParseUint(k, v));
     else if (k == "sync") spec.sync = std::string(v);
     else if (k == "fresh") spec.fresh = ParseUint(k, v) != 0;
@@ -89,12 +96,16 @@ PhaseSpec ParsePhaseSpec(std::string_view text) {
   }
   if (spec.depth < 1 || spec.depth > 1024) throw std::invalid_argument("depth must be 1..1024");
   if (spec.requests == 0) throw std::invalid_argument("n must be at least 1");
-  if (spec.op == OpKind::kMget || spec.op == OpKind::kMset) {
+  if (spec.op == OpKind::kXrange && !batch_given) spec.batch = 100;
+  if (spec.op == OpKind::kMget || spec.op == OpKind::kMset || spec.op == OpKind::kXrange) {
     if (spec.batch < 1) throw std::invalid_argument("batch must be at least 1");
+    if (spec.op == OpKind::kXrange && spec.batch > 10000) throw std::invalid_argument("xrange batch must be 1..10000");
   } else {
     spec.batch = 1;
   }
   if (spec.dist == Dist::kHot && spec.hot_keys == 0) throw std::invalid_argument("hot must be at least 1");
+  if (spec.streams < 1) throw std::invalid_argument("streams must be at least 1");
+  if (spec.stream.empty()) throw std::invalid_argument("stream must not be empty");
   return spec;
 }
 
@@ -109,6 +120,14 @@ std::string KeyName(uint64_t index) {
   std::string s;
   KeyName(index, s);
   return s;
+}
+
+void StreamName(const std::string& prefix, uint64_t index, std::string& out) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, index);
+  out.assign(prefix);
+  out.push_back(':');
+  out.append(buf, p);
 }
 
 std::string MakeRawValue(size_t size) {
@@ -145,7 +164,9 @@ OpStream::OpStream(const PhaseSpec& spec, uint64_t key_count, uint64_t seed)
       seq_next_(spec.seq_from % std::max<uint64_t>(key_count, 1)),
       rng_(seed),
       uniform_(0, std::max<uint64_t>(key_count, 1) - 1),
-      hot_(0, std::min(spec.hot_keys, std::max<uint64_t>(key_count, 1)) - 1) {}
+      hot_(0, std::min(spec.hot_keys, std::max<uint64_t>(key_count, 1)) - 1),
+      range_start_(0, std::max<uint64_t>(key_count, spec.batch) - spec.batch),
+      stream_pick_(0, spec.streams - 1) {}
 
 uint64_t OpStream::NextKey() {
   switch (spec_.dist) {
@@ -162,6 +183,20 @@ uint64_t OpStream::NextKey() {
 
 void OpStream::Next(Op& op) {
   op.keys.clear();
+  op.stream = 0;
+  const uint64_t k = requests_made_++;
+  if (spec_.op == OpKind::kXadd) {
+    op.kind = OpKind::kXadd;
+    op.stream = k % spec_.streams;
+    return;
+  }
+  if (spec_.op == OpKind::kXrange) {
+    op.kind = OpKind::kXrange;
+    if (spec_.streams > 1) op.stream = stream_pick_(rng_);
+    const uint64_t span = std::max<uint64_t>(key_count_, spec_.batch) - spec_.batch + 1;  // valid starts
+    op.keys.push_back(spec_.dist == Dist::kSeq ? (spec_.seq_from + k * spec_.batch) % span : range_start_(rng_));
+    return;
+  }
   switch (spec_.op) {
     case OpKind::kMixed:
       op.kind = percent_(rng_) < 90 ? OpKind::kGet : OpKind::kSet;

@@ -6,10 +6,19 @@
 // - Key i (0 <= i < key_count) is named "key:<i>" everywhere, so every target holds the same
 //   key set after a preload.
 // - A phase spec is "NAME:field=value,field=value,..."; fields: op (set|get|mixed|mget|mset|
-//   delete), n (requests), depth (1..1024 requests in flight), dist (seq|uniform|hot), hot (hot
-//   set size, keys 0..hot-1), batch (keys per mget/mset request), from (first key of a seq
-//   phase), commit (raw SQLite only: commit each shard every K writes, 0 = one transaction),
-//   sync (raw SQLite only: normal|full), fresh (raw SQLite only: 1 = new empty files first).
+//   delete|xadd|xrange), n (requests), depth (1..1024 requests in flight), dist (seq|uniform|
+//   hot), hot (hot set size, keys 0..hot-1), batch (keys per mget/mset request; entries per
+//   xrange call, default 100, at most 10000), from (first key of a seq phase), stream (stream
+//   name prefix, default "stream"), streams (stream ops: how many streams, default 1), commit
+//   (raw SQLite only: commit each shard every K writes, 0 = one transaction), sync (raw SQLite
+//   only: normal|full), fresh (raw SQLite only: 1 = new empty files first).
+// - Streams are named "<stream>:<i>" (0 <= i < streams) on every target. xadd appends one value
+//   per request to the streams in turn (round-robin, request k to stream k mod streams). xrange
+//   reads `batch` consecutive entries of one stream (stream 0, or a uniform pick among
+//   `streams`) starting after position p: p uniform in [0, key_count - batch] (dist=uniform) or
+//   0, batch, 2*batch, ... wrapping (dist=seq), where key_count is the number of entries the
+//   stream is known to hold (the run's --keys). On the engine that is `after` = p (ids start at
+//   1); on Redis the exclusive start is the id of the p-th entry added (or "-" for p = 0).
 // - OpStream yields the same sequence of ops for the same spec and seed on every target.
 //   "mixed" is 90% get / 10% set decided per request. seq wraps around key_count.
 #pragma once
@@ -22,7 +31,7 @@
 
 namespace litestash::bench {
 
-enum class OpKind { kSet, kGet, kMixed, kMget, kMset, kDelete };
+enum class OpKind { kSet, kGet, kMixed, kMget, kMset, kDelete, kXadd, kXrange };
 enum class Dist { kSeq, kUniform, kHot };
 
 const char* OpKindName(OpKind k);
@@ -35,8 +44,10 @@ struct PhaseSpec {
   int depth = 64;
   Dist dist = Dist::kUniform;
   uint64_t hot_keys = 10000;
-  uint32_t batch = 1;  // keys per request (mget/mset); 1 otherwise
+  uint32_t batch = 1;  // keys per request (mget/mset), entries per call (xrange); 1 otherwise
   uint64_t seq_from = 0;
+  std::string stream = "stream";  // stream ops: name prefix
+  uint32_t streams = 1;           // stream ops: number of streams
   int64_t commit_every = -1;  // raw SQLite only; -1 = use the tool's --commit default
   std::string sync;           // raw SQLite only; "" = leave as is
   bool fresh = false;         // raw SQLite only
@@ -53,10 +64,17 @@ std::string KeyName(uint64_t index);
 std::string MakeRawValue(size_t size);
 std::string MakeMsgpackBinValue(const std::string& raw);
 
-// One request of a phase: its kind (never kMixed: resolved to kGet/kSet) and its key indices.
+// "<prefix>:<i>" written into `out` (cleared first): the name of stream i of a phase.
+void StreamName(const std::string& prefix, uint64_t index, std::string& out);
+
+inline bool IsStreamOp(OpKind k) { return k == OpKind::kXadd || k == OpKind::kXrange; }
+
+// One request of a phase: its kind (never kMixed: resolved to kGet/kSet) and its key indices;
+// for stream ops, `stream` is the stream's index and `keys` holds the xrange start position.
 struct Op {
   OpKind kind = OpKind::kGet;
   std::vector<uint64_t> keys;
+  uint64_t stream = 0;
 };
 
 class OpStream {
@@ -75,6 +93,9 @@ class OpStream {
   std::uniform_int_distribution<uint64_t> uniform_;
   std::uniform_int_distribution<uint64_t> hot_;
   std::uniform_int_distribution<int> percent_{0, 99};
+  std::uniform_int_distribution<uint64_t> range_start_;  // xrange: [0, key_count - batch]
+  std::uniform_int_distribution<uint64_t> stream_pick_;  // xrange: [0, streams - 1]
+  uint64_t requests_made_ = 0;
 };
 
 }  // namespace litestash::bench

@@ -5,8 +5,9 @@
 Binaries: $LITESTASH_BENCH (default build/bench/litestash-bench) and $LITESTASH_ENGINE (default
 build/litestash-engine). What is checked: flag errors and a dead engine are reported as such,
 answers and misses are counted right (a get on an empty store must count every key missing),
-the raw SQLite anchor lays out and routes keys exactly like the engine, and `report.py --smoke`
-produces every figure file. Nothing here asserts a timing.
+the raw SQLite anchor lays out and routes keys exactly like the engine, stream phases count the
+entries they get back on the engine and on Redis, the wake-up subcommand times every round it
+runs, and `report.py --smoke` produces every figure file. Nothing here asserts a timing.
 """
 import json
 import os
@@ -46,6 +47,14 @@ def test_bad_flags_exit_64_without_running_anything():
     assert rc == 64 and "depth" in err
     rc, _, err = run_bench("teleport")
     assert rc == 64 and "unknown subcommand" in err
+    rc, _, err = run_bench("engine", "--phase", "x:op=xrange,batch=20000")
+    assert rc == 64 and "batch" in err
+    rc, _, err = run_bench("engine", "--phase", "x:op=xadd,streams=0")
+    assert rc == 64 and "streams" in err
+    rc, _, err = run_bench("wakeup", "--mode", "sideways")
+    assert rc == 64 and "--mode" in err
+    rc, _, err = run_bench("wakeup", "--mode", "redis")
+    assert rc == 64 and "--port" in err
 
 
 def test_missing_engine_is_an_error_not_a_figure(tmp_path):
@@ -86,6 +95,74 @@ def test_engine_phases_count_answers_and_misses(tmp_path):
     assert p["many"]["keys_per_s"] == pytest.approx(p["many"]["ops_per_s"] * 50, rel=1e-4)
     assert doc["peak_rss_kb"] > 0 and doc["exit"]["cpu_s"] > 0
     assert doc["hello"]["shards"] == 16
+    assert os.listdir(tmp_path) == []
+
+
+def test_engine_stream_phases_count_entries(tmp_path):
+    rc, doc, err = run_bench(
+        "engine", "--engine", ENGINE, "--keys", "400", "--tmp-dir", str(tmp_path),
+        "--phase", "cold:op=xrange,stream=one,batch=50,n=5,depth=2",         # no stream yet: empty answers
+        "--phase", "one:op=xadd,stream=one,n=400,depth=64",
+        "--phase", "many:op=xadd,stream=multi,streams=16,n=160,depth=32",
+        "--phase", "read:op=xrange,stream=one,batch=100,n=40,depth=16",      # starts 0..300: always 100 back
+        "--phase", "seq:op=xrange,stream=one,dist=seq,n=8,depth=1",          # default batch 100
+        "--phase", "short:op=xrange,stream=multi,streams=16,batch=20,n=10,depth=4")  # 10 entries per stream
+    assert rc == 0, err
+    assert doc["ok"] and doc["exit"]["clean"]
+    p = doc["phases"]
+    for name, n in (("cold", 5), ("one", 400), ("many", 160), ("read", 40), ("seq", 8), ("short", 10)):
+        assert p[name]["answered"] == n and p[name]["errors"] == 0, name
+    assert p["one"]["op"] == "xadd" and p["one"]["streams"] == 1 and p["many"]["streams"] == 16
+    assert p["one"]["misses"] == 0 and p["many"]["misses"] == 0
+    assert p["cold"]["entries"] == 0 and p["cold"]["misses"] == 5 * 50
+    assert p["read"]["entries"] == 40 * 100 and p["read"]["misses"] == 0 and p["read"]["batch"] == 100
+    assert p["read"]["entries_per_s"] == pytest.approx(p["read"]["ops_per_s"] * 100, rel=1e-4)
+    assert p["read"]["keys_per_s"] == p["read"]["entries_per_s"]
+    assert p["seq"]["entries"] == 8 * 100 and p["seq"]["batch"] == 100
+    # The 16-stream phase put 10 entries in each stream: a 20-entry read gets back at most 10.
+    assert p["short"]["entries"] <= 10 * 10 and p["short"]["misses"] == 10 * 20 - p["short"]["entries"]
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not redis_server.available(), reason="redis-server not installed")
+def test_redis_stream_phases_count_entries(tmp_path):
+    with redis_server.RedisServer(str(tmp_path)) as rs:
+        rc, doc, err = run_bench("redis", "--port", str(rs.port), "--keys", "300",
+                                 "--phase", "one:op=xadd,stream=one,n=300,depth=64",
+                                 "--phase", "many:op=xadd,stream=multi,streams=16,n=64,depth=8",
+                                 "--phase", "read:op=xrange,stream=one,batch=100,n=30,depth=16",
+                                 "--phase", "first:op=xrange,stream=one,dist=seq,batch=300,n=2,depth=1")
+        assert rc == 0, err
+        # An xrange over a stream this run did not fill cannot map positions to Redis ids.
+        rc2, doc2, _ = run_bench("redis", "--port", str(rs.port), "--keys", "300",
+                                 "--phase", "read:op=xrange,stream=one,n=3,depth=1")
+        rc3, wake, err3 = run_bench("wakeup", "--mode", "redis", "--port", str(rs.port), "--n", "5", "--warmup", "1")
+    p = doc["phases"]
+    assert [p[k]["answered"] for k in ("one", "many", "read", "first")] == [300, 64, 30, 2]
+    assert all(p[k]["errors"] == 0 and p[k]["misses"] == 0 for k in p)
+    assert p["read"]["entries"] == 30 * 100 and p["first"]["entries"] == 2 * 300
+    assert rc2 == 3 and doc2["ok"] is False and "earlier xadd phase" in doc2["error"]
+    assert rc3 == 0, err3
+    r = wake["results"]["redis"]
+    assert wake["ok"] and r["n"] == 5 and r["errors"] == 0 and 0 < r["p50_ms"] <= r["p99_ms"] <= r["max_ms"]
+
+
+def test_wakeup_times_every_round_in_both_modes(tmp_path):
+    rc, doc, err = run_bench("wakeup", "--engine", ENGINE, "--mode", "both", "--n", "6", "--warmup", "1",
+                             "--tmp-dir", str(tmp_path))
+    assert rc == 0, err
+    assert doc["ok"] and set(doc["results"]) == {"same", "other"}
+    for mode, r in doc["results"].items():
+        assert r["n"] == 6 and r["errors"] == 0 and r["not_parked"] == 0, (mode, r)
+        assert 0 < r["min_ms"] <= r["p50_ms"] <= r["p99_ms"] <= r["max_ms"], (mode, r)
+        assert r["xadd_answer_p50_ms"] > 0
+    assert os.listdir(tmp_path) == []
+
+
+def test_wakeup_reports_an_engine_that_dies(tmp_path):
+    rc, doc, _ = run_bench("wakeup", "--engine", "/bin/false", "--mode", "same", "--n", "2",
+                           "--tmp-dir", str(tmp_path))
+    assert rc == 3 and doc["ok"] is False and doc["error"].startswith("same:")
     assert os.listdir(tmp_path) == []
 
 
@@ -172,16 +249,40 @@ def test_smoke_report_writes_every_output(tmp_path):
     assert set(ids) == {"set_vs_sqlite_batch", "set_vs_sqlite_one_txn", "set_vs_redis", "get_uniform_vs_sqlite",
                         "get_hot_vs_redis", "get_d1_vs_redis_d1", "py_set_async_vs_diskcache", "py_set_vs_diskcache",
                         "py_mget_vs_diskcache_get", "spawn_to_hello", "peak_rss", "sync_full_d64_vs_d1",
-                        "sync_full_vs_sqlite_k1"}
+                        "sync_full_vs_sqlite_k1", "xadd_one_stream_vs_redis", "xadd_16_streams_vs_redis",
+                        "xrange_vs_redis", "xread_wake_same_p99", "xread_wake_other_p99"}
+    # Every Redis-side figure lives under a run named redis* (redis, redis_streams, redis_wakeup).
     with_anchor = [t for t in ids.values() if t["anchor_figure"] and
-                   (redis_server.available() or not t["anchor_figure"].startswith("redis."))]
+                   (redis_server.available() or not t["anchor_figure"].startswith("redis"))]
     assert all(t["ratio"] and t["ratio"] > 0 for t in with_anchor), [t["id"] for t in with_anchor if not t["ratio"]]
     assert ids["spawn_to_hello"]["value"] > 0
+    for t in ids.values():
+        assert t["goal"] and t["goal_met"] in (None, True, False), t
+    for tid, goal in (("xadd_one_stream_vs_redis", "≥ 0.5×"), ("xadd_16_streams_vs_redis", "≥ 0.5×"),
+                      ("xrange_vs_redis", "≥ 1.0×"), ("xread_wake_same_p99", "≤ 1 ms"),
+                      ("xread_wake_other_p99", "≤ 50 ms")):
+        assert ids[tid]["goal"] == goal, ids[tid]
+    assert ids["xread_wake_same_p99"]["value"] > 0 and ids["xread_wake_other_p99"]["value"] > 0
+    assert ids["xread_wake_other_p99"]["goal_met"] is not None
     f = doc["figures"]
     assert f["engine.set_seq_d64.ops_per_s"] > 0 and f["sqlite.get_uniform.ops_per_s"] > 0
     assert f["python.host.mget.keys_per_s"] > 0 and f["engine.peak_rss_mb"] > 0
+    assert f["engine_streams.xadd_1stream_d64.ops_per_s"] > 0 and f["engine_streams.xadd_16streams_d64.ops_per_s"] > 0
+    assert f["engine_streams.xrange100_uniform_d16.entries_per_s"] > 0
+    assert f["engine_streams.xrange100_uniform_d16.misses"] == 0  # every read got its 100 entries
+    for mode in ("same", "other"):
+        assert f["wakeup.%s.n" % mode] == doc["config"]["wake_rounds"] and f["wakeup.%s.errors" % mode] == 0
+        assert 0 < f["wakeup.%s.p50_ms" % mode] <= f["wakeup.%s.p99_ms" % mode]
+    if redis_server.available():
+        assert f["redis_streams.xadd_1stream_d64.ops_per_s"] > 0
+        assert f["redis_streams.xrange100_uniform_d16.misses"] == 0
+        assert f["redis_wakeup.xread_block.p99_ms"] > 0
     md = (out / "smoke.md").read_text()
     assert "## Targets" in md and "smoke.png" in md
+    assert "| goal |" in md and "Streams:" in md
+    for row in ("| engine_streams | xadd_1stream_d64 |", "| engine_streams | xrange100_uniform_d16 |",
+                "| wakeup | xread_wake_same |", "| wakeup | xread_wake_other |"):
+        assert row in md, row
     assert (out / "smoke.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     leftovers = [p for p in os.listdir(tmp_path) if p != "results"]
     assert leftovers == [], leftovers

@@ -17,12 +17,14 @@ from engine_proc import shard_of
 SHORT_TTL = 250          # ms
 EXPIRY_WAIT = 0.65       # s, comfortably past SHORT_TTL
 
-EXPECTED_FEATURES = {"ttl", "scan", "mget", "mset", "mdelete", "sync", "stats"}
+EXPECTED_FEATURES = {"ttl", "scan", "mget", "mset", "mdelete", "sync", "stats", "streams",
+                     "blocking_reads"}
 
 
 def test_hello_fields(engine):
     r = engine.ok("hello")
-    assert r["protocol"] == 1
+    assert r["protocol"] == 2
+    assert r["keep_versions"] == 0
     assert r["engine"] == "litestash-engine"
     assert isinstance(r["version"], str) and r["version"]
     assert r["shards"] == 16

@@ -3,8 +3,10 @@
 
 For each ordered pair (writer, reader) of available hosts, on a fresh temp data dir:
     <writer> write DIR      then      <reader> verify DIR
-A pair passes when both exit 0 and the reader prints `verify OK N keys` with N = number of
-entries in conformance/vectors/dataset.json. Hosts (commands run from the repo root; each is a
+A pair passes when both exit 0 and the reader prints both lines
+    verify OK N keys                  N = number of entries in conformance/vectors/dataset.json
+    verify OK S streams M entries     S = streams in conformance/vectors/streams.json, M = the sum
+                                      of their `length` (live entries) Hosts (commands run from the repo root; each is a
 small program in conformance/matrix/<language>/ built on the host library in hosts/<language>/):
     python  /usr/bin/python3 conformance/matrix/python/litestash_matrix.py
     elixir  conformance/matrix/elixir/matrix.sh
@@ -18,7 +20,6 @@ pair fails or a host is missing (missing hosts are skipped with --allow-missing)
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ import time
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DATASET = os.path.join(ROOT, "conformance", "vectors", "dataset.json")
+STREAMS = os.path.join(ROOT, "conformance", "vectors", "streams.json")
 HOSTS = {
     "python": ["/usr/bin/python3", "conformance/matrix/python/litestash_matrix.py"],
     "elixir": ["conformance/matrix/elixir/matrix.sh"],
@@ -75,6 +77,11 @@ def main(argv=None):
 
     with open(DATASET, encoding="utf-8") as f:
         n_entries = len(json.load(f)["entries"])
+    with open(STREAMS, encoding="utf-8") as f:
+        streams = json.load(f)["streams"]
+    n_streams, n_stream_entries = len(streams), sum(s["length"] for s in streams)
+    keys_line = "verify OK %d keys" % n_entries
+    streams_line = "verify OK %d streams %d entries" % (n_streams, n_stream_entries)
     wanted = [h.strip() for h in args.hosts.split(",") if h.strip()]
     unknown = [h for h in wanted if h not in HOSTS]
     if unknown:
@@ -97,14 +104,16 @@ def main(argv=None):
                     failures.append((w, r, "write by %s exited %s" % (w, rc), out + err))
                     continue
                 rc, out2, err2, dt2 = run(HOSTS[r], "verify", data_dir, args.timeout)
-                m = re.search(r"^verify OK (\d+) keys$", out2, re.M)
-                if rc == 0 and m and int(m.group(1)) == n_entries:
+                lines = out2.splitlines()
+                missing_lines = [l for l in (keys_line, streams_line) if l not in lines]
+                if rc == 0 and not missing_lines:
                     results[(w, r)] = "ok"
                     print("%-6s -> %-6s ok   (write %.1fs, verify %.1fs)" % (w, r, dt, dt2))
                 else:
                     results[(w, r)] = "FAIL"
                     why = ("verify by %s exited %s" % (r, rc) if rc != 0 else
-                           "verify by %s did not print 'verify OK %d keys'" % (r, n_entries))
+                           "verify by %s did not print %s"
+                           % (r, " and ".join("'%s'" % l for l in missing_lines)))
                     failures.append((w, r, why, out2 + err2))
                     print("%-6s -> %-6s FAIL (%s)" % (w, r, why))
 

@@ -350,12 +350,13 @@ def build_scenario():
     R = sc.req
 
     # --- handshake ---------------------------------------------------------------------------
-    R("hello: protocol 1, blake2b-512, 16 shards, default limits", "hello", {}, {
-        "fields": {"protocol": 1, "engine": "litestash-engine", "shards": SCENARIO_SHARDS,
+    R("hello: protocol 2, blake2b-512, 16 shards, default limits", "hello", {}, {
+        "fields": {"protocol": 2, "engine": "litestash-engine", "shards": SCENARIO_SHARDS,
                    "hash": "blake2b-512", "max_frame_bytes": MAX_FRAME_BYTES,
                    "max_key_bytes": MAX_KEY_BYTES, "max_value_bytes": MAX_VALUE_BYTES},
-        "types": {"version": "str", "features": "array"},
-        "contains": {"features": ["ttl", "scan", "mget", "mset", "mdelete", "sync", "stats"]}})
+        "types": {"version": "str", "features": "array", "keep_versions": "uint"},
+        "contains": {"features": ["ttl", "scan", "mget", "mset", "mdelete", "sync", "stats",
+                                  "streams", "blocking_reads"]}})
     R("ping answers ok with no other fields", "ping", {}, {"absent": ["error"]})
     sc.count("count on a fresh engine is 0")
     sc.get("user:1001", "get of a missing key: found false, no value/version")
@@ -638,6 +639,32 @@ def build_scenario():
     sc.set("user:1001", {"after": "clear"}, "writing after clear works")
     sc.get("user:1001")
     sc.count()
+
+    # --- streams (contract v2 section 2) ---------------------------------------------------
+    st = {"stream": "orders", "shard": shard_of("orders", SCENARIO_SHARDS)}
+    R("xadd appends entry 1 (routed like a key, shard sent)", "xadd",
+      dict(st, value=Raw(b"\xca\x3f\xc0\x00\x00")), {"fields": {"entry_id": 1},
+                                                       "types": {"ts": "uint"}}, shard=None)
+    R("xadd entry 2 with retention", "xadd", dict(st, value=Raw(b"\xd9\x02hi"), maxlen=10),
+      {"fields": {"entry_id": 2}}, shard=None)
+    R("xget returns the exact bytes, nil where absent", "xget", dict(st, ids=[2, 9, 1]),
+      {"fields": {"found": [True, False, True]},
+       "values_hex": ["d9026869", None, "ca3fc00000"], "len": {"ts": 3}}, shard=None)
+    R("xrange of the stream", "xrange", dict(st, after=0, limit=1),
+      {"len": {"entries": 1}, "fields": {"more": True}}, shard=None)
+    R("xinfo", "xinfo", dict(st), {"fields": {"exists": True, "length": 2, "first_id": 1,
+                                              "last_id": 2, "maxlen": 10, "max_age_ms": None},
+                                   "types": {"first_ts": "uint", "groups": "map"}}, shard=None)
+    R("xcommit", "xcommit", dict(st, group="g", entry_id=2), {}, shard=None)
+    R("xoffset", "xoffset", dict(st, group="g"), {"fields": {"entry_id": 2}}, shard=None)
+    R("xread after the last entry without waiting is empty", "xread", dict(st, after=2),
+      {"fields": {"entries": [], "more": False}}, shard=None)
+    R("xcommit past the last entry is refused", "xcommit", dict(st, group="g", entry_id=3),
+      {"ok": False, "code": "bad_request"}, shard=None)
+    R("xstreams lists the stream", "xstreams", {}, {"fields": {"streams": ["orders"],
+                                                               "more": False}})
+    R("a stream is not a key", "exists", {"key": "orders"}, {"fields": {"exists": False}})
+    R("xdrop", "xdrop", dict(st), {"fields": {"dropped": True}}, shard=None)
     R("final sync", "sync", {}, {})
 
     return {

@@ -76,6 +76,22 @@ def request_seeds() -> dict[str, bytes]:
         "id_max": {"id": 2**64 - 1, "op": "ping"},
         "value_ext_float": {"id": 22, "op": "set", "key": "e",
                             "value": [msgpack.ExtType(5, b"abcd"), 1.5, -7, True]},
+        # streams (contract v2 section 2)
+        "xadd": {"id": 60, "op": "xadd", "stream": "orders", "value": {"n": 1}},
+        "xadd_retention": {"id": 61, "op": "xadd", "stream": "log", "value": b"\x01",
+                           "maxlen": 100, "max_age_ms": 60000, "shard": 5},
+        "xget": {"id": 62, "op": "xget", "stream": "orders", "ids": [1, 2, 2**63]},
+        "xrange": {"id": 63, "op": "xrange", "stream": "orders", "after": 3, "before": 9,
+                   "limit": 10000},
+        "xrange_before": {"id": 64, "op": "xrange", "stream": "s", "before": 7, "limit": 1},
+        "xread": {"id": 65, "op": "xread", "stream": "s", "after": 0, "wait_ms": 60000},
+        "xinfo": {"id": 66, "op": "xinfo", "stream": "s"},
+        "xtrim": {"id": 67, "op": "xtrim", "stream": "s", "maxlen": 0, "min_id": 5,
+                  "max_age_ms": 0},
+        "xdrop": {"id": 68, "op": "xdrop", "stream": "s"},
+        "xstreams": {"id": 69, "op": "xstreams", "prefix": "o", "after": "or", "limit": 1},
+        "xcommit": {"id": 70, "op": "xcommit", "stream": "s", "group": "g", "entry_id": 3},
+        "xoffset": {"id": 71, "op": "xoffset", "stream": "s", "group": "g"},
     }
     for name, req in valid.items():
         seeds[f"ok_{name}"] = pack(req)
@@ -110,6 +126,19 @@ def request_seeds() -> dict[str, bytes]:
     seeds["field_duplicate"] = raw_map((s("id"), pack(46)), (s("op"), s("get")),
                                        (s("key"), s("a")), (s("key"), s("b")))
     seeds["value_missing"] = pack({"id": 47, "op": "set", "key": "k"})
+    # stream fields: ranges, types, the xtrim rule, names breaking the key rules
+    seeds["xadd_maxlen_zero"] = pack({"id": 72, "op": "xadd", "stream": "s", "value": 1, "maxlen": 0})
+    seeds["xread_wait_too_long"] = pack({"id": 73, "op": "xread", "stream": "s", "after": 0,
+                                         "wait_ms": 60001})
+    seeds["xread_no_after"] = pack({"id": 74, "op": "xread", "stream": "s"})
+    seeds["xtrim_nothing"] = pack({"id": 75, "op": "xtrim", "stream": "s"})
+    seeds["xget_ids_mixed"] = raw_map((s("id"), pack(76)), (s("op"), s("xget")),
+                                      (s("stream"), s("s")), (s("ids"), b"\x93\x01\xa1x\xff"))
+    seeds["xcommit_group_empty"] = pack({"id": 77, "op": "xcommit", "stream": "s", "group": "",
+                                         "entry_id": 1})
+    seeds["stream_invalid_utf8"] = raw_map((s("id"), pack(78)), (s("op"), s("xinfo")),
+                                           (s("stream"), b"\xa2\xc3\x28"))
+    seeds["xrange_limit_zero"] = pack({"id": 79, "op": "xrange", "stream": "s", "limit": 0})
 
     # --- MessagePack shape
     seeds["empty_map"] = b"\x80"

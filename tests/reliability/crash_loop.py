@@ -40,6 +40,13 @@ must match the model, and a `get` must return the exact bytes of the latest earl
 that key in the stream (pipelined read-your-writes).
 Any answer with ok=false fails the run. The model carries over from cycle to cycle.
 
+Streams. The load also appends (`xadd`) to a few streams, each a unique value. A stream's
+state is its list of entries; the same prefix rule applies to it (its appends are shard ops of
+its shard like any write): after a restart its entries must be exactly the values of a prefix
+of its appends, at least up to the last acknowledged one, with ids 1..n contiguous (nothing is
+trimmed), each acknowledged append at the entry id its answer gave, and ids keep increasing
+across restarts (every new append continues after the entries found).
+
 Run as a script:   /usr/bin/python3 tests/reliability/crash_loop.py --cycles 200 --seed 7
 Prints the cycles run and the writes verified; exit status 1 on any violation.
 The pytest wrapper is test_crash_loop.py (10 cycles by default, 200 with LITESTASH_LONG=1).
@@ -62,10 +69,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reliability_common import ReliabilityError, integrity_check  # noqa: E402
 
 from engine_proc import (EngineExited, EngineProcess, Raw, array_header,  # noqa: E402
-                         frame, pack, raw_map, raw_request, shard_of, unpack)
+                         frame, pack, raw_array_items, raw_map, raw_request, shard_of, unpack)
 
 SHARDS = 16
 N_KEYS = 200
+N_STREAMS = 6
+STREAM_MARK = "@"   # model entities "@<name>" are streams; their state is their entries
+
+
+def is_stream(entity: str) -> bool:
+    return entity.startswith(STREAM_MARK)
+
+
+def route(entity: str) -> int:
+    """The shard of a key, or of a stream (by its name), as the engine routes them."""
+    return shard_of(entity[1:] if is_stream(entity) else entity, SHARDS)
+
+
+def stream_state(values: list[bytes]) -> bytes:
+    """A stream's entries as one comparable value: each value's bytes, length-prefixed."""
+    return b"".join(struct.pack(">I", len(v)) + v for v in values)
+
+
+def stream_len(state: bytes | None) -> int:
+    n, pos = 0, 0
+    while state and pos < len(state):
+        pos += 4 + struct.unpack(">I", state[pos:pos + 4])[0]
+        n += 1
+    return n
 TTL_MIN_MS = 3_600_000          # >= 1 hour: nothing expires during a run
 TTL_MAX_MS = 7_200_000
 
@@ -84,8 +115,9 @@ class KeyState:
 
 @dataclass
 class Op:
-    """One write as it affects one key (an `mset` contributes one Op per entry)."""
-    kind: str                       # set | mset | delete | expire | persist
+    """One write as it affects one key (an `mset` contributes one Op per entry), or one
+    append to a stream (`xadd`)."""
+    kind: str                       # set | mset | delete | expire | persist | xadd
     req_id: int
     value: bytes | None = None      # set / mset
     ttl: bool = False               # set / mset: carries ttl_ms
@@ -104,12 +136,17 @@ def apply(state: KeyState, op: Op) -> KeyState:
             else state.copy()
     if op.kind == "persist":
         return KeyState(state.value, False, state.version)
+    if op.kind == "xadd":              # a stream's entries: the append is the last one
+        return KeyState((state.value or b"") + stream_state([op.value]), False, None)
     raise ValueError(op.kind)
 
 
 class Model:
     def __init__(self, keys: list[str]):
-        self.keys = keys
+        self.keys = keys                                   # keys and "@stream" entities
+        self.plain_keys = [k for k in keys if not is_stream(k)]
+        self.streams = [k for k in keys if is_stream(k)]
+        self.entries_verified = 0     # stream entries found at their acknowledged ids
         self.base = {k: KeyState() for k in keys}         # state observed by the last check
         self.ops: dict[str, list[Op]] = {k: [] for k in keys}
         self.tip = {k: KeyState() for k in keys}          # state after every sent op
@@ -199,7 +236,16 @@ class Writer(threading.Thread):
         rng, m = self.rng, self.model
         rid = self._id()
         r = rng.random()
-        key = rng.choice(m.keys)
+        key = rng.choice(m.plain_keys)
+        if r >= 0.91:                  # an append to one of the streams
+            stream = rng.choice(m.streams)
+            value = self.values()
+            entry_id = stream_len(m.tip[stream].value) + 1   # ids are contiguous from 1
+            m.record(stream, Op("xadd", rid, value, expect={"entry_id": entry_id}))
+            m.requests[rid] = ("xadd", stream)
+            m.writes_sent += 1
+            return raw_request(("id", rid), ("op", "xadd"), ("stream", stream[1:]),
+                               ("value", Raw(value)))
         if r < 0.38:
             value, ttl = self.values(), self._ttl()
             fields = [("id", rid), ("op", "set"), ("key", key), ("value", Raw(value))]
@@ -210,7 +256,7 @@ class Writer(threading.Thread):
             m.writes_sent += 1
             return raw_request(*fields)
         if r < 0.53:
-            keys = rng.sample(m.keys, rng.randrange(2, 9))
+            keys = rng.sample(m.plain_keys, rng.randrange(2, 9))
             ttl = self._ttl()
             entries = [(k, self.values()) for k in keys]
             body = array_header(len(entries)) + b"".join(
@@ -344,8 +390,40 @@ def check_answers(model: Model, answers: dict[int, bytes]) -> dict[str, int]:
     return must
 
 
+def observe_stream(eng: EngineProcess, stream: str) -> KeyState:
+    """A stream's entries, paged with xrange: ids must be 1..n, contiguous (nothing is ever
+    trimmed here), and xinfo must agree."""
+    values: list[bytes] = []
+    after = 0
+    while True:
+        rid = eng.send({"op": "xrange", "stream": stream[1:], "after": after, "limit": 1000})
+        msg, body = eng.recv_raw(rid, timeout=30)
+        if msg.get("ok") is not True:
+            fail(f"xrange of {stream!r} failed: {msg!r}")
+        raw_entries = raw_array_items(raw_map(body)["entries"])
+        for k, (entry, raw_entry) in enumerate(zip(msg["entries"], raw_entries)):
+            if entry[0] != len(values) + 1:
+                fail(f"stream {stream!r}: entry id {entry[0]} where {len(values) + 1} was due "
+                     f"(ids must be contiguous from 1)")
+            values.append(raw_array_items(raw_entry)[2])
+        if len(raw_entries) != len(msg["entries"]):
+            fail(f"stream {stream!r}: entries decode differently raw and decoded")
+        if not msg["more"]:
+            break
+        after = msg["entries"][-1][0]
+    info = eng.ok("xinfo", stream=stream[1:])
+    if values and (info["first_id"], info["last_id"]) != (1, len(values)):
+        fail(f"stream {stream!r}: xinfo {info!r} but {len(values)} entries from 1")
+    if not values and info["exists"]:
+        fail(f"stream {stream!r} exists with no entry though nothing is ever trimmed: {info!r}")
+    return KeyState(stream_state(values) if info["exists"] else None, False, None)
+
+
 def observe(eng: EngineProcess, keys: list[str]) -> dict[str, KeyState]:
-    """Pipelined get + ttl for every key; plus a count that must agree."""
+    """Pipelined get + ttl for every key, plus a count that must agree; every stream's
+    entries (observe_stream)."""
+    out = {k: observe_stream(eng, k) for k in keys if is_stream(k)}
+    keys = [k for k in keys if not is_stream(k)]
     ids = []
     chunk = bytearray()
     for k in keys:
@@ -356,7 +434,6 @@ def observe(eng: EngineProcess, keys: list[str]) -> dict[str, KeyState]:
     cid = eng.new_id()
     chunk += frame(raw_request(("id", cid), ("op", "count")))
     eng.send_raw(bytes(chunk))
-    out = {}
     for k, g, t in ids:
         gmsg, gbody = eng.recv_raw(g, timeout=30)
         tmsg = eng.recv(t, timeout=30)
@@ -372,7 +449,7 @@ def observe(eng: EngineProcess, keys: list[str]) -> dict[str, KeyState]:
                 fail(f"{k!r}: get says absent but ttl says {tmsg!r}")
             out[k] = KeyState()
     cmsg = eng.recv(cid, timeout=30)
-    present = sum(1 for s in out.values() if s.value is not None)
+    present = sum(1 for k, s in out.items() if s.value is not None and not is_stream(k))
     if cmsg.get("count") != present:
         fail(f"count {cmsg!r} but {present} of the keys are present")
     return out
@@ -399,6 +476,8 @@ def check_restart(model: Model, observed: dict[str, KeyState], must: dict[str, i
                  f"{_short(model.base[key].value)} ttl={model.base[key].ttl}; ops="
                  f"{[(o.kind, o.req_id, _short(o.value), o.ttl) for o in ops][-12:]}")
         chosen[key] = cands
+        if is_stream(key):  # its acknowledged appends sit at the ids they were answered
+            model.entries_verified += must[key]
         model.unacked_applied += max(0, min(cands) - must[key])
         model.unacked_lost += len(ops) - max(cands)
         # versions: the write that put the served value there decides the version
@@ -430,7 +509,7 @@ def check_restart(model: Model, observed: dict[str, KeyState], must: dict[str, i
         for key, i in entries:
             cands = chosen[key]
             status = "applied" if min(cands) > i else "missing" if max(cands) <= i else "?"
-            by_shard.setdefault(shard_of(key, SHARDS), []).append((key, status))
+            by_shard.setdefault(route(key), []).append((key, status))
         for shard, sts in by_shard.items():
             kinds = {s for _, s in sts}
             across |= kinds
@@ -463,7 +542,7 @@ def check_shard_prefixes(model: Model, chosen: dict[str, list[int]], must: dict[
     position: dict[tuple[str, int], int] = {}           # (key, op index) -> req id
     for key in model.keys:
         for i, op in enumerate(model.ops[key]):
-            by_shard.setdefault(shard_of(key, SHARDS), {}).setdefault(op.req_id, []).append(key)
+            by_shard.setdefault(route(key), {}).setdefault(op.req_id, []).append(key)
             position[(key, i)] = op.req_id
     for shard, ops in sorted(by_shard.items()):
         seq = sorted(ops.items())                       # send order
@@ -535,7 +614,16 @@ def start(data_dir: Path, extra=()) -> EngineProcess:
 
 def _sabotage(model: Model, must: dict[str, int], how: str) -> None:
     """Make the model wrong on purpose (self-test of the checker): in a key whose last op is an
-    acknowledged set, change the value ("value") or the TTL flag ("ttl") that op wrote."""
+    acknowledged set, change the value ("value") or the TTL flag ("ttl") that op wrote; or
+    ("stream") change the value of a stream's last acknowledged append."""
+    if how == "stream":
+        for stream in model.streams:
+            ops = model.ops[stream]
+            if must[stream] > 0:
+                op = ops[must[stream] - 1]
+                op.value = op.value[:-1] + bytes([op.value[-1] ^ 1])
+                return
+        raise ReliabilityError("sabotage found no stream with an acknowledged append")
     for key in model.keys:
         ops = model.ops[key]
         if ops and must[key] == len(ops) and ops[-1].kind == "set":
@@ -618,6 +706,7 @@ def run(cycles: int, seed: int, data_dir: Path | None = None, *, sabotage: str |
     first load phase to prove the checker fails; the run must then raise ReliabilityError."""
     rng = random.Random(seed)
     keys = [f"ck:{i}" if i % 5 else f"клю:{i}" for i in range(N_KEYS)]
+    keys += [f"{STREAM_MARK}ev:{i}" for i in range(N_STREAMS)]   # streams, named like keys
     model = Model(keys)
     values = ValueMaker(rng)
     if max_attempts is None:
@@ -701,6 +790,7 @@ def run(cycles: int, seed: int, data_dir: Path | None = None, *, sabotage: str |
                   "requests_answered": acked,
                   "writes_sent": model.writes_sent, "writes_verified": model.writes_verified,
                   "gets_verified": model.gets_verified,
+                  "entries_verified": model.entries_verified,
                   "shards_checked": model.shards_checked,
                   "shard_ops_unacked": model.shard_ops_unacked,
                   "unacked_applied": model.unacked_applied,
@@ -711,7 +801,8 @@ def run(cycles: int, seed: int, data_dir: Path | None = None, *, sabotage: str |
                   f"{freezes_total} freezes), {sum(in_flight_counts)} requests in flight at "
                   f"the kills (at least {result['in_flight_min']} per cycle); "
                   f"{model.writes_verified} acknowledged writes and {model.gets_verified} gets "
-                  f"verified ({model.writes_sent} writes sent, {acked} answers); "
+                  f"verified ({model.writes_sent} writes sent, {acked} answers), "
+                  f"{model.entries_verified} acknowledged stream entries found at their ids; "
                   f"unacknowledged key ops found applied {model.unacked_applied}, not "
                   f"applied {model.unacked_lost}; unacknowledged msets applied on some shards "
                   f"only {model.msets_split}; {model.shards_checked} shard prefix checks over "

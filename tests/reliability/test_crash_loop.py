@@ -39,12 +39,13 @@ def test_crash_loop(tmp_path):
     assert result["restarts_checked"] == result["load_phases"] >= cycles, result
     assert result["in_flight_min"] >= 1, result
     assert result["writes_verified"] > 0 and result["gets_verified"] > 0, result
+    assert result["entries_verified"] > 0, result
     assert result["shards_checked"] >= result["restarts_checked"], result
     if cycles >= 3:     # unacknowledged writes (not only gets) were in flight at some kill
         assert result["shard_ops_unacked"] > 0, result
 
 
-@pytest.mark.parametrize("how", ["value", "ttl"])
+@pytest.mark.parametrize("how", ["value", "ttl", "stream"])
 def test_checker_detects_wrong_model(tmp_path, how):
     with pytest.raises(ReliabilityError, match="no state after"):
         cl.run(1, _seed(), tmp_path / "data", sabotage=how, verbose=False)

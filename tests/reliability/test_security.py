@@ -33,12 +33,20 @@ from reliability_common import REPO, long_mode, rss_kib
 RSS_LIMIT_KIB = 200 << 10
 PATHY = {"path", "file", "filename", "dir", "directory", "data_dir", "db", "database",
          "folder", "filepath", "url", "uri", "location", "dest", "destination", "source", "src"}
-ALL_OPS = ["hello", "ping", "set", "get", "delete", "exists", "mset", "mget", "mdelete",
-           "scan", "count", "clear", "expire", "ttl", "persist", "stats", "sync"]
+V1_OPS = ["hello", "ping", "set", "get", "delete", "exists", "mset", "mget", "mdelete",
+          "scan", "count", "clear", "expire", "ttl", "persist", "stats", "sync"]
+STREAM_OPS = ["xadd", "xget", "xrange", "xread", "xinfo", "xtrim", "xdrop", "xstreams", "xcommit",
+              "xoffset"]
+ALL_OPS = V1_OPS + STREAM_OPS
 VALID = {"set": {"key": "k", "value": 1}, "get": {"key": "k"}, "delete": {"key": "k"},
          "exists": {"key": "k"}, "mset": {"entries": [["k", 1]]}, "mget": {"keys": ["k"]},
          "mdelete": {"keys": ["k"]}, "expire": {"key": "k", "ttl_ms": 10_000_000},
-         "ttl": {"key": "k"}, "persist": {"key": "k"}}
+         "ttl": {"key": "k"}, "persist": {"key": "k"},
+         "xadd": {"stream": "s", "value": 1}, "xget": {"stream": "s", "ids": [1]},
+         "xrange": {"stream": "s"}, "xread": {"stream": "s", "after": 0},
+         "xinfo": {"stream": "s"}, "xtrim": {"stream": "s", "maxlen": 1},
+         "xdrop": {"stream": "s"}, "xcommit": {"stream": "s", "group": "g", "entry_id": 0},
+         "xoffset": {"stream": "s", "group": "g"}}
 
 
 def start(path: Path, *extra: str) -> EngineProcess:
@@ -101,13 +109,14 @@ def _op_table(text: str) -> dict[str, tuple[set[str], set[str]]]:
     return out
 
 
-@pytest.mark.parametrize("doc", ["docs/protocol.md", "../shared/contract/protocol-v1.md"])
-def test_documented_ops_take_no_path(doc):
+@pytest.mark.parametrize("doc,ops", [("docs/protocol.md", ALL_OPS),
+                                     ("../shared/contract/protocol-v1.md", V1_OPS)])
+def test_documented_ops_take_no_path(doc, ops):
     path = (REPO / doc).resolve()
     if not path.exists():
         pytest.skip(f"{path} not present")
     table = _op_table(path.read_text())
-    assert set(table) == set(ALL_OPS), f"op table of {doc} not found: {sorted(table)}"
+    assert set(table) == set(ops), f"op table of {doc} not found: {sorted(table)}"
     assert "key" in table["set"][0] and "entries" in table["mset"][0]   # parser sanity
     for op, (req, ans) in table.items():
         assert not (req | ans) & PATHY, f"{doc}: op {op} has a path-like field {req | ans}"
@@ -118,7 +127,8 @@ def test_hello_reports_no_path(tmp_path, engines):
     engines.append(eng)
     hello = eng.ok("hello")
     assert set(hello) == {"id", "ok", "protocol", "engine", "version", "shards", "hash",
-                          "max_frame_bytes", "max_key_bytes", "max_value_bytes", "features"}
+                          "max_frame_bytes", "max_key_bytes", "max_value_bytes", "keep_versions",
+                          "features"}
     assert not {f.lower() for f in hello["features"]} & PATHY, hello["features"]
     assert str(tmp_path) not in repr(hello), "hello reveals the data dir path"
 

@@ -1,9 +1,13 @@
 #!/bin/sh
 # Cross-language matrix role of the Elixir host (LiteStash.Matrix in lib/litestash_matrix.ex,
 # on the library in hosts/elixir, a path dependency).
-#   conformance/matrix/elixir/matrix.sh write DATA_DIR    store every dataset.json entry
-#   conformance/matrix/elixir/matrix.sh verify DATA_DIR   check bytes + decoded values; prints
-#                                                         "verify OK N keys", non-zero on mismatch
+#   conformance/matrix/elixir/matrix.sh write DATA_DIR    store every dataset.json entry and
+#                                                         append every streams.json stream
+#   conformance/matrix/elixir/matrix.sh verify DATA_DIR   check bytes + decoded values, streams
+#                                                         (ids, bytes, retention, offsets); prints
+#                                                         "verify OK N keys" and
+#                                                         "verify OK S streams M entries",
+#                                                         non-zero on mismatch
 # Engine: env LITESTASH_ENGINE, else litestash-engine on PATH. Offline (no hex).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,15 +1,20 @@
 #!/usr/bin/python3
 """Python host for the cross-language matrix (conformance/matrix/run_matrix.py).
 
-    litestash_matrix.py write  DATA_DIR [--dataset FILE]
-    litestash_matrix.py verify DATA_DIR [--dataset FILE]
+    litestash_matrix.py write  DATA_DIR [--dataset FILE] [--streams FILE]
+    litestash_matrix.py verify DATA_DIR [--dataset FILE] [--streams FILE]
 
 write:  stores every entry of conformance/vectors/dataset.json in a file-backed engine on DATA_DIR
         (16 shards). A value is encoded natively with msgpack when that gives exactly `value_hex`,
-        else sent raw (`set_raw`), e.g. the float32 entry.
+        else sent raw (`set_raw`), e.g. the float32 entry. Then appends every stream of
+        conformance/vectors/streams.json (xadd, same native-or-raw rule, with its maxlen /
+        max_age_ms), checks each entry id, and commits its groups' offsets.
 verify: reads every key back and checks (a) the raw MessagePack bytes equal `value_hex` and
         (b) the decoded Python value equals the neutral `json` description (strict types), and
-        that the data dir holds no other keys. Prints `verify OK N keys`; exit 1 on mismatch.
+        that the data dir holds no other keys. Then checks every stream (xstreams, xinfo,
+        xrange, xget, xoffset: ids, ts, exact bytes, decoded values, retention, offsets; format
+        and rules in conformance/vectors/README.md). Prints `verify OK N keys` and
+        `verify OK S streams M entries`; exit 1 on mismatch.
 The engine comes from $LITESTASH_ENGINE, else `litestash-engine` on $PATH. The Python host is
 imported from <repo>/hosts/python (the source tree; nothing needs to be installed).
 """
@@ -27,6 +32,8 @@ import msgpack  # noqa: E402
 from litestash import LiteStash, LiteStashError  # noqa: E402
 
 DEFAULT_DATASET = os.path.join(ROOT, "conformance", "vectors", "dataset.json")
+DEFAULT_STREAMS = os.path.join(ROOT, "conformance", "vectors", "streams.json")
+NO_GROUP = "nobody"   # a group in no stream of the file: its xoffset must be nil
 
 
 def to_python(node):
@@ -75,7 +82,19 @@ def load(path):
         return json.load(f)["entries"]
 
 
-def write(data_dir, entries):
+def load_streams(path):
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    if doc.get("format") != "litestash-streams/1":
+        raise ValueError("%s: unknown format %r" % (path, doc.get("format")))
+    return doc["streams"]
+
+
+def utf8_order(names):
+    return sorted(names, key=lambda k: k.encode("utf-8"))
+
+
+def write(data_dir, entries, streams):
     native = raw = 0
     with LiteStash(data_dir=data_dir) as db:
         for e in entries:
@@ -87,12 +106,118 @@ def write(data_dir, entries):
             else:
                 db.set_raw(e["key"], value_bytes)
                 raw += 1
+        s_native, s_raw, appended = write_streams(db, streams)
         db.sync()
     print("write OK %d keys (%d encoded natively, %d sent raw)" % (len(entries), native, raw))
+    print("write OK %d streams %d entries appended (%d encoded natively, %d sent raw)"
+          % (len(streams), appended, s_native, s_raw))
     return 0
 
 
-def verify(data_dir, entries):
+def write_streams(db, streams):
+    """Append every entry in order (native when msgpack gives exactly value_hex, else raw), with
+    the stream's retention on every xadd, then commit the groups. Returns (native, raw, total)."""
+    native = raw = 0
+    for st in streams:
+        name = st["stream"]
+        for e in st["entries"]:
+            value_bytes = bytes.fromhex(e["value_hex"])
+            value = to_python(e["json"])
+            if msgpack.packb(value, use_bin_type=True) == value_bytes:
+                entry_id, _ = db.xadd(name, value, st["maxlen"], st["max_age_ms"])
+                native += 1
+            else:
+                entry_id, _ = db.xadd_raw(name, value_bytes, st["maxlen"], st["max_age_ms"])
+                raw += 1
+            if entry_id != e["id"]:
+                raise LiteStashError("stream %r: xadd answered entry_id %d, want %d (was the "
+                                     "data dir not fresh?)" % (name, entry_id, e["id"]), code="matrix")
+        for group, entry_id in st["groups"].items():
+            db.xcommit(name, group, entry_id)
+    return native, raw, native + raw
+
+
+def verify_streams(db, streams):
+    """Problems (list of str) found checking every stream of the file; see the README."""
+    problems = []
+    want_names = utf8_order(st["stream"] for st in streams)
+    got_names = list(db.xstreams_iter(batch=2))      # small pages: paging is checked too
+    if got_names != want_names:
+        problems.append("xstreams: %r, want %r" % (got_names, want_names))
+    for st in streams:
+        name = st["stream"]
+        p = ["stream %r: %s" % (name, x) for x in verify_stream(db, st)]
+        problems += p
+    return problems
+
+
+def verify_stream(db, st):
+    problems = []
+    name, first, last = st["stream"], st["first_id"], st["last_id"]
+    live = [e for e in st["entries"] if e["id"] >= first]
+    info = db.xinfo(name)
+    for field in ("length", "first_id", "last_id", "maxlen", "max_age_ms"):
+        got = getattr(info, field)
+        if got != st[field] or isinstance(got, bool):
+            problems.append("xinfo %s = %r, want %r" % (field, got, st[field]))
+    if info.exists is not True:
+        problems.append("xinfo exists = %r" % (info.exists,))
+    if info.groups != st["groups"]:
+        problems.append("xinfo groups = %r, want %r" % (info.groups, st["groups"]))
+    # xrange, paged by 3 with `after`; raw bytes and decoded values.
+    raw_entries = list(db.xrange_iter(name, batch=3, raw=True))
+    got_ids = [e.id for e in raw_entries]
+    if got_ids != [e["id"] for e in live]:
+        problems.append("xrange ids %r, want %r" % (got_ids, [e["id"] for e in live]))
+    decoded = {e.id: e for e in db.xrange_iter(name, batch=3)}
+    ts_by_id = {}
+    prev_ts = 0
+    for got, want in zip(raw_entries, live):
+        where = "entry %d" % want["id"]
+        if got.value.hex() != want["value_hex"]:
+            problems.append("%s: raw bytes %s, want %s" % (where, got.value.hex(), want["value_hex"]))
+        dec = decoded.get(got.id)
+        if dec is None:
+            problems.append("%s: missing from decoded xrange" % where)
+        else:
+            problems += ["%s: %s" % (where, x) for x in matches(dec.value, want["json"])]
+            if dec.ts != got.ts:
+                problems.append("%s: ts %r in one xrange, %r in another" % (where, got.ts, dec.ts))
+        if not isinstance(got.ts, int) or got.ts <= prev_ts:
+            problems.append("%s: ts %r does not increase (previous %r)" % (where, got.ts, prev_ts))
+        prev_ts = got.ts if isinstance(got.ts, int) else prev_ts
+        ts_by_id[got.id] = got.ts
+    if raw_entries:
+        if info.first_ts != raw_entries[0].ts or info.last_ts != raw_entries[-1].ts:
+            problems.append("xinfo first_ts/last_ts %r/%r, entries' ts %r/%r"
+                            % (info.first_ts, info.last_ts, raw_entries[0].ts, raw_entries[-1].ts))
+    # xget of 1..last_id: trimmed ids absent, live ids byte-exact with the same ts.
+    ids = list(range(1, last + 1))
+    got_raw = db.xget_entries(name, ids, raw=True)
+    by_id = {e["id"]: e for e in st["entries"]}
+    for i, got in zip(ids, got_raw):
+        if i < first:
+            if got is not None:
+                problems.append("xget %d: found, but it should have been trimmed" % i)
+        elif got is None:
+            problems.append("xget %d: not found" % i)
+        else:
+            if got.value.hex() != by_id[i]["value_hex"]:
+                problems.append("xget %d: raw bytes %s, want %s" % (i, got.value.hex(), by_id[i]["value_hex"]))
+            if got.ts != ts_by_id.get(i):
+                problems.append("xget %d: ts %r, xrange said %r" % (i, got.ts, ts_by_id.get(i)))
+    # offsets
+    for group, entry_id in st["groups"].items():
+        got = db.xoffset(name, group)
+        if got != entry_id:
+            problems.append("xoffset %r = %r, want %r" % (group, got, entry_id))
+    got = db.xoffset(name, NO_GROUP)
+    if got is not None:
+        problems.append("xoffset %r = %r, want nil" % (NO_GROUP, got))
+    return problems
+
+
+def verify(data_dir, entries, streams):
     problems = []
     with LiteStash(data_dir=data_dir) as db:
         for e in entries:
@@ -115,12 +240,16 @@ def verify(data_dir, entries):
             missing = sorted(set(want_keys) - set(got_keys))
             problems.append("scan: key set differs (extra %r, missing %r, order ok %s)"
                             % (extra, missing, sorted(got_keys, key=lambda k: k.encode()) == got_keys))
+        problems += verify_streams(db, streams)
+    n_live = sum(st["length"] for st in streams)
     if problems:
         for p in problems:
             print("MISMATCH " + p, file=sys.stderr)
-        print("verify FAILED: %d problems over %d keys" % (len(problems), len(entries)), file=sys.stderr)
+        print("verify FAILED: %d problems over %d keys, %d streams"
+              % (len(problems), len(entries), len(streams)), file=sys.stderr)
         return 1
     print("verify OK %d keys" % len(entries))
+    print("verify OK %d streams %d entries" % (len(streams), n_live))
     return 0
 
 
@@ -129,10 +258,12 @@ def main(argv=None):
     ap.add_argument("mode", choices=["write", "verify"])
     ap.add_argument("data_dir")
     ap.add_argument("--dataset", default=DEFAULT_DATASET)
+    ap.add_argument("--streams", default=DEFAULT_STREAMS)
     args = ap.parse_args(argv)
     entries = load(args.dataset)
+    streams = load_streams(args.streams)
     try:
-        return (write if args.mode == "write" else verify)(args.data_dir, entries)
+        return (write if args.mode == "write" else verify)(args.data_dir, entries, streams)
     except LiteStashError as e:
         print("%s FAILED: %s" % (args.mode, e), file=sys.stderr)
         return 2

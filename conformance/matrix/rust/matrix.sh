@@ -1,8 +1,12 @@
 #!/bin/sh
 # Cross-language matrix role of the Rust host (src/main.rs, on the litestash crate in hosts/rust).
-#   conformance/matrix/rust/matrix.sh write DATA_DIR    store every dataset.json entry
-#   conformance/matrix/rust/matrix.sh verify DATA_DIR   check bytes + decoded values; prints
-#                                                       "verify OK N keys", non-zero on mismatch
+#   conformance/matrix/rust/matrix.sh write DATA_DIR    store every dataset.json entry, append
+#                                                       every streams.json stream, commit offsets
+#   conformance/matrix/rust/matrix.sh verify DATA_DIR   check bytes + decoded values of keys and
+#                                                       stream entries, retention, offsets; prints
+#                                                       "verify OK N keys" and
+#                                                       "verify OK S streams M entries",
+#                                                       non-zero on mismatch
 # Builds the `matrix` binary offline (Debian crates, see .cargo/config.toml) on first use.
 # Engine: env LITESTASH_ENGINE, else litestash-engine on PATH.
 set -eu

@@ -14,8 +14,24 @@ defmodule LiteStash do
   Every function exists in two forms: without a server (the process registered under the
   default name `LiteStash`) and with a server (pid, registered name, `{:via, ...}`) as the first
   argument, e.g. `get(key)`, `get(key, opts)`, `get(server, key)`, `get(server, key, opts)`.
-  Keys are always binaries and servers never are, which is how the two forms are told apart.
-  Every call accepts `timeout:` (ms, default 5000) where it takes options.
+  Keys and stream names are always binaries and servers never are, which is how the two forms
+  are told apart. Every call accepts `timeout:` (ms, default 5000) where it takes options.
+
+  ## Streams (protocol 2)
+
+  Append-only logs with consumer-group offsets (the Kafka model), routed like keys:
+
+      {:ok, %{entry_id: 1, ts: _}} = LiteStash.xadd("orders", %{sku: "A-1"}, maxlen: 100_000)
+      {:ok, [%LiteStash.Entry{id: 1, value: %{"sku" => "A-1"}}], false} = LiteStash.xrange("orders")
+      # waits up to 10 s for entries after id 1; only this caller waits
+      {:ok, entries, more?} = LiteStash.xread("orders", 1, wait_ms: 10_000)
+      :ok = LiteStash.xcommit("orders", "billing", 1)
+
+  `xadd`/`xadd_raw`, `xget`/`xget_raw`, `xrange`/`xrange_raw`, `xread`/`xread_raw`, `xinfo`,
+  `xtrim`, `xdrop`, `xstreams` (+ `xstreams_all/2`, `stream_names/2`), `xcommit`, `xoffset`.
+  Entries are `%LiteStash.Entry{id, ts, value}`; the `_raw` reads give each value's exact bytes.
+  `LiteStash.Consumer.stream/4` is the consumer-group loop as an Elixir `Stream` (at least
+  once); `LiteStash.Subscriber` sends each new entry to a process as a message.
 
   ## Results
 
@@ -24,10 +40,18 @@ defmodule LiteStash do
     atoms are encoded as str); MessagePack bin comes back as `%LiteStash.Msgpack.Bin{}`.
   * engine failures → `{:error, {code, message}}`, `code` an atom for the codes of the contract
     (`:invalid_key`, `:wrong_shard`, `:type_error`, ...) or the wire string for an unknown code.
+  * `conflict` (a failed compare-and-set or transaction check) →
+    `{:error, {:conflict, message, %{version: v, key: k}}}`: `version` the key's current
+    version (0 when absent), `key` the key whose check failed (sent by the engine for
+    transactions; for a single-key write, the request's key). See `LiteStash.Error`.
   * host failures → `{:error, :timeout}`, `{:error, {:engine_exited, status}}` (every pending
     caller gets it when the engine dies, then the server stops with
     `{:shutdown, {:engine_exited, status}}`), `{:error, :not_running}`,
-    `{:error, {:unencodable, term}}`, `{:error, {:invalid_msgpack, reason}}` (for `set_raw`).
+    `{:error, {:unencodable, term}}`, `{:error, {:invalid_msgpack, reason}}` (for `set_raw`,
+    `xadd_raw`).
+  * the engine's `hello` must answer protocol 1 or 2 (else `start_link/1` fails with
+    `{:incompatible_engine, hello}`); `info/1`, `features/1`, `supports?/2` and
+    `keep_versions/1` expose what it said.
 
   ## Concurrency and routing
 
@@ -56,10 +80,14 @@ defmodule LiteStash do
   use GenServer
   require Logger
 
-  alias LiteStash.{Error, Msgpack, Routing}
+  alias LiteStash.{Entry, Error, Msgpack, Routing}
   alias LiteStash.Msgpack.Raw
 
   @default_timeout 5_000
+  # Protocol versions this host speaks (hello's `protocol`); anything else is refused.
+  @protocols [1, 2]
+  # hello's keep_versions value meaning "keep every version".
+  @keep_all 0xFFFFFFFF
   @default_log_level "warn"
   @engine_name "litestash-engine"
 
@@ -67,6 +95,7 @@ defmodule LiteStash do
   @type key :: binary
   @type error ::
           {:error, {atom | binary, binary}}
+          | {:error, {:conflict, binary, %{version: non_neg_integer | nil, key: binary | nil}}}
           | {:error, :timeout | :not_running | {:engine_exited, integer} | term}
 
   # ------------------------------------------------------------------ lifecycle
@@ -158,8 +187,25 @@ defmodule LiteStash do
   """
   def stop(server \\ __MODULE__, timeout \\ 10_000), do: GenServer.stop(server, :normal, timeout)
 
-  @doc "The engine's `hello` answer (a map with string keys) and the OS pid of the engine."
+  @doc """
+  What the engine said in its `hello`, and its OS pid: a map with `hello` (the whole answer,
+  string keys), `os_pid`, `shards`, `protocol` (1 or 2), `keep_versions` (the data dir's
+  history depth: an integer, `:all` for the wire's `0xffffffff`, 0 from a protocol-1 engine)
+  and `features` (the list of capability strings, e.g. `"streams"`, `"blocking_reads"`).
+  """
   def info(server \\ __MODULE__), do: GenServer.call(server, :info)
+
+  @doc "The engine's `features` (from `hello`): a list of strings such as `\"streams\"`."
+  def features(server \\ __MODULE__), do: info(server).features
+
+  @doc "Whether the engine lists `feature` (a string, e.g. `\"blocking_reads\"`) in `hello`."
+  def supports?(server \\ __MODULE__, feature), do: to_string(feature) in features(server)
+
+  @doc """
+  The data dir's history depth from `hello`: 0 (no history), N, or `:all` (`0xffffffff` on the
+  wire). 0 when the engine speaks protocol 1.
+  """
+  def keep_versions(server \\ __MODULE__), do: info(server).keep_versions
 
   # ------------------------------------------------------------------ operations
 
@@ -414,16 +460,314 @@ defmodule LiteStash do
     with {:ok, resp} <- call(server, "stats", nil, [], opts), do: decode_all(resp)
   end
 
+  # ------------------------------------------------------------------ streams
+
+  @doc """
+  Appends `value` (any encodable term) to `stream`: `{:ok, %{entry_id: id, ts: ts}}`, answered
+  after the commit. Options: `maxlen:` (uint ≥ 1) and `max_age_ms:` (uint ≥ 1) store the
+  stream's retention, which the engine then keeps at every append (each option separately: the
+  last value given wins); `timeout:`.
+  """
+  def xadd(a, b) when is_binary(a), do: xadd(__MODULE__, a, b, [])
+  def xadd(a, b, c) when is_binary(a), do: xadd(__MODULE__, a, b, c)
+  def xadd(server, stream, value), do: xadd(server, stream, value, [])
+
+  def xadd(server, stream, value, opts) do
+    with {:ok, raw} <- encode_value(value), do: xadd_raw(server, stream, raw, opts)
+  end
+
+  @doc "Like `xadd/4`, `bytes` holding exactly one MessagePack object, stored unchanged."
+  def xadd_raw(a, b) when is_binary(a), do: xadd_raw(__MODULE__, a, b, [])
+  def xadd_raw(a, b, c) when is_binary(a), do: xadd_raw(__MODULE__, a, b, c)
+  def xadd_raw(server, stream, bytes), do: xadd_raw(server, stream, bytes, [])
+
+  def xadd_raw(server, stream, bytes, opts) when is_binary(bytes) do
+    fields =
+      [{"stream", str(stream)}, {"value", %Raw{bytes: bytes}}] ++
+        opt_fields(opts, maxlen: "maxlen", max_age_ms: "max_age_ms")
+
+    with :ok <- check_one_object(bytes),
+         {:ok, resp} <- call(server, "xadd", stream, fields, opts),
+         {:ok, id} <- field(resp, "entry_id"),
+         {:ok, ts} <- field(resp, "ts") do
+      {:ok, %{entry_id: id, ts: ts}}
+    end
+  end
+
+  @doc """
+  Reads entries by id: `{:ok, [entry | nil]}`, one item per requested id in request order, a
+  `%LiteStash.Entry{}` or `nil` where the id is absent (trimmed, not yet written, or no such
+  stream). At most 10000 ids. `xget_raw/4` gives the values' exact bytes.
+  """
+  def xget(a, b) when is_binary(a), do: xget(__MODULE__, a, b, [])
+  def xget(a, b, c) when is_binary(a), do: xget(__MODULE__, a, b, c)
+  def xget(server, stream, ids), do: xget(server, stream, ids, [])
+  def xget(server, stream, ids, opts), do: do_xget(server, stream, ids, opts, false)
+
+  @doc "Like `xget/4`, each entry's `value` being its exact MessagePack bytes."
+  def xget_raw(a, b) when is_binary(a), do: xget_raw(__MODULE__, a, b, [])
+  def xget_raw(a, b, c) when is_binary(a), do: xget_raw(__MODULE__, a, b, c)
+  def xget_raw(server, stream, ids), do: xget_raw(server, stream, ids, [])
+  def xget_raw(server, stream, ids, opts), do: do_xget(server, stream, ids, opts, true)
+
+  defp do_xget(server, stream, ids, opts, raw?) do
+    with {:ok, resp} <-
+           call(server, "xget", stream, [{"stream", str(stream)}, {"ids", ids}], opts),
+         {:ok, found} <- field(resp, "found"),
+         {:ok, ts} <- field(resp, "ts"),
+         {:ok, raw_values} <- Map.fetch(resp, "values") |> or_missing("values"),
+         {:ok, values} <- split(raw_values),
+         :ok <- same_length([ids, found, ts, values], :xget_length_mismatch) do
+      [ids, found, ts, values]
+      |> Enum.zip()
+      |> map_ok(fn
+        {_id, false, _ts, _v} ->
+          {:ok, nil}
+
+        {id, true, t, v} ->
+          with {:ok, value} <- entry_value(v, raw?), do: {:ok, %Entry{id: id, ts: t, value: value}}
+      end)
+    end
+  end
+
+  @doc """
+  One page of a stream in ascending id order: `{:ok, [%LiteStash.Entry{}], more?}`. Options:
+  * `after:` (exclusive) and optionally `before:` (exclusive): the first `limit` entries with
+    `after < id < before`; `more?` says whether further entries lie in that range;
+  * only `before:`: the `limit` entries just below `before` (still ascending); `more?` says
+    whether older ones exist;
+  * neither: the first `limit` entries;
+  * `limit:` (1..10000, engine default 100), `timeout:`.
+
+  Page forward with the last id of a page as `after:`, backward with the first as `before:`.
+  A stream that does not exist reads as empty. `xrange_raw/3` gives the values' exact bytes.
+  """
+  def xrange(a) when is_binary(a), do: xrange(__MODULE__, a, [])
+  def xrange(a, b) when is_binary(a), do: xrange(__MODULE__, a, b)
+  def xrange(server, stream), do: xrange(server, stream, [])
+  def xrange(server, stream, opts), do: do_xrange(server, stream, opts, false)
+
+  @doc "Like `xrange/3`, each entry's `value` being its exact MessagePack bytes."
+  def xrange_raw(a) when is_binary(a), do: xrange_raw(__MODULE__, a, [])
+  def xrange_raw(a, b) when is_binary(a), do: xrange_raw(__MODULE__, a, b)
+  def xrange_raw(server, stream), do: xrange_raw(server, stream, [])
+  def xrange_raw(server, stream, opts), do: do_xrange(server, stream, opts, true)
+
+  defp do_xrange(server, stream, opts, raw?) do
+    fields = opt_fields(opts, after: "after", before: "before", limit: "limit")
+    entries_call(server, "xrange", stream, fields, opts, raw?)
+  end
+
+  @doc """
+  Reads the entries after `after_id` (exclusive; 0 = from the start), like `xrange/3` with
+  `after:`: `{:ok, entries, more?}`. Options: `limit:` (1..10000, engine default 100),
+  `wait_ms:` (0..60000, default 0) and `timeout:`.
+
+  With `wait_ms` > 0 and nothing after `after_id` yet, the engine holds the answer until an
+  entry is appended (by any caller, or another engine process on the data dir) or `wait_ms`
+  passes (then `{:ok, [], false}`). Only the calling process waits: the server keeps serving
+  every other caller meanwhile. The call waits at most `wait_ms + timeout` (default timeout
+  5000 ms), so a blocking read never times out before the engine answers it.
+  `xread_raw/4` gives the values' exact bytes.
+  """
+  def xread(a, b) when is_binary(a), do: xread(__MODULE__, a, b, [])
+  def xread(a, b, c) when is_binary(a), do: xread(__MODULE__, a, b, c)
+  def xread(server, stream, after_id), do: xread(server, stream, after_id, [])
+  def xread(server, stream, after_id, opts), do: do_xread(server, stream, after_id, opts, false)
+
+  @doc "Like `xread/4`, each entry's `value` being its exact MessagePack bytes."
+  def xread_raw(a, b) when is_binary(a), do: xread_raw(__MODULE__, a, b, [])
+  def xread_raw(a, b, c) when is_binary(a), do: xread_raw(__MODULE__, a, b, c)
+  def xread_raw(server, stream, after_id), do: xread_raw(server, stream, after_id, [])
+
+  def xread_raw(server, stream, after_id, opts),
+    do: do_xread(server, stream, after_id, opts, true)
+
+  defp do_xread(server, stream, after_id, opts, raw?) do
+    fields = [{"after", after_id} | opt_fields(opts, limit: "limit", wait_ms: "wait_ms")]
+    entries_call(server, "xread", stream, fields, read_timeout(opts), raw?)
+  end
+
+  # A blocking read may legitimately take wait_ms: the caller's timeout counts on top of it.
+  defp read_timeout(opts) do
+    case {Keyword.get(opts, :wait_ms, 0), Keyword.get(opts, :timeout, @default_timeout)} do
+      {wait, timeout} when is_integer(wait) and wait > 0 and is_integer(timeout) ->
+        Keyword.put(opts, :timeout, wait + timeout)
+
+      _ ->
+        opts
+    end
+  end
+
+  defp entries_call(server, op, stream, fields, opts, raw?) do
+    with {:ok, resp} <- call(server, op, stream, [{"stream", str(stream)} | fields], opts),
+         {:ok, more} <- field(resp, "more"),
+         {:ok, raw_entries} <- Map.fetch(resp, "entries") |> or_missing("entries"),
+         {:ok, items} <- split(raw_entries),
+         {:ok, entries} <- map_ok(items, &decode_entry(&1, raw?)) do
+      {:ok, entries, more}
+    end
+  end
+
+  defp decode_entry(item, raw?) do
+    with {:ok, [id_raw, ts_raw, v]} <- Msgpack.split_array(item),
+         {:ok, id} when is_integer(id) <- Msgpack.decode(id_raw),
+         {:ok, ts} when is_integer(ts) <- Msgpack.decode(ts_raw),
+         {:ok, value} <- entry_value(v, raw?) do
+      {:ok, %Entry{id: id, ts: ts, value: value}}
+    else
+      {:error, {:invalid_msgpack, _}} = err -> err
+      other -> {:error, {:protocol_error, {:bad_entry, other}}}
+    end
+  end
+
+  defp entry_value(raw, true), do: {:ok, raw}
+  defp entry_value(raw, false), do: decode_value(raw)
+
+  @doc """
+  Describes a stream: `{:ok, %{exists: bool, length: n, first_id: id, last_id: id,
+  first_ts: ts, last_ts: ts, maxlen: n, max_age_ms: n, groups: %{group => committed_id}}}`.
+  For an existing stream `first_id`/`last_id` are integers (`first_id = last_id + 1` when it is
+  empty) and `first_ts`/`last_ts` are `nil` when it is empty; `maxlen`/`max_age_ms` are the
+  stored retention (`nil` when unset). A stream that does not exist: `exists: false`,
+  `length: 0`, `groups: %{}`, every other field `nil`.
+  """
+  def xinfo(a) when is_binary(a), do: xinfo(__MODULE__, a, [])
+  def xinfo(a, b) when is_binary(a), do: xinfo(__MODULE__, a, b)
+  def xinfo(server, stream), do: xinfo(server, stream, [])
+
+  def xinfo(server, stream, opts) do
+    with {:ok, resp} <- call(server, "xinfo", stream, [{"stream", str(stream)}], opts),
+         {:ok, m} <- decode_all(resp) do
+      fields = ~w(exists length first_id last_id first_ts last_ts maxlen max_age_ms groups)
+      {:ok, Map.new(fields, fn f -> {String.to_atom(f), Map.get(m, f)} end)}
+    end
+  end
+
+  @doc """
+  Removes entries from the head of a stream once (nothing is stored): those beyond the newest
+  `maxlen:` (0 removes all), those with id < `min_id:`, those older than `max_age_ms:` (0: all);
+  several limits remove their union, at least one is required. `{:ok, removed_count}`.
+  """
+  def xtrim(a, b) when is_binary(a), do: xtrim(__MODULE__, a, b)
+  def xtrim(server, stream), do: xtrim(server, stream, [])
+
+  def xtrim(server, stream, opts) do
+    fields =
+      [{"stream", str(stream)}] ++
+        opt_fields(opts, maxlen: "maxlen", min_id: "min_id", max_age_ms: "max_age_ms")
+
+    with {:ok, resp} <- call(server, "xtrim", stream, fields, opts), do: field(resp, "removed")
+  end
+
+  @doc "Removes a stream, its entries and its offsets: `{:ok, dropped?}` (false if absent)."
+  def xdrop(a) when is_binary(a), do: xdrop(__MODULE__, a, [])
+  def xdrop(a, b) when is_binary(a), do: xdrop(__MODULE__, a, b)
+  def xdrop(server, stream), do: xdrop(server, stream, [])
+
+  def xdrop(server, stream, opts) do
+    with {:ok, resp} <- call(server, "xdrop", stream, [{"stream", str(stream)}], opts),
+         do: field(resp, "dropped")
+  end
+
+  @doc """
+  One page of stream names in ascending byte order: `{:ok, names, more?}`. Options: `prefix:`,
+  `after:` (exclusive name), `limit:` (engine default 1000, max 10000), `timeout:`.
+  See `stream_names/2` for a lazy `Stream` over every name and `xstreams_all/2` for a list.
+  """
+  def xstreams(a \\ [])
+  def xstreams(a) when is_list(a), do: xstreams(__MODULE__, a)
+  def xstreams(server), do: xstreams(server, [])
+
+  def xstreams(server, opts) do
+    fields = opt_fields(opts, prefix: "prefix", after: "after", limit: "limit")
+
+    with {:ok, resp} <- call(server, "xstreams", nil, fields, opts),
+         {:ok, names} <- field(resp, "streams"),
+         {:ok, more} <- field(resp, "more") do
+      {:ok, names, more}
+    end
+  end
+
+  @doc "Every stream name matching `prefix:` (pages through `xstreams/2`): `{:ok, names}`."
+  def xstreams_all(a \\ [])
+  def xstreams_all(a) when is_list(a), do: xstreams_all(__MODULE__, a)
+  def xstreams_all(server), do: xstreams_all(server, [])
+
+  def xstreams_all(server, opts) do
+    {:ok, server |> stream_names(opts) |> Enum.to_list()}
+  rescue
+    e in Error -> {:error, e.reason}
+  end
+
+  @doc """
+  A lazy `Stream` of every stream name (matching `prefix:`, after `after:`), fetched one
+  `xstreams/2` page of `limit:` names at a time as it is consumed. An engine error while paging
+  raises `LiteStash.Error`.
+
+      LiteStash.stream_names(prefix: "orders:") |> Enum.take(10)
+  """
+  def stream_names(a \\ [])
+  def stream_names(a) when is_list(a), do: stream_names(__MODULE__, a)
+  def stream_names(server), do: stream_names(server, [])
+
+  def stream_names(server, opts) do
+    Stream.resource(
+      fn -> Keyword.get(opts, :after) end,
+      fn
+        :done ->
+          {:halt, :done}
+
+        after_name ->
+          page_opts = if after_name, do: Keyword.put(opts, :after, after_name), else: opts
+
+          case xstreams(server, page_opts) do
+            {:ok, [], _} -> {:halt, :done}
+            {:ok, names, true} -> {names, List.last(names)}
+            {:ok, names, false} -> {names, :done}
+            {:error, reason} -> raise Error, reason: reason
+          end
+      end,
+      fn _ -> :ok end
+    )
+  end
+
+  @doc """
+  Records `entry_id` as the last entry consumer group `group` has processed in `stream`: `:ok`.
+  A commit may move backwards (a replay) and may be 0; committing on a stream that does not
+  exist, or past its last id, is `{:error, {:bad_request, _}}` and records nothing.
+  """
+  def xcommit(a, b, c) when is_binary(a), do: xcommit(__MODULE__, a, b, c, [])
+  def xcommit(a, b, c, d) when is_binary(a), do: xcommit(__MODULE__, a, b, c, d)
+  def xcommit(server, stream, group, entry_id), do: xcommit(server, stream, group, entry_id, [])
+
+  def xcommit(server, stream, group, entry_id, opts) do
+    fields = [{"stream", str(stream)}, {"group", str(group)}, {"entry_id", entry_id}]
+    with {:ok, _} <- call(server, "xcommit", stream, fields, opts), do: :ok
+  end
+
+  @doc "A group's committed entry id: `{:ok, entry_id}`, `{:ok, nil}` if it never committed."
+  def xoffset(a, b) when is_binary(a), do: xoffset(__MODULE__, a, b, [])
+  def xoffset(a, b, c) when is_binary(a), do: xoffset(__MODULE__, a, b, c)
+  def xoffset(server, stream, group), do: xoffset(server, stream, group, [])
+
+  def xoffset(server, stream, group, opts) do
+    fields = [{"stream", str(stream)}, {"group", str(group)}]
+    with {:ok, resp} <- call(server, "xoffset", stream, fields, opts), do: field(resp, "entry_id")
+  end
+
   @doc """
   Low-level request: sends `op` with `fields` (a list of `{name, term}`; wrap pre-encoded
   bytes in `%LiteStash.Msgpack.Raw{}`) and answers `{:ok, response}` with every response field
   decoded (`"id"`, `"ok"` included) or `{:error, {code, message}}`. When `fields` has a `"key"`
-  the shard is added, unless option `shard:` gives one (an integer) or `:none`.
+  the shard is added (likewise for `"stream"`), unless option `shard:` gives one (an integer) or
+  `:none`.
   """
   def request(server \\ __MODULE__, op, fields, opts \\ []) do
     key =
-      case List.keyfind(fields, "key", 0) do
-        {"key", k} when is_binary(k) -> k
+      case List.keyfind(fields, "key", 0) || List.keyfind(fields, "stream", 0) do
+        {_, k} when is_binary(k) -> k
+        {_, {:str, k}} when is_binary(k) -> k
         _ -> nil
       end
 
@@ -462,6 +806,33 @@ defmodule LiteStash do
   defp str(other), do: other
   defp str_list(keys) when is_list(keys), do: Enum.map(keys, &str/1)
   defp str_list(other), do: other
+
+  # The request fields for the options present in `opts`: [{opt, wire_name}, ...].
+  defp opt_fields(opts, names) do
+    for {opt, name} <- names,
+        Keyword.has_key?(opts, opt),
+        do: {name, str(Keyword.fetch!(opts, opt))}
+  end
+
+  # Maps `fun` (answering {:ok, x} or an error) over `list`: {:ok, xs} or the first error.
+  defp map_ok(list, fun) do
+    Enum.reduce_while(list, {:ok, []}, fn item, {:ok, acc} ->
+      case fun.(item) do
+        {:ok, x} -> {:cont, {:ok, [x | acc]}}
+        err -> {:halt, err}
+      end
+    end)
+    |> case do
+      {:ok, acc} -> {:ok, Enum.reverse(acc)}
+      err -> err
+    end
+  end
+
+  defp same_length([first | rest], what) do
+    if is_list(first) and Enum.all?(rest, &(is_list(&1) and length(&1) == length(first))),
+      do: :ok,
+      else: {:error, {:protocol_error, what}}
+  end
 
   defp ttl_field(opts) do
     case Keyword.fetch(opts, :ttl_ms) do
@@ -538,18 +909,33 @@ defmodule LiteStash do
 
   # Encodes the request fields in the caller, then hands them to the server, which adds `id`
   # (and `shard`), sends the frame and replies when the matching answer arrives.
+  # `key` is the key or stream name the request is routed by (nil: not routed; a non-binary is
+  # not routed either, so the engine answers its type_error).
   defp call(server, op, key, fields, opts) do
     timeout = Keyword.get(opts, :timeout, @default_timeout)
-    route = if key == nil, do: :none, else: Keyword.get(opts, :shard, {:key, key})
+    route = if is_binary(key), do: Keyword.get(opts, :shard, {:key, key}), else: :none
 
     case Msgpack.encode({:map, [{"op", op} | fields]}) do
       {:ok, [_header | body]} ->
-        safe_call(server, {:request, route, length(fields) + 1, body}, timeout)
+        server
+        |> safe_call({:request, route, length(fields) + 1, body}, timeout)
+        |> conflict_key(fields)
 
       {:error, reason} ->
         {:error, reason}
     end
   end
+
+  # A conflict on a single-key write names the request's key when the engine does not.
+  defp conflict_key({:error, {:conflict, msg, %{key: nil} = detail}}, fields) do
+    case List.keyfind(fields, "key", 0) do
+      {"key", {:str, k}} -> {:error, {:conflict, msg, %{detail | key: k}}}
+      {"key", k} when is_binary(k) -> {:error, {:conflict, msg, %{detail | key: k}}}
+      _ -> {:error, {:conflict, msg, detail}}
+    end
+  end
+
+  defp conflict_key(result, _fields), do: result
 
   defp safe_call(server, msg, timeout) do
     GenServer.call(server, msg, timeout)
@@ -625,7 +1011,7 @@ defmodule LiteStash do
     e in ErlangError -> {:error, {:engine_spawn_failed, path, e.original}}
   end
 
-  # Sends `hello` (id 0) and checks the engine speaks protocol 1 with our routing.
+  # Sends `hello` (id 0) and checks the engine speaks protocol 1 or 2 with our routing.
   defp handshake(port, timeout) do
     Port.command(port, Msgpack.encode!(%{"id" => 0, "op" => "hello"}))
 
@@ -633,8 +1019,8 @@ defmodule LiteStash do
       {^port, {:data, data}} ->
         with {:ok, resp} <- decode_response_map(data) do
           case resp do
-            %{"id" => 0, "ok" => true, "protocol" => 1, "hash" => "blake2b-512", "shards" => n}
-            when is_integer(n) and n > 0 ->
+            %{"id" => 0, "ok" => true, "protocol" => p, "hash" => "blake2b-512", "shards" => n}
+            when p in @protocols and is_integer(n) and n > 0 ->
               {:ok, resp}
 
             %{"ok" => false, "error" => %{"code" => c, "message" => m}} ->
@@ -684,8 +1070,22 @@ defmodule LiteStash do
     {:noreply, state}
   end
 
-  def handle_call(:info, _from, state) do
-    {:reply, %{hello: state.hello, os_pid: state.os_pid, shards: state.shards}, state}
+  def handle_call(:info, _from, %{hello: hello} = state) do
+    keep =
+      case Map.get(hello, "keep_versions", 0) do
+        @keep_all -> :all
+        n -> n
+      end
+
+    {:reply,
+     %{
+       hello: hello,
+       os_pid: state.os_pid,
+       shards: state.shards,
+       protocol: hello["protocol"],
+       keep_versions: keep,
+       features: Map.get(hello, "features", [])
+     }, state}
   end
 
   @impl true
@@ -753,12 +1153,11 @@ defmodule LiteStash do
         {:ok, spans}
 
       {:ok, <<0xC2>>} ->
-        case spans |> Map.get("error", <<0xC0>>) |> Msgpack.decode() do
-          {:ok, %{"code" => code, "message" => msg}} when is_binary(code) ->
-            {:error, {Error.code(code), msg}}
-
-          other ->
-            {:error, {:protocol_error, {:bad_error_field, other}}}
+        with {:ok, err} <- spans |> Map.get("error", <<0xC0>>) |> Msgpack.decode(),
+             reason when reason != nil <- Error.from_wire(err) do
+          {:error, reason}
+        else
+          other -> {:error, {:protocol_error, {:bad_error_field, other}}}
         end
 
       other ->

@@ -10,12 +10,20 @@ defmodule LiteStash.ClientTest do
     %{s: pid, dir: dir}
   end
 
-  test "hello was checked on start", %{s: s} do
+  test "hello was checked on start: protocol 2, keep_versions, features", %{s: s} do
     info = LiteStash.info(s)
-    assert info.hello["protocol"] == 1
+    assert info.hello["protocol"] == 2
+    assert info.protocol == 2
     assert info.hello["hash"] == "blake2b-512"
     assert info.shards == 16
     assert is_integer(info.os_pid)
+    assert info.keep_versions == 0
+    assert LiteStash.keep_versions(s) == 0
+    assert "streams" in info.features and "blocking_reads" in info.features
+    assert LiteStash.features(s) == info.hello["features"]
+    assert LiteStash.supports?(s, "streams")
+    assert LiteStash.supports?(s, :blocking_reads)
+    refute LiteStash.supports?(s, "no-such-feature")
     assert LiteStash.ping(s) == :ok
   end
 

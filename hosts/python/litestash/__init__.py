@@ -5,20 +5,28 @@
         db.set("user:1", {"name": "Ada"})
         assert db.get("user:1") == {"name": "Ada"}
 
+Streams (protocol 2): `xadd`, `xget`, `xrange`, `xread` (blocking with `wait_ms`), `xinfo`,
+`xtrim`, `xdrop`, `xstreams`, `xcommit`, `xoffset`, and `db.consumer(stream, group)`, a Kafka-style
+at-least-once consumer (`litestash.consumer`).
+
 `AsyncLiteStash` is the asyncio twin with many requests in flight. Errors are `LiteStashError`
 subclasses carrying the engine's error code in `.code`. The engine binary is the `engine=`
 argument, else $LITESTASH_ENGINE, else `litestash-engine` on $PATH (`EngineNotFound` otherwise).
 """
 from .aio import AsyncLiteStash
 from .client import LiteStash
+from .consumer import AsyncConsumer, Consumer
 from .errors import (BadFrame, BadRequest, Conflict, EngineExited, EngineNotFound, FrameTooLarge,
-                     HandshakeError, InternalError, InvalidKey, LiteStashError, ProtocolError,
-                     ShuttingDown, StorageError, Timeout, TypeError_, UnknownOp, ValueTooLarge,
-                     WrongShard)
-from .protocol import Packed, Ttl, key_digest, shard_for
+                     HandshakeError, InternalError, InvalidKey, LiteStashError, OffsetTrimmed,
+                     ProtocolError, ShuttingDown, StorageError, Timeout, TypeError_, UnknownOp,
+                     ValueTooLarge, WrongShard)
+from .protocol import (KEEP_ALL_VERSIONS, Appended, Entry, Packed, StreamInfo, Ttl, key_digest,
+                       shard_for)
 
 __all__ = [
     "LiteStash", "AsyncLiteStash", "Packed", "Ttl", "key_digest", "shard_for",
+    "Entry", "Appended", "StreamInfo", "Consumer", "AsyncConsumer", "KEEP_ALL_VERSIONS",
+    "OffsetTrimmed",
     "LiteStashError", "BadFrame", "FrameTooLarge", "BadRequest", "TypeError_", "UnknownOp",
     "InvalidKey", "ValueTooLarge", "WrongShard", "Conflict", "StorageError", "ShuttingDown",
     "InternalError", "EngineNotFound", "EngineExited", "ProtocolError", "HandshakeError",

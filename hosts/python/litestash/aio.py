@@ -6,17 +6,19 @@
 Each request gets a fresh id and a future; one reader task reads response frames and resolves the
 future with the matching id (answers to different keys may come back in any order). If the engine
 exits, every pending and later request fails with EngineExited. Same methods as `LiteStash`.
+A blocking `xread` is just one more request in flight: other requests go on while it waits.
 """
 import asyncio
 import collections
 import itertools
 import struct
-from typing import Any, AsyncIterator, Dict, Iterable, List, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
 
 from . import protocol
+from .consumer import AsyncConsumer
 from .errors import EngineExited, FrameTooLarge, LiteStashError, ProtocolError, Timeout
 from .process import STDERR_TAIL_LINES
-from .protocol import Cmd, Commands, Ttl
+from .protocol import Appended, Cmd, Commands, Entry, StreamInfo, Ttl
 
 READ_CHUNK = 1 << 16    # bytes per read of the engine's stdout
 DRAIN_ABOVE = 1 << 16   # queued request bytes beyond which a caller waits for the pipe
@@ -39,6 +41,7 @@ class AsyncLiteStash:
         self._cmds = Commands(shards)
         self._ids = itertools.count(1)
         self._pending: Dict[int, asyncio.Future] = {}
+        self._waiting: Set[int] = set()  # ids of blocking xreads in flight (answered at close)
         self.peak_inflight = 0          # most requests ever awaiting an answer at once
         self._slots = asyncio.Semaphore(max_inflight)
         self._write_lock = asyncio.Lock()
@@ -75,6 +78,21 @@ class AsyncLiteStash:
     @property
     def pid(self) -> int:
         return self._proc.pid
+
+    @property
+    def protocol_version(self) -> int:
+        """The protocol version the engine answered in `hello` (1 or 2)."""
+        return self.info["protocol"]
+
+    @property
+    def keep_versions(self) -> int:
+        """The data dir's history depth from `hello` (0: none; 0xffffffff: all)."""
+        return self.info.get("keep_versions", 0)
+
+    @property
+    def features(self) -> FrozenSet[str]:
+        """The engine's `hello` features ("streams", "blocking_reads", ...)."""
+        return frozenset(self.info.get("features") or ())
 
     # --- plumbing ---------------------------------------------------------------------------
     async def _drain_stderr(self):
@@ -178,6 +196,8 @@ class AsyncLiteStash:
                                     % (len(body), self.max_frame_bytes))
             fut = asyncio.get_running_loop().create_future()
             self._pending[req_id] = fut
+            if cmd.wait:
+                self._waiting.add(req_id)
             self.peak_inflight = max(self.peak_inflight, len(self._pending))
             try:
                 # write() queues without blocking; wait for the pipe only when the transport's
@@ -192,16 +212,20 @@ class AsyncLiteStash:
                 if self._dead is None:
                     await self._engine_gone("went away while a request was being written")
                 raise (self._dead.clone() if self._dead else EngineExited(str(e))) from None
+            timeout = self.timeout
+            if timeout is not None and cmd.wait:
+                timeout += cmd.wait    # the engine may hold an xread's answer for wait_ms
             try:
-                if self.timeout is None:
+                if timeout is None:
                     resp, raw = await fut
                 else:
-                    resp, raw = await asyncio.wait_for(fut, self.timeout)
+                    resp, raw = await asyncio.wait_for(fut, timeout)
             except asyncio.TimeoutError:
                 self._pending.pop(req_id, None)
-                raise Timeout("no answer to %s (id %d) within %ss" % (cmd.op, req_id, self.timeout)) from None
+                raise Timeout("no answer to %s (id %d) within %ss" % (cmd.op, req_id, timeout)) from None
             finally:
                 self._pending.pop(req_id, None)
+                self._waiting.discard(req_id)
         return protocol.result_of(cmd, resp, raw, req_id)
 
     def _queue_frame(self, data: bytes) -> None:
@@ -220,12 +244,18 @@ class AsyncLiteStash:
             self._proc.stdin.write(data)
 
     async def close(self, timeout: float = 30.0) -> None:
-        """Wait for in-flight requests, close stdin, wait; EngineExited unless exit status 0."""
+        """Wait for in-flight requests, close stdin, wait; EngineExited unless exit status 0.
+        Blocking xreads still waiting are not waited for: the engine answers them at once (with
+        what exists) when its stdin closes."""
         if self._proc is None or self._closing:
             return
-        if self._pending:
-            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
+        while True:
+            busy = [f for rid, f in self._pending.items() if rid not in self._waiting]
+            if not busy:
+                break
+            await asyncio.gather(*busy, return_exceptions=True)
         self._closing = True
+        self._flush_frames()
         async with self._write_lock:
             try:
                 self._proc.stdin.close()
@@ -244,6 +274,15 @@ class AsyncLiteStash:
                                stderr_tail=self.stderr_tail())
 
     async def _finish_tasks(self):
+        # Retrieve the stdin pipe's close result, so a write that met a dead engine
+        # (BrokenPipeError) is not logged as "Future exception was never retrieved".
+        stdin = self._proc.stdin if self._proc is not None else None
+        if stdin is not None:
+            try:
+                stdin.close()
+                await asyncio.wait_for(stdin.wait_closed(), 1)
+            except Exception:
+                pass
         for task in (self._reader, self._stderr_task):
             if task is None:
                 continue
@@ -361,3 +400,90 @@ class AsyncLiteStash:
 
     async def sync(self) -> None:
         await self._call(self._cmds.sync())
+
+    # --- streams (protocol 2; same meaning as LiteStash) --------------------------------------
+    async def xadd(self, stream: str, value: Any, maxlen: Optional[int] = None,
+                   max_age_ms: Optional[int] = None) -> Appended:
+        return await self._call(self._cmds.xadd(stream, value, maxlen, max_age_ms))
+
+    async def xadd_raw(self, stream: str, packed: bytes, maxlen: Optional[int] = None,
+                       max_age_ms: Optional[int] = None) -> Appended:
+        return await self._call(self._cmds.xadd_raw(stream, packed, maxlen, max_age_ms))
+
+    async def xget(self, stream: str, ids: Iterable[int], default: Any = None) -> List[Any]:
+        return await self._call(self._cmds.xget(stream, ids, default))
+
+    async def xget_raw(self, stream: str, ids: Iterable[int]) -> List[Optional[bytes]]:
+        return await self._call(self._cmds.xget_raw(stream, ids))
+
+    async def xget_entries(self, stream: str, ids: Iterable[int],
+                           raw: bool = False) -> List[Optional[Entry]]:
+        return await self._call(self._cmds.xget_entries(stream, ids, raw))
+
+    async def xrange(self, stream: str, after: Optional[int] = None, before: Optional[int] = None,
+                     limit: Optional[int] = None) -> Tuple[List[Entry], bool]:
+        return await self._call(self._cmds.xrange(stream, after, before, limit))
+
+    async def xrange_raw(self, stream: str, after: Optional[int] = None,
+                         before: Optional[int] = None,
+                         limit: Optional[int] = None) -> Tuple[List[Entry], bool]:
+        return await self._call(self._cmds.xrange(stream, after, before, limit, raw=True))
+
+    async def xrange_iter(self, stream: str, after: int = 0, before: Optional[int] = None,
+                          batch: int = 1000, raw: bool = False) -> AsyncIterator[Entry]:
+        while True:
+            entries, more = await self._call(self._cmds.xrange(stream, after, before, batch, raw=raw))
+            for e in entries:
+                yield e
+            if not more or not entries:
+                return
+            after = entries[-1].id
+
+    async def xread(self, stream: str, after: int, limit: Optional[int] = None,
+                    wait_ms: Optional[int] = None, raw: bool = False) -> Tuple[List[Entry], bool]:
+        """See LiteStash.xread. While it waits, other requests of this client go on."""
+        return await self._call(self._cmds.xread(stream, after, limit, wait_ms, raw))
+
+    async def xread_raw(self, stream: str, after: int, limit: Optional[int] = None,
+                        wait_ms: Optional[int] = None) -> Tuple[List[Entry], bool]:
+        return await self._call(self._cmds.xread(stream, after, limit, wait_ms, raw=True))
+
+    async def xinfo(self, stream: str) -> StreamInfo:
+        return await self._call(self._cmds.xinfo(stream))
+
+    async def xtrim(self, stream: str, maxlen: Optional[int] = None, min_id: Optional[int] = None,
+                    max_age_ms: Optional[int] = None) -> int:
+        return await self._call(self._cmds.xtrim(stream, maxlen, min_id, max_age_ms))
+
+    async def xdrop(self, stream: str) -> bool:
+        return await self._call(self._cmds.xdrop(stream))
+
+    async def xstreams(self, prefix: Optional[str] = None, after: Optional[str] = None,
+                       limit: Optional[int] = None) -> Tuple[List[str], bool]:
+        return await self._call(self._cmds.xstreams(prefix, after, limit))
+
+    async def xstreams_iter(self, prefix: Optional[str] = None,
+                            batch: int = 1000) -> AsyncIterator[str]:
+        after = None
+        while True:
+            names, more = await self.xstreams(prefix, after, batch)
+            for n in names:
+                yield n
+            if not more or not names:
+                return
+            after = names[-1]
+
+    async def xcommit(self, stream: str, group: str, entry_id: int) -> None:
+        await self._call(self._cmds.xcommit(stream, group, entry_id))
+
+    async def xoffset(self, stream: str, group: str) -> Optional[int]:
+        return await self._call(self._cmds.xoffset(stream, group))
+
+    def consumer(self, stream: str, group: str, *, batch: int = 100, wait_ms: int = 1000,
+                 start: Union[str, int] = "committed", on_trimmed: str = "earliest",
+                 raw: bool = False, auto_commit: bool = True,
+                 stop_when_idle: bool = False) -> AsyncConsumer:
+        """See LiteStash.consumer: `async for` entries, `batches()`, `async with`."""
+        return AsyncConsumer(self, stream, group, batch=batch, wait_ms=wait_ms, start=start,
+                             on_trimmed=on_trimmed, raw=raw, auto_commit=auto_commit,
+                             stop_when_idle=stop_when_idle)

@@ -10,12 +10,13 @@ closes the engine's stdin, waits and checks the exit status is 0.
 """
 import itertools
 import threading
-from typing import Any, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, FrozenSet, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import protocol
+from .consumer import Consumer
 from .errors import EngineExited, FrameTooLarge, LiteStashError
 from .process import EngineProcess
-from .protocol import Cmd, Commands, Ttl
+from .protocol import Appended, Cmd, Commands, Entry, StreamInfo, Ttl
 
 
 class LiteStash:
@@ -28,7 +29,11 @@ class LiteStash:
 
         Extra keyword flags become engine flags: memory=True -> --memory,
         max_value_bytes=1024 -> --max-value-bytes 1024; the engine logs at log_level="warn"
-        unless told otherwise. `timeout` (seconds) bounds each answer.
+        unless told otherwise. `timeout` (seconds) bounds each answer; a blocking `xread` is
+        given its `wait_ms` on top of it.
+
+        Requests are serialized: one thread's request waits for another's answer, so a blocking
+        `xread` holds the client for up to its `wait_ms`.
         """
         if data_dir is None and not flags.get("memory"):
             raise ValueError("data_dir is required unless memory=True")
@@ -66,7 +71,10 @@ class LiteStash:
                                     % (len(body), limit))
             try:
                 self._engine.send(body)
-                raw = self._engine.recv(self.timeout)
+                timeout = self.timeout
+                if timeout is not None and cmd.wait:
+                    timeout += cmd.wait    # the engine may hold an xread's answer for wait_ms
+                raw = self._engine.recv(timeout)
             except EngineExited as e:
                 self._dead = e
                 raise
@@ -77,6 +85,22 @@ class LiteStash:
     @property
     def pid(self) -> int:
         return self._engine.pid
+
+    @property
+    def protocol_version(self) -> int:
+        """The protocol version the engine answered in `hello` (1 or 2)."""
+        return self.info["protocol"]
+
+    @property
+    def keep_versions(self) -> int:
+        """The data dir's history depth from `hello` (0: none; 0xffffffff: all; 0 for a
+        protocol-1 engine, which has no history)."""
+        return self.info.get("keep_versions", 0)
+
+    @property
+    def features(self) -> FrozenSet[str]:
+        """The engine's `hello` features ("streams", "blocking_reads", ...): test membership."""
+        return frozenset(self.info.get("features") or ())
 
     @property
     def process(self) -> EngineProcess:
@@ -197,6 +221,114 @@ class LiteStash:
 
     def sync(self) -> None:
         self._call(self._cmds.sync())
+
+    # --- streams (protocol 2) ---------------------------------------------------------------
+    def xadd(self, stream: str, value: Any, maxlen: Optional[int] = None,
+             max_age_ms: Optional[int] = None) -> Appended:
+        """Append `value` (encoded with msgpack) to `stream`; returns (entry_id, ts). `maxlen` /
+        `max_age_ms` (≥ 1) are stored as the stream's retention, each the last value given."""
+        return self._call(self._cmds.xadd(stream, value, maxlen, max_age_ms))
+
+    def xadd_raw(self, stream: str, packed: bytes, maxlen: Optional[int] = None,
+                 max_age_ms: Optional[int] = None) -> Appended:
+        """Append `packed`, exactly one MessagePack object, byte for byte."""
+        return self._call(self._cmds.xadd_raw(stream, packed, maxlen, max_age_ms))
+
+    def xget(self, stream: str, ids: Iterable[int], default: Any = None) -> List[Any]:
+        """Decoded values of entries `ids`, in request order, `default` where absent."""
+        return self._call(self._cmds.xget(stream, ids, default))
+
+    def xget_raw(self, stream: str, ids: Iterable[int]) -> List[Optional[bytes]]:
+        """Exact MessagePack bytes of entries `ids`, None where absent."""
+        return self._call(self._cmds.xget_raw(stream, ids))
+
+    def xget_entries(self, stream: str, ids: Iterable[int], raw: bool = False) -> List[Optional[Entry]]:
+        """Entry(id, ts, value) per requested id (None where absent); raw=True: value as bytes."""
+        return self._call(self._cmds.xget_entries(stream, ids, raw))
+
+    def xrange(self, stream: str, after: Optional[int] = None, before: Optional[int] = None,
+               limit: Optional[int] = None) -> Tuple[List[Entry], bool]:
+        """One page (entries ascending, more): entries with after < id < before (exclusive
+        bounds); with only `before`, the `limit` (default 100) entries just below it."""
+        return self._call(self._cmds.xrange(stream, after, before, limit))
+
+    def xrange_raw(self, stream: str, after: Optional[int] = None, before: Optional[int] = None,
+                   limit: Optional[int] = None) -> Tuple[List[Entry], bool]:
+        """Like xrange with each value as its exact MessagePack bytes."""
+        return self._call(self._cmds.xrange(stream, after, before, limit, raw=True))
+
+    def xrange_iter(self, stream: str, after: int = 0, before: Optional[int] = None,
+                    batch: int = 1000, raw: bool = False) -> Iterator[Entry]:
+        """Every entry with after < id < before, page by page (forward)."""
+        while True:
+            entries, more = self._call(self._cmds.xrange(stream, after, before, batch, raw=raw))
+            yield from entries
+            if not more or not entries:
+                return
+            after = entries[-1].id
+
+    def xread(self, stream: str, after: int, limit: Optional[int] = None,
+              wait_ms: Optional[int] = None, raw: bool = False) -> Tuple[List[Entry], bool]:
+        """Entries after `after` (0: from the start), like xrange. When there is none yet and
+        `wait_ms` > 0, the engine answers when one is appended or after wait_ms (then empty).
+        The client waits `timeout` + wait_ms for the answer."""
+        return self._call(self._cmds.xread(stream, after, limit, wait_ms, raw))
+
+    def xread_raw(self, stream: str, after: int, limit: Optional[int] = None,
+                  wait_ms: Optional[int] = None) -> Tuple[List[Entry], bool]:
+        return self._call(self._cmds.xread(stream, after, limit, wait_ms, raw=True))
+
+    def xinfo(self, stream: str) -> StreamInfo:
+        """StreamInfo(exists, length, first_id, last_id, first_ts, last_ts, maxlen, max_age_ms,
+        groups={group: committed id})."""
+        return self._call(self._cmds.xinfo(stream))
+
+    def xtrim(self, stream: str, maxlen: Optional[int] = None, min_id: Optional[int] = None,
+              max_age_ms: Optional[int] = None) -> int:
+        """Remove head entries once (beyond the newest maxlen, id < min_id, older than
+        max_age_ms; at least one); returns how many were removed."""
+        return self._call(self._cmds.xtrim(stream, maxlen, min_id, max_age_ms))
+
+    def xdrop(self, stream: str) -> bool:
+        """Delete the stream, its entries and offsets; False when it did not exist."""
+        return self._call(self._cmds.xdrop(stream))
+
+    def xstreams(self, prefix: Optional[str] = None, after: Optional[str] = None,
+                 limit: Optional[int] = None) -> Tuple[List[str], bool]:
+        """One page of stream names (ascending by UTF-8 bytes, more)."""
+        return self._call(self._cmds.xstreams(prefix, after, limit))
+
+    def xstreams_iter(self, prefix: Optional[str] = None, batch: int = 1000) -> Iterator[str]:
+        """Every stream name (with `prefix`), page by page."""
+        after = None
+        while True:
+            names, more = self.xstreams(prefix, after, batch)
+            yield from names
+            if not more or not names:
+                return
+            after = names[-1]
+
+    def xcommit(self, stream: str, group: str, entry_id: int) -> None:
+        """Record `group`'s committed offset (may move backwards; BadRequest past last_id or
+        on a stream that does not exist)."""
+        self._call(self._cmds.xcommit(stream, group, entry_id))
+
+    def xoffset(self, stream: str, group: str) -> Optional[int]:
+        """`group`'s committed entry id, or None when it never committed."""
+        return self._call(self._cmds.xoffset(stream, group))
+
+    def consumer(self, stream: str, group: str, *, batch: int = 100, wait_ms: int = 1000,
+                 start: Union[str, int] = "committed", on_trimmed: str = "earliest",
+                 raw: bool = False, auto_commit: bool = True,
+                 stop_when_idle: bool = False) -> Consumer:
+        """A Kafka-style consumer of `stream` for `group` (see `litestash.consumer`): iterate it
+        for entries or `.batches()`; at-least-once, committing each batch once the next is asked
+        for or on close; resumes after the last id it saw. start: "committed" | "earliest" |
+        "latest" | an entry id. on_trimmed: "earliest" (skip, counted in `.skipped`) | "error"
+        (raise OffsetTrimmed) when retention removed entries before they were read."""
+        return Consumer(self, stream, group, batch=batch, wait_ms=wait_ms, start=start,
+                        on_trimmed=on_trimmed, raw=raw, auto_commit=auto_commit,
+                        stop_when_idle=stop_when_idle)
 
     # --- mapping sugar ----------------------------------------------------------------------
     _MISSING = object()

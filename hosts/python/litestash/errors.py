@@ -4,7 +4,10 @@ Every error the engine reports becomes an instance of a LiteStashError subclass 
 `error.code`; the code and message are kept on `.code` / `.message`. Codes this module does not
 know (the contract lets engines add some) raise the base class with the code preserved.
 Host-side failures have their own codes: `engine_not_found`, `engine_exited`, `protocol`,
-`handshake`, `timeout`.
+`handshake`, `timeout`, `offset_trimmed` (the stream consumer's `on_trimmed="error"`).
+
+Fields of the engine's error map beyond `code` and `message` (a `conflict` carries `version`,
+and for a transaction `key`) are kept in `.details`; `Conflict` also has them as attributes.
 """
 import copy
 
@@ -14,12 +17,13 @@ class LiteStashError(Exception):
 
     code = "unknown"
 
-    def __init__(self, message="", code=None, request_id=None):
+    def __init__(self, message="", code=None, request_id=None, details=None):
         super().__init__(message)
         if code is not None:
             self.code = code
         self.message = message
         self.request_id = request_id
+        self.details = dict(details) if details else {}
 
     def __str__(self):
         return "%s: %s" % (self.code, self.message)
@@ -64,7 +68,21 @@ class WrongShard(LiteStashError):
 
 
 class Conflict(LiteStashError):
+    """A conditional write or a transaction's check failed (`conflict`); nothing was written.
+
+    `.version` is the key's current version as the engine reported it (0: the key is absent),
+    `.key` the key whose check failed (sent for transactions). Either is None when the engine's
+    error map does not carry it.
+    """
     code = "conflict"
+
+    @property
+    def version(self):
+        return self.details.get("version")
+
+    @property
+    def key(self):
+        return self.details.get("key")
 
 
 class StorageError(LiteStashError):
@@ -115,6 +133,26 @@ class Timeout(LiteStashError, TimeoutError):
     code = "timeout"
 
 
+class OffsetTrimmed(LiteStashError):
+    """A stream consumer with `on_trimmed="error"` found that entries after its position were
+    removed by retention before it read them (Kafka's offset out of range). Nothing of the read
+    was delivered and the consumer's position did not move: `seek()` it, or reopen it with
+    `start="earliest"`, to go on.
+
+    `.stream`, `.group`; `.position` (the id the consumer had read up to), `.first_id` (the oldest
+    entry still there) and `.missing` (how many entries were lost: first_id - position - 1).
+    """
+    code = "offset_trimmed"
+
+    def __init__(self, stream, group, position, first_id):
+        self.stream, self.group = stream, group
+        self.position, self.first_id = position, first_id
+        self.missing = first_id - position - 1
+        super().__init__("stream %r, group %r: entries %d..%d were removed by retention before "
+                         "they were read (position %d, first entry now %d)"
+                         % (stream, group, position + 1, first_id - 1, position, first_id))
+
+
 BY_CODE = {cls.code: cls for cls in (
     BadFrame, FrameTooLarge, BadRequest, TypeError_, UnknownOp, InvalidKey, ValueTooLarge,
     WrongShard, Conflict, StorageError, ShuttingDown, InternalError)}
@@ -129,7 +167,8 @@ def from_response(resp):
     message = err.get("message", "")
     if not isinstance(code, str):
         return ProtocolError("error code is not a str: %r" % (resp,))
+    details = {k: v for k, v in err.items() if k not in ("code", "message")}
     cls = BY_CODE.get(code)
     if cls is None:
-        return LiteStashError(message, code=code, request_id=resp.get("id"))
-    return cls(message, request_id=resp.get("id"))
+        return LiteStashError(message, code=code, request_id=resp.get("id"), details=details)
+    return cls(message, request_id=resp.get("id"), details=details)

@@ -4,19 +4,22 @@ command line, and one `Cmd` builder per operation (request fields + how to read 
 A frame is a 4-byte big-endian length then one MessagePack map. Requests are encoded here field
 by field so pre-encoded values (`set_raw`, `mset_raw`) can be embedded byte for byte.
 """
+import dataclasses
 import functools
 import hashlib
 import os
 import shutil
 import struct
-from typing import Any, Callable, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import msgpack
 
 from . import rawmp
 from .errors import EngineNotFound, HandshakeError, ProtocolError, from_response
 
-PROTOCOL = 1
+PROTOCOL = 2                # the newest protocol this host speaks
+PROTOCOLS = (1, 2)          # accepted in `hello` (2 is a superset of 1; streams need 2)
+KEEP_ALL_VERSIONS = 0xFFFFFFFF   # hello's `keep_versions` meaning "all"
 HASH = "blake2b-512"
 DEFAULT_SHARDS = 16
 
@@ -171,6 +174,44 @@ class Cmd(NamedTuple):
     op: str
     fields: List[Tuple[str, Any]]
     convert: Callable[[dict, bytes], Any]   # (decoded response, raw body) -> result
+    wait: float = 0.0   # seconds the engine may legitimately hold the answer (xread wait_ms)
+
+
+class Entry(NamedTuple):
+    """One stream entry: its entry `id` (1, 2, ... per stream), `ts` (µs since the epoch, a
+    version of the stream's shard) and `value` (decoded, or the exact MessagePack bytes for the
+    `_raw` methods)."""
+    id: int
+    ts: int
+    value: Any
+
+
+class Appended(NamedTuple):
+    """Answer of `xadd`: the new entry's id and ts."""
+    entry_id: int
+    ts: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamInfo:
+    """Answer of `xinfo`. For a stream that does not exist: exists False, length 0, every other
+    field None and no groups. For an empty (trimmed) stream: first_id == last_id + 1."""
+    exists: bool
+    length: int
+    first_id: Optional[int]
+    last_id: Optional[int]
+    first_ts: Optional[int]
+    last_ts: Optional[int]
+    maxlen: Optional[int]
+    max_age_ms: Optional[int]
+    groups: Dict[str, int]
+
+    def lag(self, group: str) -> Optional[int]:
+        """Entries after `group`'s committed offset (last_id - committed); None when the group
+        never committed on this stream."""
+        if group not in self.groups:
+            return None
+        return max(0, (self.last_id or 0) - self.groups[group])
 
 
 def _ok(resp, body):
@@ -186,6 +227,27 @@ def _raw_value(resp, body):
         return None
     s, e = rawmp.map_spans(body)["value"]
     return bytes(body[s:e])
+
+
+def _entries(resp, body):
+    return [Entry(e[0], e[1], e[2]) for e in resp["entries"]], resp["more"]
+
+
+def _raw_entries(resp, body):
+    """Entries with each value as the exact bytes of the answer (ids and ts decoded)."""
+    s, e = rawmp.map_spans(body)["entries"]
+    out = []
+    for (es, ee), dec in zip(rawmp.array_spans(body, s, e), resp["entries"]):
+        vs, ve = rawmp.array_spans(body, es, ee)[2]
+        out.append(Entry(dec[0], dec[1], bytes(body[vs:ve])))
+    return out, resp["more"]
+
+
+def _xinfo(resp, body):
+    return StreamInfo(exists=bool(resp["exists"]), length=resp["length"], first_id=resp["first_id"],
+                      last_id=resp["last_id"], first_ts=resp["first_ts"], last_ts=resp["last_ts"],
+                      maxlen=resp["maxlen"], max_age_ms=resp["max_age_ms"],
+                      groups=dict(resp["groups"]))
 
 
 def _raw_values(resp, body):
@@ -309,10 +371,98 @@ class Commands:
     def sync(self):
         return Cmd("sync", [], _ok)
 
+    # --- streams (protocol 2); routed by stream name exactly like keys ------------------------
+    def _stream(self, stream) -> List[Tuple[str, Any]]:
+        fields = [("stream", stream)]
+        if self.route and isinstance(stream, str) and stream:
+            try:
+                fields.append(("shard", shard_for(stream, self.shards)))
+            except UnicodeEncodeError:
+                pass
+        return fields
+
+    @staticmethod
+    def _opt(fields, **named):
+        for name, value in named.items():
+            if value is not None:
+                fields.append((name, value))
+        return fields
+
+    def xadd(self, stream, value, maxlen=None, max_age_ms=None):
+        f = self._stream(stream)
+        f.insert(1, ("value", value if isinstance(value, Packed) else Packed.trusted(pack_value(value))))
+        return Cmd("xadd", self._opt(f, maxlen=maxlen, max_age_ms=max_age_ms),
+                   lambda r, b: Appended(r["entry_id"], r["ts"]))
+
+    def xadd_raw(self, stream, packed: bytes, maxlen=None, max_age_ms=None):
+        return self.xadd(stream, Packed(packed), maxlen, max_age_ms)
+
+    def _xget(self, stream, ids, convert):
+        f = self._stream(stream)
+        f.insert(1, ("ids", list(ids)))
+        return Cmd("xget", f, convert)
+
+    def xget(self, stream, ids, default=None):
+        return self._xget(stream, ids, lambda r, b: [v if f else default
+                                                     for f, v in zip(r["found"], r["values"])])
+
+    def xget_raw(self, stream, ids):
+        return self._xget(stream, ids, _raw_values)
+
+    def xget_entries(self, stream, ids, raw=False):
+        ids = list(ids)
+
+        def convert(r, b):
+            values = _raw_values(r, b) if raw else r["values"]
+            return [Entry(i, t, v) if f else None
+                    for i, f, v, t in zip(ids, r["found"], values, r["ts"])]
+        return self._xget(stream, ids, convert)
+
+    def xrange(self, stream, after=None, before=None, limit=None, raw=False):
+        f = self._stream(stream)
+        f[1:1] = [(n, v) for n, v in (("after", after), ("before", before), ("limit", limit))
+                  if v is not None]
+        return Cmd("xrange", f, _raw_entries if raw else _entries)
+
+    def xread(self, stream, after, limit=None, wait_ms=None, raw=False):
+        f = self._stream(stream)
+        f[1:1] = [(n, v) for n, v in (("after", after), ("limit", limit), ("wait_ms", wait_ms))
+                  if v is not None]
+        wait = wait_ms / 1000.0 if isinstance(wait_ms, (int, float)) and wait_ms > 0 else 0.0
+        return Cmd("xread", f, _raw_entries if raw else _entries, wait)
+
+    def xinfo(self, stream):
+        return Cmd("xinfo", self._stream(stream), _xinfo)
+
+    def xtrim(self, stream, maxlen=None, min_id=None, max_age_ms=None):
+        f = self._stream(stream)
+        f[1:1] = [(n, v) for n, v in (("maxlen", maxlen), ("min_id", min_id),
+                                      ("max_age_ms", max_age_ms)) if v is not None]
+        return Cmd("xtrim", f, _field("removed"))
+
+    def xdrop(self, stream):
+        return Cmd("xdrop", self._stream(stream), _field("dropped"))
+
+    def xstreams(self, prefix=None, after=None, limit=None):
+        f = self._opt([], prefix=prefix, after=after, limit=limit)
+        return Cmd("xstreams", f, lambda r, b: (r["streams"], r["more"]))
+
+    def xcommit(self, stream, group, entry_id):
+        f = self._stream(stream)
+        f[1:1] = [("group", group), ("entry_id", entry_id)]
+        return Cmd("xcommit", f, _ok)
+
+    def xoffset(self, stream, group):
+        f = self._stream(stream)
+        f.insert(1, ("group", group))
+        return Cmd("xoffset", f, lambda r, b: r["entry_id"])
+
 
 def check_hello(info: dict, shards: int) -> None:
-    if info.get("protocol") != PROTOCOL:
-        raise HandshakeError("engine speaks protocol %r, this host speaks %d" % (info.get("protocol"), PROTOCOL))
+    proto = info.get("protocol")
+    if not isinstance(proto, int) or isinstance(proto, bool) or proto not in PROTOCOLS:
+        raise HandshakeError("engine speaks protocol %r, this host speaks %s"
+                             % (proto, " or ".join(map(str, PROTOCOLS))))
     if info.get("hash") != HASH:
         raise HandshakeError("engine routes with %r, this host with %s" % (info.get("hash"), HASH))
     if info.get("shards") != shards:

@@ -74,7 +74,7 @@ def test_raw_access(engine, data_dir):
             assert await db.mget_raw(["f", "x"]) == [b"\xca\x3f\xc0\x00\x00", None]
             v = await db.set("g", [1])
             assert await db.get_with_version("g") == ([1], v)
-            assert (await db.hello())["protocol"] == 1
+            assert (await db.hello())["protocol"] == 2
     run(main())
 
 

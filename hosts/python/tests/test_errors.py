@@ -153,3 +153,20 @@ def test_unusable_data_dir(engine, tmp_path):
         LiteStash(data_dir=str(f), engine=engine)
     assert ei.value.exit_status == 73
     assert os.path.isfile(f)
+
+
+def test_conflict_carries_version_and_key():
+    e = from_response({"id": 4, "ok": False, "error": {"code": "conflict", "message": "m",
+                                                        "version": 1234567, "key": "user:1"}})
+    assert isinstance(e, litestash.Conflict) and e.code == "conflict" and e.request_id == 4
+    assert e.version == 1234567 and e.key == "user:1"
+    assert e.details == {"version": 1234567, "key": "user:1"}
+    e = from_response({"id": 5, "ok": False, "error": {"code": "conflict", "message": "m",
+                                                        "version": 0}})
+    assert e.version == 0 and e.key is None                 # a conditional set: no key
+    c = e.clone()
+    assert c.version == 0 and c is not e
+    e = from_response({"id": 6, "ok": False, "error": {"code": "bad_request", "message": "m"}})
+    assert e.details == {} and not hasattr(e, "version")
+    e = from_response({"id": 7, "ok": False, "error": {"code": "brand_new", "message": "m", "x": 1}})
+    assert e.details == {"x": 1}

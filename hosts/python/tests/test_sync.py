@@ -15,7 +15,7 @@ def test_context_manager_roundtrip_and_clean_exit(engine, data_dir):
 
 
 def test_hello_info(db):
-    assert db.info["protocol"] == 1 and db.info["hash"] == "blake2b-512" and db.info["shards"] == 16
+    assert db.info["protocol"] == 2 and db.info["hash"] == "blake2b-512" and db.info["shards"] == 16
     assert db.hello()["engine"] == "litestash-engine"
     assert db.ping() is True
 

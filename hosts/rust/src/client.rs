@@ -3,8 +3,9 @@
 //!
 //! One request is in flight per call, except in [`Client::pipeline`], which sends a batch and
 //! collects the answers in whatever order the engine produces them. The engine's `hello` is
-//! checked on start (protocol 1, BLAKE2b-512 routing); every request that carries a `key` also
-//! carries the `shard` computed here, so a routing disagreement fails loudly (`wrong_shard`).
+//! checked on start (protocol 1 or 2, BLAKE2b-512 routing); every request that carries a `key`
+//! or a `stream` also carries the `shard` computed here, so a routing disagreement fails loudly
+//! (`wrong_shard`). The stream ops (protocol 2) are in [`crate::stream`].
 //! Dropping the client closes the engine's stdin (a clean shutdown) and waits for it.
 //!
 //! Two helper threads per client move the bytes: one writes queued frames to the engine's
@@ -171,9 +172,16 @@ impl Options {
     }
 }
 
+/// The protocol versions this host speaks ([`Client::start`] refuses any other).
+pub const PROTOCOLS: [u64; 2] = [1, 2];
+
+/// `keep_versions` meaning "keep every version" (contract v2 section 3).
+pub const KEEP_ALL_VERSIONS: u64 = 0xffff_ffff;
+
 /// The engine's answer to `hello`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Hello {
+    /// 1 or 2 (see [`PROTOCOLS`]).
     pub protocol: u64,
     pub engine: String,
     pub version: String,
@@ -182,7 +190,20 @@ pub struct Hello {
     pub max_frame_bytes: u64,
     pub max_key_bytes: u64,
     pub max_value_bytes: u64,
+    /// The data dir's history depth (protocol 2): 0 keeps no history, N the N most recent
+    /// superseded versions, [`KEEP_ALL_VERSIONS`] all. A protocol-1 engine does not send it
+    /// and keeps no history: 0.
+    #[serde(default)]
+    pub keep_versions: u64,
+    /// The engine's capabilities, in no particular order (test with [`Hello::has_feature`]).
     pub features: Vec<String>,
+}
+
+impl Hello {
+    /// Whether `features` lists `name` (`"streams"`, `"blocking_reads"`, `"ttl"`, ...).
+    pub fn has_feature(&self, name: &str) -> bool {
+        self.features.iter().any(|f| f == name)
+    }
 }
 
 /// Per-shard numbers from `stats`.
@@ -238,6 +259,7 @@ pub enum Route {
 #[derive(Debug, Clone)]
 pub struct Req {
     op: String,
+    /// The routing name: the `key` or `stream` field's bytes.
     key: Option<Vec<u8>>,
     route: Route,
     fields: Vec<(String, Vec<u8>)>,
@@ -257,12 +279,50 @@ impl Req {
         self.key_bytes(key.as_bytes())
     }
     /// Adds a `key` str made of arbitrary bytes (to send invalid UTF-8 on purpose).
-    pub fn key_bytes(mut self, key: &[u8]) -> Req {
+    pub fn key_bytes(self, key: &[u8]) -> Req {
+        self.routed("key", key)
+    }
+    /// Adds the `stream` field (and makes it the routing name: streams route like keys).
+    pub fn stream(self, name: &str) -> Req {
+        self.stream_bytes(name.as_bytes())
+    }
+    /// Adds a `stream` str made of arbitrary bytes (to send invalid UTF-8 on purpose).
+    pub fn stream_bytes(self, name: &[u8]) -> Req {
+        self.routed("stream", name)
+    }
+    /// Adds field `field` as a str of these bytes and routes the request by them.
+    fn routed(mut self, field: &str, name: &[u8]) -> Req {
         let mut b = Vec::new();
-        msgpack::write_str_bytes(&mut b, key);
-        self.fields.push(("key".into(), b));
-        self.key = Some(key.to_vec());
+        msgpack::write_str_bytes(&mut b, name);
+        self.fields.push((field.into(), b));
+        self.key = Some(name.to_vec());
         self
+    }
+    /// Adds a uint field.
+    pub fn uint(self, name: &str, v: u64) -> Req {
+        let mut b = Vec::new();
+        msgpack::write_int(&mut b, v as i128);
+        self.raw_field(name, b)
+    }
+    /// Adds a str field.
+    pub fn str(self, name: &str, v: &str) -> Req {
+        let mut b = Vec::new();
+        msgpack::write_str(&mut b, v);
+        self.raw_field(name, b)
+    }
+    /// Adds a uint field when `v` is `Some`.
+    pub fn opt_uint(self, name: &str, v: Option<u64>) -> Req {
+        match v {
+            Some(v) => self.uint(name, v),
+            None => self,
+        }
+    }
+    /// Adds a str field when `v` is `Some`.
+    pub fn opt_str(self, name: &str, v: Option<&str>) -> Req {
+        match v {
+            Some(v) => self.str(name, v),
+            None => self,
+        }
     }
     /// Adds a field holding `v`.
     pub fn field(self, name: &str, v: &Value) -> Req {
@@ -276,6 +336,11 @@ impl Req {
     pub fn route(mut self, r: Route) -> Req {
         self.route = r;
         self
+    }
+
+    /// The op name.
+    pub fn op(&self) -> &str {
+        &self.op
     }
 
     fn encode(&self, id: u64, shards: u64) -> Vec<u8> {
@@ -382,6 +447,8 @@ impl Response {
                     (Some(c), Some(m)) => Err(Error::Engine {
                         code: ErrorCode::from_wire(c),
                         message: m.to_owned(),
+                        version: err.get("version").and_then(Value::as_u64),
+                        key: err.get("key").and_then(Value::as_str).map(str::to_owned),
                     }),
                     _ => Err(Error::Protocol(format!("malformed error field {err:?}"))),
                 }
@@ -457,15 +524,15 @@ fn read_frames(stdout: ChildStdout, sink: Sender<Incoming>) {
     }
 }
 
-fn serialize<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
+pub(crate) fn serialize<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
     rmp_serde::to_vec_named(v).map_err(|e| Error::Encode(e.to_string()))
 }
 
-fn deserialize<T: DeserializeOwned>(raw: &[u8]) -> Result<T> {
+pub(crate) fn deserialize<T: DeserializeOwned>(raw: &[u8]) -> Result<T> {
     rmp_serde::from_slice(raw).map_err(|e| Error::Decode(e.to_string()))
 }
 
-fn check_one_object(bytes: &[u8]) -> Result<()> {
+pub(crate) fn check_one_object(bytes: &[u8]) -> Result<()> {
     match msgpack::skip(bytes) {
         Ok(n) if n == bytes.len() => Ok(()),
         Ok(n) => Err(Error::Encode(format!(
@@ -539,6 +606,7 @@ impl Client {
             max_frame_bytes: 0,
             max_key_bytes: 0,
             max_value_bytes: 0,
+            keep_versions: 0,
             features: vec![],
         };
         let mut c = Client {
@@ -562,7 +630,8 @@ impl Client {
         };
         let hello: Hello =
             deserialize(r.body()).map_err(|e| Error::Protocol(format!("hello: {e}")))?;
-        if hello.protocol != 1 || hello.hash != "blake2b-512" || hello.shards == 0 {
+        if !PROTOCOLS.contains(&hello.protocol) || hello.hash != "blake2b-512" || hello.shards == 0
+        {
             return Err(Error::Protocol(format!("incompatible engine: {hello:?}")));
         }
         c.hello = hello;
@@ -689,6 +758,17 @@ impl Client {
             .expect("one result")
     }
 
+    /// [`Client::send`] for a request the engine may hold back on purpose (a blocking `xread`):
+    /// the wait for its answer is the timeout in force plus `extra` (`None` stays `None`), so
+    /// the timeout remains the margin on top of the engine's own wait.
+    pub fn send_waiting(&mut self, req: &Req, extra: Duration) -> Result<Response> {
+        let saved = self.timeout;
+        self.timeout = saved.map(|t| t.saturating_add(extra));
+        let r = self.send(req);
+        self.timeout = saved;
+        r
+    }
+
     /// Sends every request, then reads until each has its answer; results are in request order
     /// although the engine may answer in any order. An answer with id nil (a frame the engine
     /// could not read an id from) cannot be matched and fails the whole batch.
@@ -757,13 +837,14 @@ impl Client {
             .collect()
     }
 
-    /// Low-level: sends `op` with dynamic `fields` (a `key` field is routed) and returns the
-    /// answer.
+    /// Low-level: sends `op` with dynamic `fields` (a `key` or `stream` str is routed) and
+    /// returns the answer.
     pub fn request(&mut self, op: &str, fields: &[(&str, Value)]) -> Result<Response> {
         let mut req = Req::new(op);
         for (name, v) in fields {
             req = match (name, v) {
                 (&"key", Value::Str(k)) => req.key(k),
+                (&"stream", Value::Str(k)) => req.stream(k),
                 _ => req.field(name, v),
             };
         }

@@ -65,8 +65,18 @@ impl ErrorCode {
 /// Everything a client call can fail with.
 #[derive(Debug)]
 pub enum Error {
-    /// The engine refused the request (`ok: false`).
-    Engine { code: ErrorCode, message: String },
+    /// The engine refused the request (`ok: false`). `version` and `key` are the extra fields
+    /// of the error map, when the engine sends them: a `conflict` (contract v2 sections 4 and
+    /// 5) carries the key's current `version` (0 when absent) and, for a transaction, the `key`
+    /// whose check failed. Both are `None` for every other error (and when absent or of another
+    /// type). Match with `..`: more fields may be added.
+    #[non_exhaustive]
+    Engine {
+        code: ErrorCode,
+        message: String,
+        version: Option<u64>,
+        key: Option<String>,
+    },
     /// Spawning the engine or talking to it failed.
     Io(std::io::Error),
     /// A value could not be encoded (serde error, or `set_raw` bytes that are not exactly one
@@ -85,6 +95,17 @@ pub enum Error {
     /// left running; a late answer is discarded), or did not exit within it on close (it was
     /// killed).
     Timeout(Duration),
+    /// A [`Consumer`](crate::Consumer) with [`OnTrimmed::Error`](crate::OnTrimmed::Error) found
+    /// that entries after its position were removed (trimming, retention) before the group
+    /// read them: `position` is the group's position (its committed offset, or the last entry
+    /// it read), `first_id` the oldest entry left. Nothing was yielded or committed; see
+    /// [`Consumer::seek`](crate::Consumer::seek).
+    Trimmed {
+        stream: String,
+        group: String,
+        position: u64,
+        first_id: u64,
+    },
 }
 
 impl Error {
@@ -95,13 +116,58 @@ impl Error {
             _ => None,
         }
     }
+
+    /// An engine error with only a code and a message (no extra fields).
+    pub fn engine(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error::Engine {
+            code,
+            message: message.into(),
+            version: None,
+            key: None,
+        }
+    }
+
+    /// `true` for an engine `conflict` (a failed `if_version` or transaction check).
+    pub fn is_conflict(&self) -> bool {
+        self.code() == Some(&ErrorCode::Conflict)
+    }
+
+    /// The `version` of the engine's error map (for `conflict`: the key's current version, 0
+    /// when absent), when it sent one.
+    pub fn version(&self) -> Option<u64> {
+        match self {
+            Error::Engine { version, .. } => *version,
+            _ => None,
+        }
+    }
+
+    /// The `key` of the engine's error map (for a transaction's `conflict`: the key whose check
+    /// failed), when it sent one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Error::Engine { key, .. } => key.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Engine { code, message } => {
-                write!(f, "engine error {}: {message}", code.as_str())
+            Error::Engine {
+                code,
+                message,
+                version,
+                key,
+            } => {
+                write!(f, "engine error {}: {message}", code.as_str())?;
+                if let Some(k) = key {
+                    write!(f, " (key {k:?})")?;
+                }
+                if let Some(v) = version {
+                    write!(f, " (current version {v})")?;
+                }
+                Ok(())
             }
             Error::Io(e) => write!(f, "engine i/o: {e}"),
             Error::Encode(m) => write!(f, "encode: {m}"),
@@ -110,6 +176,16 @@ impl fmt::Display for Error {
             Error::EngineExited(s) => write!(f, "engine exited: {s}"),
             Error::EngineNotFound(m) => f.write_str(m),
             Error::Timeout(d) => write!(f, "timed out after {d:?} waiting for the engine"),
+            Error::Trimmed {
+                stream,
+                group,
+                position,
+                first_id,
+            } => write!(
+                f,
+                "stream {stream:?}, group {group:?}: the entries after {position} were trimmed \
+                 before the group read them (oldest entry left: {first_id})"
+            ),
         }
     }
 }

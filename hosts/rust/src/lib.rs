@@ -14,6 +14,8 @@
 //! [`Options::timeout`] (30 s by default; [`Error::Timeout`]).
 //!
 //! * [`client`]: the synchronous client (spawns the engine, frames, ids, typed errors).
+//! * [`stream`]: the stream ops (protocol 2: `xadd`, `xread`, ... as [`Client`] methods) and
+//!   the at-least-once [`Consumer`].
 //! * [`msgpack`]: dynamic [`Value`], strict decoder, compact encoder, byte-exact slicing.
 //! * [`blake2b`]: BLAKE2b-512 (via the `blake2b_simd` crate) and shard routing.
 
@@ -21,10 +23,15 @@ pub mod blake2b;
 pub mod client;
 pub mod error;
 pub mod msgpack;
+pub mod stream;
 
 pub use client::{
     find_engine, Client, Hello, Options, Req, Response, Route, Scan, Stats, Ttl, DEFAULT_LOG_LEVEL,
-    DEFAULT_TIMEOUT, ENGINE_NAME,
+    DEFAULT_TIMEOUT, ENGINE_NAME, KEEP_ALL_VERSIONS, PROTOCOLS,
 };
 pub use error::{Error, ErrorCode, Result};
 pub use msgpack::Value;
+pub use stream::{
+    Appended, Consumer, ConsumerOptions, Entry, OnTrimmed, Range, Retention, StreamInfo,
+    StreamNames, Trim,
+};

@@ -17,7 +17,7 @@ struct User {
 
 fn code(e: Error) -> ErrorCode {
     match e {
-        Error::Engine { code, message } => {
+        Error::Engine { code, message, .. } => {
             assert!(!message.is_empty(), "error message present");
             code
         }
@@ -30,7 +30,7 @@ fn hello_is_checked_and_ping_works() {
     let tmp = TempDir::new("hello");
     let mut c = start(&tmp);
     let h = c.hello().clone();
-    assert_eq!(h.protocol, 1);
+    assert!(h.protocol == 1 || h.protocol == 2, "{h:?}");
     assert_eq!(h.hash, "blake2b-512");
     assert_eq!(h.shards, 16);
     assert_eq!(h.engine, "litestash-engine");
@@ -500,8 +500,10 @@ fn a_hung_engine_times_out_instead_of_blocking() {
     use std::time::{Duration, Instant};
     let tmp = TempDir::new("hung");
     let limit = Duration::from_millis(300);
-    let o = common::options(&tmp).timeout(Some(limit));
-    let mut c = Client::start(&o).unwrap();
+    // Started with the default timeout: on a busy machine a fresh engine can take longer than
+    // 300 ms to answer hello (start_against_a_silent_engine_times_out covers that path).
+    let mut c = Client::start(&common::options(&tmp)).unwrap();
+    c.set_timeout(Some(limit));
     assert_eq!(c.timeout(), Some(limit));
     c.set("k", &1).unwrap();
     let pid = c.pid();

@@ -31,12 +31,16 @@ defmodule LiteStash.DatasetTest do
     import ExUnit.CaptureIO
     dir = tmp_dir!("matrix")
     n = length(Vectors.load!("dataset")["entries"])
+    streams = Vectors.load!("streams")["streams"]
+    live = streams |> Enum.map(& &1["length"]) |> Enum.sum()
+    streams_line = "verify OK #{length(streams)} streams #{live} entries"
 
-    assert capture_io(fn -> assert LiteStash.Matrix.main(["write", dir]) == 0 end) =~
-             ~r/^write OK #{n} keys/
+    out = capture_io(fn -> assert LiteStash.Matrix.main(["write", dir]) == 0 end)
+    assert out =~ ~r/^write OK #{n} keys/
+    assert out =~ ~r/^write OK #{length(streams)} streams /m
 
     assert capture_io(fn -> assert LiteStash.Matrix.main(["verify", dir]) == 0 end) ==
-             "verify OK #{n} keys\n"
+             "verify OK #{n} keys\n#{streams_line}\n"
 
     # verify can fail: change one entry and expect a non-zero status naming the key
     {:ok, s} = LiteStash.start(data_dir: dir, name: nil, log_level: "error")
@@ -58,5 +62,38 @@ defmodule LiteStash.DatasetTest do
       end)
 
     assert err =~ "ds:int:zero"
+  end
+
+  test "verify notices stream changes: an entry, an offset, a retention, an extra stream" do
+    import ExUnit.CaptureIO
+    [first | _] = streams = Vectors.load!("streams")["streams"]
+    name = first["stream"]
+    group = first["groups"] |> Map.keys() |> Enum.sort() |> hd()
+
+    changes = [
+      {fn s -> {:ok, _} = LiteStash.xadd(s, name, "extra") end, "xrange ids"},
+      {fn s -> :ok = LiteStash.xcommit(s, name, group, 0) end, "xoffset #{inspect(group)}"},
+      {fn s -> {:ok, _} = LiteStash.xtrim(s, name, maxlen: 1) end, "xrange ids"},
+      {fn s -> {:ok, _} = LiteStash.xadd(s, "zz:not-in-the-file", 1) end, "xstreams lists"}
+    ]
+
+    for {change, complaint} <- changes do
+      dir = tmp_dir!("matrix-streams")
+      capture_io(fn -> assert LiteStash.Matrix.main(["write", dir]) == 0 end)
+      {:ok, s} = LiteStash.start(data_dir: dir, name: nil, log_level: "error")
+      change.(s)
+      :ok = LiteStash.stop(s)
+
+      {out, err} =
+        with_io(:stderr, fn ->
+          capture_io(fn -> assert LiteStash.Matrix.main(["verify", dir]) == 1 end)
+        end)
+
+      refute out =~ "streams", "no streams OK line after a change (#{complaint})"
+      assert err =~ complaint
+      if complaint != "xstreams lists", do: assert(err =~ inspect(name))
+    end
+
+    assert length(streams) >= 1
   end
 end

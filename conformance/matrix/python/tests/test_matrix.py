@@ -1,5 +1,5 @@
-"""The Python matrix host (write/verify), the data set it works on, and the matrix driver on the
-python->python pair."""
+"""The Python matrix host (write/verify), the data set it works on (dataset.json, streams.json),
+and the matrix driver on the python->python pair."""
 import json
 import os
 import subprocess
@@ -14,6 +14,7 @@ from litestash.rawmp import is_single_object
 
 HOST = [sys.executable, os.path.join(HOST_DIR, "litestash_matrix.py")]
 DRIVER = os.path.join(MATRIX_DIR, "run_matrix.py")
+GEN_STREAMS = os.path.join(HOST_DIR, "gen_streams.py")
 
 
 def sh(args, **kw):
@@ -30,7 +31,39 @@ def test_write_then_verify(engine, data_dir):
     assert w.returncode == 0, w.stderr
     v = sh(HOST + ["verify", data_dir])
     assert v.returncode == 0, v.stderr
-    assert v.stdout.strip().startswith("verify OK ") and v.stdout.strip().endswith(" keys")
+    n_keys = len(load("dataset.json")["entries"])
+    streams = load("streams.json")["streams"]
+    assert v.stdout.splitlines() == [
+        "verify OK %d keys" % n_keys,
+        "verify OK %d streams %d entries" % (len(streams), sum(s["length"] for s in streams))]
+
+
+def test_verify_catches_stream_changes(engine, data_dir):
+    """A re-encoded entry, an extra entry, a moved offset and an extra stream are all reported."""
+    assert sh(HOST + ["write", data_dir]).returncode == 0
+    with LiteStash(data_dir=data_dir, engine=engine) as db:
+        db.xadd("st:one", [4, "four"])                # maxlen 1: entry 3 goes, 4 arrives
+        db.xcommit("st:orders", "billing", 6)
+        db.xadd("st:intruder", 1)
+    v = sh(HOST + ["verify", data_dir])
+    assert v.returncode != 0
+    for needle in ("st:one", "last_id", "billing", "st:intruder"):
+        assert needle in v.stderr, needle
+    assert "verify OK" not in v.stdout
+
+
+def test_verify_catches_reencoded_stream_value(engine, data_dir, tmp_path):
+    """Same decoded values, other bytes (float32 written as float64): verify names the entry."""
+    doc = load("streams.json")
+    for st in doc["streams"]:
+        for e in st["entries"]:
+            if e["kind"] == "float32":
+                e["value_hex"] = "cb3ff8000000000000"  # 1.5 as float64
+    changed = tmp_path / "streams64.json"
+    changed.write_text(json.dumps(doc), encoding="utf-8")
+    assert sh(HOST + ["write", data_dir, "--streams", str(changed)]).returncode == 0
+    v = sh(HOST + ["verify", data_dir])
+    assert v.returncode != 0 and "ds:map:user" in v.stderr and "raw bytes cb3ff8" in v.stderr
 
 
 def test_verify_catches_reencoded_value(engine, data_dir):
@@ -79,3 +112,52 @@ def test_dataset_is_self_consistent():
     f32 = [e for e in entries if e["kind"] == "float32"]
     assert f32 and f32[0]["value_hex"].startswith("ca")
     assert any(e["value_hex"] == "cf" + "ff" * 8 for e in entries)   # uint64 max
+
+
+def test_streams_vectors_are_self_consistent():
+    doc = load("streams.json")
+    assert doc["format"] == "litestash-streams/1"
+    streams = doc["streams"]
+    names = [st["stream"] for st in streams]
+    assert len(set(names)) == len(names) >= 3
+    assert any(not n.isascii() for n in names)
+    assert set(names) & {e["key"] for e in load("dataset.json")["entries"]}  # shared name with a key
+    with open(os.path.join(VECTORS, "streams.msgpack"), "rb") as f:
+        assert msgpack.unpackb(f.read(), raw=False, strict_map_key=False) == doc
+    kinds = set()
+    for st in streams:
+        ids = [e["id"] for e in st["entries"]]
+        assert ids == list(range(1, len(ids) + 1))
+        assert st["last_id"] == len(ids)
+        keep = st["maxlen"] if st["maxlen"] is not None else len(ids)
+        assert st["length"] == min(keep, len(ids)) == st["last_id"] - st["first_id"] + 1
+        assert all(0 <= v <= st["last_id"] for v in st["groups"].values())
+        assert litestash_matrix.NO_GROUP not in st["groups"]
+        assert st["max_age_ms"] is None or st["max_age_ms"] >= 24 * 3600 * 1000
+        for e in st["entries"]:
+            raw = bytes.fromhex(e["value_hex"])
+            assert is_single_object(raw)
+            assert litestash_matrix.matches(msgpack.unpackb(raw, raw=False), e["json"]) == []
+            kinds.add(e["kind"])
+    assert {"map", "float32", "binary", "unicode", "nil", "int"} <= kinds
+    assert any(st["first_id"] > 1 for st in streams)                       # retention trimmed
+    assert any(v < st["first_id"] - 1 for st in streams for v in st["groups"].values())
+
+
+def test_streams_vectors_are_fresh():
+    p = sh([sys.executable, GEN_STREAMS, "--check"])
+    assert p.returncode == 0, p.stderr
+
+
+def test_driver_requires_the_streams_line(engine, tmp_path):
+    """A reader that checks keys only (prints just `verify OK N keys`) fails its pairs."""
+    n_keys = len(load("dataset.json")["entries"])
+    streams = load("streams.json")["streams"]
+    fake = tmp_path / "keys_only.py"
+    fake.write_text("import sys\nif sys.argv[1] == 'verify':\n    print('verify OK %d keys')\n" % n_keys)
+    p = sh([sys.executable, DRIVER, "--hosts", "python",
+            "--host", "keysonly=%s %s" % (sys.executable, fake)])
+    assert p.returncode != 0
+    want = "verify OK %d streams %d entries" % (len(streams), sum(s["length"] for s in streams))
+    assert "python -> keysonly FAIL (verify by keysonly did not print '%s')" % want in p.stdout
+    assert p.stdout.strip().splitlines()[-1] == "1 passed, 3 failed"

@@ -1,4 +1,5 @@
 //! Support of the Rust matrix host (`src/main.rs`, the `matrix` binary): readers for the
-//! shared vectors in `conformance/vectors`.
+//! shared vectors in `conformance/vectors`, and the stream part of the data set.
 
+pub mod streams;
 pub mod vectors;

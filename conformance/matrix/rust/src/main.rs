@@ -3,19 +3,25 @@
 //!
 //!   matrix write DATA_DIR    store every dataset.json entry; natively (rmp-serde encoding of
 //!                            the entry's dynamic `Value`) when that gives exactly `value_hex`,
-//!                            else the raw bytes
+//!                            else the raw bytes. Then append every streams.json stream in
+//!                            order (same rule, its retention on every xadd, each entry id
+//!                            checked) and commit its groups' offsets
 //!   matrix verify DATA_DIR   read every key back: raw bytes must equal `value_hex`, and the
 //!                            value decoded both by the host's own decoder and through serde
-//!                            (`get::<Value>`) must equal the `json` description
+//!                            (`get::<Value>`) must equal the `json` description. Then check
+//!                            every stream (xstreams, xinfo, xrange, xget, xoffset: ids, ts,
+//!                            exact bytes, decoded values, retention, offsets; src/streams.rs)
 //!
-//! Prints `write OK N keys` / `verify OK N keys` and exits 0, or lists every mismatch and exits
-//! 1 (2 for usage or setup errors). Engine: env LITESTASH_ENGINE, else litestash-engine on
-//! PATH.
+//! Prints `write OK N keys ...` and `write OK S streams M entries appended ...`, or
+//! `verify OK N keys` and `verify OK S streams M entries` (M: live entries), and exits 0; or
+//! lists every mismatch and exits 1 (2 for usage or setup errors). Engine: env
+//! LITESTASH_ENGINE, else litestash-engine on PATH.
 
 use std::process::ExitCode;
 
 use litestash::msgpack::{self, hex, unhex, Value};
 use litestash::{Client, Options};
+use litestash_matrix::streams::{self, StreamVec};
 use litestash_matrix::vectors;
 
 struct Entry {
@@ -53,7 +59,7 @@ fn entries() -> Result<Vec<Entry>, String> {
         .collect()
 }
 
-fn write(c: &mut Client, entries: &[Entry]) -> Vec<String> {
+fn write(c: &mut Client, entries: &[Entry], streams: &[StreamVec]) -> Vec<String> {
     let mut native = 0;
     let mut failures = Vec::new();
     for e in entries {
@@ -70,6 +76,8 @@ fn write(c: &mut Client, entries: &[Entry]) -> Vec<String> {
             failures.push(format!("{:?}: {err}", e.key));
         }
     }
+    let (written, stream_failures) = streams::write(c, streams);
+    failures.extend(stream_failures);
     if let Err(err) = c.sync() {
         failures.push(format!("sync: {err}"));
     }
@@ -79,11 +87,18 @@ fn write(c: &mut Client, entries: &[Entry]) -> Vec<String> {
             entries.len(),
             entries.len() - native
         );
+        println!(
+            "write OK {} streams {} entries appended ({} native, {} raw)",
+            streams.len(),
+            written.appended,
+            written.native,
+            written.appended - written.native
+        );
     }
     failures
 }
 
-fn verify(c: &mut Client, entries: &[Entry]) -> Vec<String> {
+fn verify(c: &mut Client, entries: &[Entry], streams: &[StreamVec]) -> Vec<String> {
     let mut failures = Vec::new();
     for e in entries {
         match c.get_raw(&e.key) {
@@ -111,8 +126,14 @@ fn verify(c: &mut Client, entries: &[Entry]) -> Vec<String> {
             Err(err) => failures.push(format!("{:?}: {err}", e.key)),
         }
     }
+    failures.extend(streams::verify(c, streams));
     if failures.is_empty() {
         println!("verify OK {} keys", entries.len());
+        println!(
+            "verify OK {} streams {} entries",
+            streams.len(),
+            streams.iter().map(|s| s.length).sum::<u64>()
+        );
     }
     failures
 }
@@ -126,7 +147,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let entries = match entries() {
+    let loaded = entries().and_then(|e| Ok((e, streams::load()?)));
+    let (entries, streams) = match loaded {
         Ok(e) => e,
         Err(m) => {
             eprintln!("rust matrix: {m}");
@@ -143,9 +165,9 @@ fn main() -> ExitCode {
         }
     };
     let failures = if mode == "write" {
-        write(&mut c, &entries)
+        write(&mut c, &entries, &streams)
     } else {
-        verify(&mut c, &entries)
+        verify(&mut c, &entries, &streams)
     };
     match c.close() {
         Ok(s) if s.success() => {}
@@ -158,7 +180,12 @@ fn main() -> ExitCode {
         for f in &failures {
             eprintln!("{mode} FAILED {f}");
         }
-        eprintln!("{mode} FAILED {} of {} keys", failures.len(), entries.len());
+        eprintln!(
+            "{mode} FAILED: {} problems over {} keys and {} streams",
+            failures.len(),
+            entries.len(),
+            streams.len()
+        );
         ExitCode::from(1)
     }
 }

@@ -1,11 +1,12 @@
-//! The matrix binary (src/main.rs): write then verify on one data dir, and verify must fail
-//! once a stored value is changed; the data set's native encoding.
+//! The matrix binary (src/main.rs): write then verify on one data dir (keys and streams), and
+//! verify must fail once a stored value, a stream entry, a stream's retention or a committed
+//! offset is changed; the data set's native encoding.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use litestash::{Client, Options, Value};
-use litestash_matrix::vectors;
+use litestash::{Client, Options, Retention, Value};
+use litestash_matrix::{streams, vectors};
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -63,11 +64,24 @@ fn write_then_verify_then_detect_corruption() {
     let (rc, out, err) = matrix("write", &dir);
     assert_eq!(rc, 0, "{out}{err}");
     assert!(out.starts_with("write OK "), "{out}");
+    assert!(out.contains("\nwrite OK 4 streams "), "{out}");
     let (rc, out, err) = matrix("verify", &dir);
     assert_eq!(rc, 0, "{out}{err}");
-    assert!(
-        out.starts_with("verify OK ") && out.trim_end().ends_with(" keys"),
-        "{out}"
+    let n_keys = vectors::load("dataset")
+        .unwrap()
+        .get("entries")
+        .and_then(Value::as_array)
+        .unwrap()
+        .len();
+    let st = streams::load().unwrap();
+    let live: u64 = st.iter().map(|s| s.length).sum();
+    assert_eq!(
+        out,
+        format!(
+            "verify OK {n_keys} keys\nverify OK {} streams {live} entries\n",
+            st.len()
+        ),
+        "exactly the two lines the driver expects"
     );
 
     {
@@ -79,6 +93,72 @@ fn write_then_verify_then_detect_corruption() {
     let (rc, _out, err) = matrix("verify", &dir);
     assert_eq!(rc, 1);
     assert!(err.contains("ds:int:zero"), "{err}");
+}
+
+/// Changes the stored streams one way at a time: verify must fail and name the stream.
+#[test]
+fn verify_detects_changed_streams() {
+    let tmp = TempDir::new("matrix-streams");
+    let dir = tmp.path().join("data");
+    let (rc, out, err) = matrix("write", &dir);
+    assert_eq!(rc, 0, "{out}{err}");
+    let changes: [(&str, fn(&mut Client)); 4] = [
+        ("st:one", |c| {
+            // one more entry: ids, length and (maxlen 1) the first id all move
+            c.xadd_raw("st:one", &[0xc0], Retention::NONE).unwrap();
+        }),
+        ("st:orders", |c| {
+            c.xcommit("st:orders", "billing", 4).unwrap()
+        }),
+        ("ds:map:user", |c| {
+            let r = Retention {
+                maxlen: Some(1000),
+                max_age_ms: None,
+            };
+            c.xadd_raw("ds:map:user", &[0x01], r).unwrap();
+        }),
+        ("st:extra", |c| {
+            c.xadd_raw("st:extra", &[0x01], Retention::NONE).unwrap();
+        }),
+    ];
+    for (stream, change) in changes {
+        {
+            let mut o = Options::new(&dir).engine(engine());
+            o.stderr_file = Some(tmp.path().join("engine.log"));
+            let mut c = Client::start(&o).unwrap();
+            change(&mut c);
+        }
+        let (rc, out, err) = matrix("verify", &dir);
+        assert_eq!(rc, 1, "{stream}: {out}{err}");
+        assert!(err.contains(stream), "{stream}: {err}");
+        assert!(!out.contains("verify OK"), "{out}");
+    }
+}
+
+/// Every stream entry's `json` describes its `value_hex`; most are also this host's native
+/// encoding (the others, like a `str 8` header for a short str, are sent raw by `write`).
+#[test]
+fn stream_entries_decode_to_their_json() {
+    let st = streams::load().unwrap();
+    assert!(!st.is_empty());
+    let mut native = 0;
+    for s in &st {
+        assert_eq!(s.length, s.last_id + 1 - s.first_id, "{}", s.stream);
+        for e in &s.entries {
+            assert_eq!(
+                litestash::msgpack::decode(&e.bytes).unwrap(),
+                e.expected,
+                "{} entry {}",
+                s.stream,
+                e.id
+            );
+            let own = litestash::msgpack::encode(&e.expected) == e.bytes;
+            let serde = rmp_serde::to_vec_named(&e.expected).unwrap() == e.bytes;
+            assert_eq!(own, serde, "{} entry {}: encoders disagree", s.stream, e.id);
+            native += own as usize;
+        }
+    }
+    assert!(native > 0);
 }
 
 #[test]

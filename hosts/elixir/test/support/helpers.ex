@@ -47,6 +47,15 @@ defmodule LiteStash.TestHelpers do
     {pid, dir}
   end
 
+  @doc "Polls `fun` every 10 ms until it returns a truthy value (raises after `timeout` ms)."
+  def wait_until(fun, timeout \\ 5_000) do
+    cond do
+      result = fun.() -> result
+      timeout <= 0 -> raise ExUnit.AssertionError, message: "condition not met in time"
+      true -> Process.sleep(10) && wait_until(fun, timeout - 10)
+    end
+  end
+
   def hex(bin), do: Base.encode16(bin, case: :lower)
   def unhex(hex), do: hex |> String.replace(" ", "") |> Base.decode16!(case: :mixed)
 end
