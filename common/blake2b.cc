@@ -53,4 +53,10 @@ uint32_t ShardOf(const Digest& digest, uint32_t shard_count) {
   return static_cast<uint32_t>(prefix % shard_count);
 }
 
+Status HashOnThisThread(std::string_view data, Digest* out) {
+  thread_local Result<std::unique_ptr<Blake2b512>> hasher = Blake2b512::Create();
+  if (!hasher.ok()) return hasher.status();
+  return hasher.value()->Hash(data, out);
+}
+
 }  // namespace litestash

@@ -36,6 +36,10 @@ class Blake2b512 {
   EVP_MD_CTX* ctx_;
 };
 
+// Hashes with a Blake2b512 of the calling thread's own (created on its first call): for code
+// off the hot paths that has no hasher at hand (multi-shard writes, their replay).
+Status HashOnThisThread(std::string_view data, Digest* out);
+
 // The contract's routing: the first 8 digest bytes as a big-endian uint64, modulo shard_count.
 uint32_t ShardOf(const Digest& digest, uint32_t shard_count);
 

@@ -33,7 +33,7 @@ void Hello(const Request& req, const EngineContext& ctx, FrameEncoder* out) {
   out->Key("max_value_bytes");
   out->Uint(id.limits.max_value_bytes);
   out->Key("keep_versions");
-  out->Uint(0);  // history depth: none kept (contract v2 section 3)
+  out->Uint(id.keep_versions);  // history depth (contract v2 section 3)
   out->Key("features");
   const auto& features = ctx.registry.features();
   out->ArrayHeader(static_cast<uint32_t>(features.size()));
@@ -87,7 +87,9 @@ class CountOp : public SumOp {
 class ClearOp : public FanOutOp {
  public:
   using FanOutOp::FanOutOp;
-  Status RunPart(size_t, ShardStore& store, const Clock&) override { return store.Clear(); }
+  Status RunPart(size_t, ShardStore& store, const Clock& clock) override {
+    return store.Clear(clock);
+  }
   void Encode(FrameEncoder* out) override { out->BeginOk(request().id, 0); }
 };
 
@@ -181,7 +183,10 @@ Status RegisterAdminFamily(CommandRegistry& r) {
       AllShards("stats", false, {}, "stats", MakeStats),
       AllShards("sync", true, {}, "sync", Make<SyncOp>),
   };
-  for (CommandRow& row : rows) LITESTASH_RETURN_IF_ERROR(r.Add(std::move(row)));
+  for (CommandRow& row : rows) {
+    row.all_or_nothing = row.schema.name == "clear";  // across shards, like mset and mdelete
+    LITESTASH_RETURN_IF_ERROR(r.Add(std::move(row)));
+  }
   return Status::Ok();
 }
 

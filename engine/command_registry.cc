@@ -19,9 +19,14 @@ Status CommandRegistry::Add(CommandRow row) {
   const Routing routing = row.schema.routing;
   const bool local = routing == Routing::kLocal;
   const bool keyed = routing == Routing::kKeyed;
+  const bool multi = routing == Routing::kMulti;
   if (local != (row.local != nullptr) || keyed != (row.run != nullptr) ||
-      (!local && !keyed) != (row.fan_out != nullptr)) {
+      multi != (row.multi_write != nullptr) ||
+      (!local && !keyed && !multi) != (row.fan_out != nullptr)) {
     return Status::Internal("op '" + op + "': its handlers do not match its routing");
+  }
+  if (row.all_or_nothing && (row.fan_out == nullptr || !row.schema.writes)) {
+    return Status::Internal("op '" + op + "' is all or nothing but no fan-out write");
   }
   if (row.inline_read != nullptr && row.schema.writes) {
     return Status::Internal("op '" + op + "' writes but has an inline read handler");
@@ -35,15 +40,17 @@ Status CommandRegistry::Add(CommandRow row) {
   storage_.push_back(std::move(row));
   rows_.push_back(&storage_.back());
   const std::string_view feature = storage_.back().schema.feature;
-  if (!feature.empty() && std::find(features_.begin(), features_.end(), feature) == features_.end()) {
+  if (!feature.empty() &&
+      std::find(features_.begin(), features_.end(), feature) == features_.end()) {
     features_.push_back(feature);
   }
   return Status::Ok();
 }
 
 Status RegisterStandardFamilies(CommandRegistry& registry) {
-  for (auto family : {RegisterAdminFamily, RegisterKvFamily, RegisterTtlFamily,
-                      RegisterMultiKeyFamily, RegisterStreamFamily}) {
+  for (auto family :
+       {RegisterAdminFamily, RegisterKvFamily, RegisterTtlFamily, RegisterMultiKeyFamily,
+        RegisterStreamFamily, RegisterTxnFamily, RegisterMaintenanceFamily}) {
     LITESTASH_RETURN_IF_ERROR(family(registry));
   }
   return Status::Ok();

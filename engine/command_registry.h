@@ -7,7 +7,8 @@
 //   inline_read  optional, reads only: the reader thread answers from its own read
 //                connections (engine/read_path.h) when the shards involved have no pending
 //                write; returning false hands the request to `run` / `fan_out` instead;
-//   fan_out      ops spanning shards: builds the FanOutOp whose parts run on each shard.
+//   fan_out      ops spanning shards: builds the FanOutOp whose parts run on each shard;
+//   multi_write  writes over several shards, all or nothing (txn; engine/write_group.h).
 // Everything else is derived from the rows: the decoder validates against the schemas (the
 // registry's OpCatalog), the Dispatcher routes by `routing` and calls the handlers, `hello`
 // lists the features. Adding an op = its row and its handlers in its family's file
@@ -29,13 +30,14 @@
 #include "common/blake2b.h"
 #include "common/status.h"
 #include "engine/fanout_op.h"
+#include "protocol/frame_encoder.h"
 #include "protocol/op_catalog.h"
 #include "protocol/request.h"
-#include "protocol/frame_encoder.h"
 #include "shard/shard_store.h"
 
 namespace litestash {
 
+class BackgroundJobs;
 class CommandRegistry;
 class InflightLimiter;
 class ReadPath;
@@ -48,6 +50,7 @@ struct EngineIdentity {
   uint32_t shards = 16;
   Limits limits;
   std::string version;
+  uint32_t keep_versions = 0;  // the data dir's history depth when this engine started
 };
 
 // What handlers may ask of the engine beyond the request.
@@ -57,6 +60,8 @@ struct EngineContext {
   std::function<EngineStats()> stats;  // engine-wide counters (any thread)
   StreamWaiters* waiters = nullptr;    // parked blocking reads (any thread)
   InflightLimiter* limiter = nullptr;  // a parked read's frame leaves and re-enters the count
+  BackgroundJobs* jobs = nullptr;      // long work off the shard threads (backup's copy)
+  const std::vector<ShardOptions>* files = nullptr;  // each shard's file (empty: in memory)
 };
 
 // A keyed op on its shard thread: the store (inside the batch transaction), the batch's clock,
@@ -73,6 +78,9 @@ struct ShardCall {
   std::optional<int64_t> park_until;
   // The handler appended to the stream named by the request's routed field (woken waiters).
   bool appended = false;
+  // A refusal that is the request's answer but no failure of the batch (a compare-and-set
+  // whose condition did not hold): sent instead of `out`; the handler wrote nothing.
+  std::optional<Status> refused;
 };
 
 // A read on the reader thread. `digest`/`shard` are the routed key's (keyed ops); multi-key
@@ -111,7 +119,10 @@ using ShardHandler = Status (*)(const Request& req, ShardCall& call, FrameEncode
 using InlineReadHandler = bool (*)(const Request& req, InlineCall& call, FrameEncoder* out,
                                    Status* status);
 using FanOutFactory = std::shared_ptr<FanOutOp> (*)(SharedRequest req, const EngineContext& ctx,
-                                                     FrameSink* out);
+                                                    FrameSink* out);
+class MultiWrite;
+using MultiWriteFactory = std::shared_ptr<MultiWrite> (*)(SharedRequest req,
+                                                          const EngineContext& ctx, FrameSink* out);
 
 struct CommandRow {
   OpSchema schema;
@@ -122,6 +133,11 @@ struct CommandRow {
   // A keyed read that may ask to park (xread): the shard file's wal-index header is noted
   // before each run, so no append between the read and the park goes unseen.
   bool may_park = false;
+  // Ops that write several shards all or nothing (engine/write_group.h): `multi_write` builds
+  // the write (txn, Routing::kMulti); a fan-out write with `all_or_nothing` (mset, mdelete,
+  // clear) runs its parts inside a write group whenever it touches more than one shard.
+  MultiWriteFactory multi_write = nullptr;
+  bool all_or_nothing = false;
 };
 
 class CommandRegistry {
@@ -148,11 +164,13 @@ class CommandRegistry {
 
 // The families, each in its own file; each adds its rows and stops at the first bad one.
 Status RegisterAdminFamily(CommandRegistry& registry);     // hello ping scan count clear stats sync
-Status RegisterKvFamily(CommandRegistry& registry);        // set get delete exists
+Status RegisterKvFamily(CommandRegistry& registry);        // set get delete exists versions
 Status RegisterTtlFamily(CommandRegistry& registry);       // expire ttl persist
 Status RegisterMultiKeyFamily(CommandRegistry& registry);  // mset mget mdelete
 // xadd xget xrange xread xinfo xtrim xdrop xstreams xcommit xoffset
 Status RegisterStreamFamily(CommandRegistry& registry);
+Status RegisterTxnFamily(CommandRegistry& registry);          // txn
+Status RegisterMaintenanceFamily(CommandRegistry& registry);  // compact backup
 
 // Registers every standard family into `registry` (tests add rows of their own after).
 Status RegisterStandardFamilies(CommandRegistry& registry);

@@ -80,6 +80,20 @@ ParsedConfig ParseConfig(int argc, const char* const* argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();
 
+  std::string keep_versions;
+  app.add_option("--keep-versions", keep_versions,
+                 "history depth of the data dir: superseded versions kept per key, N or 'all' "
+                 "(recorded in the data dir; without the flag the recorded depth, default 0)")
+      ->envname("LITESTASH_KEEP_VERSIONS")
+      ->check([](const std::string& v) -> std::string {
+        if (v == "all") return "";
+        if (v.empty() || v.size() > 10 || v.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoull(v) > kKeepAllVersions) {
+          return "expected a number up to 4294967295 (= all) or 'all', got '" + v + "'";
+        }
+        return "";
+      });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -95,6 +109,10 @@ ParsedConfig ParseConfig(int argc, const char* const* argv) {
   static const std::map<std::string, SyncMode> kSync = {
       {"off", SyncMode::kOff}, {"normal", SyncMode::kNormal}, {"full", SyncMode::kFull}};
   c.sync = kSync.at(sync);
+  if (!keep_versions.empty()) {
+    c.keep_versions = keep_versions == "all" ? kKeepAllVersions
+                                             : static_cast<uint32_t>(std::stoull(keep_versions));
+  }
   return {c, kExitOk};
 }
 

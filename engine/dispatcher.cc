@@ -35,9 +35,14 @@ Dispatcher::Dispatcher(const CommandRegistry& registry, EngineIdentity identity,
       limiter_(limiter),
       waiters_(options.max_waiting_reads, identity_.shards, PathsOf(options.read_connections),
                [this](ParkedRead read, WaitState state) { Rerun(std::move(read), state); }),
-      context_{identity_, registry_, [this] { return Stats(); }, &waiters_, limiter_},
+      txns_(options.txns ? std::move(options.txns)
+                         : std::shared_ptr<TxnServices>(TxnServices::InMemory())),
+      files_(options.read_connections),
+      context_{identity_, registry_, [this] { return Stats(); }, &waiters_, limiter_,
+               &jobs_,    &files_},
       read_path_(std::move(options.read_connections), options.read_cache_bytes),
       wake_pending_(identity_.shards, false) {
+  txns_->Attach(workers_);
   waiters_.Start();
 }
 
@@ -53,6 +58,7 @@ void Dispatcher::Rerun(ParkedRead read, WaitState state) {
 void Dispatcher::Submit(RequestPtr request) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   const CommandRow& row = registry_.RowOf(*request);
+  if (open_group_ && row.multi_write == nullptr && !row.all_or_nothing) SealGroup();
   switch (row.schema.routing) {
     case Routing::kLocal: {
       FrameEncoder answer;
@@ -63,14 +69,41 @@ void Dispatcher::Submit(RequestPtr request) {
     case Routing::kKeyed:
       RouteKeyed(row, std::move(request));
       return;
+    case Routing::kMulti: {
+      SharedRequest shared = Share(std::move(request));
+      RouteGroup(row.multi_write(shared, context_, out_));
+      return;
+    }
     case Routing::kKeys:
     case Routing::kEntries:
     case Routing::kAllShards:
-    case Routing::kMulti:
       if (row.inline_read != nullptr && TryInline(row, request, nullptr, 0)) return;
       RouteFanOut(row, Share(std::move(request)));
       return;
   }
+}
+
+void Dispatcher::RouteGroup(std::shared_ptr<MultiWrite> write) {
+  if (open_group_ && open_group_->full()) SealGroup();
+  const bool conditional = write->conditional();
+  std::vector<uint32_t> fresh;
+  if (!open_group_ || !open_group_->TryAdd(write, &fresh)) {
+    open_group_ = txns_->NewGroup();  // none open, or its first part has started
+    open_group_->TryAdd(std::move(write), &fresh);
+  }
+  for (uint32_t shard : fresh) {
+    read_path_.EndRead(shard);  // a snapshot of the shard must not outlive a write queued to it
+    workers_[shard]->Enqueue(open_group_->MakePart(shard), /*wake=*/false);
+    WakeLater(shard);
+  }
+  // A write that may be refused runs last in its group (its savepoint is the group's last).
+  if (conditional) SealGroup();
+}
+
+void Dispatcher::SealGroup() {
+  if (!open_group_) return;
+  open_group_->Seal();
+  open_group_.reset();
 }
 
 SharedRequest Dispatcher::Share(RequestPtr request) {
@@ -120,6 +153,7 @@ void Dispatcher::Stop() {
   Flush();
   read_path_.Close();
   waiters_.Stop();
+  jobs_.Stop();
 }
 
 void Dispatcher::WakeLater(uint32_t shard) {
@@ -207,8 +241,15 @@ void Dispatcher::RouteFanOut(const CommandRow& row, SharedRequest request) {
   if (row.schema.writes) {
     for (const auto& part : parts) read_path_.EndRead(part.shard);
   }
+  const bool group = row.all_or_nothing && parts.size() > 1;
+  SharedRequest shared = request;
   auto op = row.fan_out(std::move(request), context_, out_);
   op->SetParts(std::move(parts), std::move(digests));
+  if (group) {
+    RouteGroup(MultiWriteOf(std::move(op), std::move(shared), out_));
+    return;
+  }
+  if (open_group_) SealGroup();  // a single-shard mset/mdelete comes after the group's writes
   op->Launch(workers_);
 }
 

@@ -80,6 +80,7 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
   options.count = config.shards;
   options.sync = config.sync;
   options.cache_kib = CacheKibPerShard(config, 1);
+  options.keep_versions = config.keep_versions;
   return options;
 }
 
@@ -90,14 +91,16 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
 // created go to `still_opening` and the engine serves meanwhile (a shard's tasks wait in its
 // queue until it is open; `hello` needs no shard). On failure stops every worker and returns
 // the exit code. `meanwhile` runs on the calling thread while the shard threads open files.
-int OpenShards(const Config& config, std::vector<std::unique_ptr<ShardWorker>>* workers,
+int OpenShards(const Config& config, const TxnServices& txns,
+               std::vector<std::unique_ptr<ShardWorker>>* workers,
                const std::function<void()>& meanwhile,
                std::vector<std::future<Status>>* still_opening) {
   const bool existing = !config.memory && std::filesystem::exists(ShardPath(config.data_dir, 0));
   std::vector<std::future<Status>> opened;
   Status failure;
   for (uint32_t i = 0; i < config.shards && failure.ok(); ++i) {
-    const ShardOptions options = ShardOptionsFor(config, i);
+    ShardOptions options = ShardOptionsFor(config, i);
+    options.recovery = txns.recovery_env();
     workers->push_back(std::make_unique<ShardWorker>(options));
     opened.push_back(workers->back()->Start());
     if (i == 0 && existing) {
@@ -281,7 +284,19 @@ int RunEngine(const Config& config) {
   Result<std::unique_ptr<Blake2b512>> hasher = Status::Internal("not created");
   auto create_hasher = [&hasher] { hasher = Blake2b512::Create(); };
   std::vector<std::future<Status>> still_opening;
-  if (int rc = OpenShards(config, &workers, create_hasher, &still_opening); rc != kExitOk) {
+  // Multi-shard writes: this engine's owner lock on the data dir, and the recovery every shard
+  // runs before its write transactions (engine/txn_services.h).
+  std::vector<ShardOptions> files;
+  for (uint32_t i = 0; i < config.shards; ++i) files.push_back(ShardOptionsFor(config, i));
+  auto txns = TxnServices::Create(config.memory ? std::string() : config.data_dir,
+                                  !config.memory && config.sync != SyncMode::kOff, files);
+  if (!txns.ok()) {
+    spdlog::critical("cannot open data dir '{}': {}", config.data_dir, txns.status().message());
+    return kExitCannotOpen;
+  }
+  std::shared_ptr<TxnServices> txn_services = std::move(txns).value();
+  if (int rc = OpenShards(config, *txn_services, &workers, create_hasher, &still_opening);
+      rc != kExitOk) {
     return rc;
   }
   if (!hasher.ok()) {
@@ -290,6 +305,9 @@ int RunEngine(const Config& config) {
     return kExitInternal;
   }
   const CommandRegistry& registry = StandardRegistry();
+  // The depth as recorded: given now, or read by shard 0 (opened first on an existing dir).
+  const uint32_t depth = config.keep_versions.value_or(
+      still_opening.empty() && !workers.empty() ? workers[0]->keep_versions() : 0);
   OpenWatcher open_watcher(config.data_dir, std::move(still_opening));
 
   InflightLimiter limiter(config.max_inflight, config.max_inflight_bytes);
@@ -306,9 +324,10 @@ int RunEngine(const Config& config) {
   }
   options.read_cache_bytes = static_cast<size_t>(config.read_cache_mib) << 20;
   options.max_waiting_reads = static_cast<size_t>(config.max_waiting_reads);
-  Dispatcher dispatcher(registry, EngineIdentity{config.shards, config.limits, kEngineVersion},
-                        shard_ptrs, std::move(hasher).value(), &writer, &limiter,
-                        std::move(options));
+  options.txns = txn_services;
+  Dispatcher dispatcher(
+      registry, EngineIdentity{config.shards, config.limits, kEngineVersion, depth}, shard_ptrs,
+      std::move(hasher).value(), &writer, &limiter, std::move(options));
   Session session(registry.catalog(), config.limits, &dispatcher, &writer);
   spdlog::info("litestash-engine {} serving {} shards {}{}", kEngineVersion, config.shards,
                config.memory ? "in memory" : "in ", config.memory ? "" : config.data_dir);

@@ -35,11 +35,14 @@ void FanOutOp::Launch(const std::vector<ShardWorker*>& workers) {
   }
 }
 
+void FanOutOp::Fail(const Status& status) {
+  if (status.ok()) return;
+  std::lock_guard<std::mutex> lock(error_mu_);
+  if (first_error_.ok()) first_error_ = status;
+}
+
 void FanOutOp::PartDone(const Status& status) {
-  if (!status.ok()) {
-    std::lock_guard<std::mutex> lock(error_mu_);
-    if (first_error_.ok()) first_error_ = status;
-  }
+  Fail(status);
   if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) Finish();
 }
 

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "common/blake2b.h"
-#include "protocol/request.h"
 #include "protocol/frame_encoder.h"
+#include "protocol/request.h"
 #include "protocol/session.h"
 #include "shard/shard_worker.h"
 
@@ -60,19 +60,25 @@ class FanOutOp : public std::enable_shared_from_this<FanOutOp> {
 
   // Sets up the parts (called once by the dispatcher before Launch).
   void SetParts(std::vector<Part> parts, std::vector<Digest> digests);
-  // Enqueues each part on its shard's worker; answers at once if there are no parts.
-  void Launch(const std::vector<ShardWorker*>& workers);
+  // Enqueues each part on its shard's worker; answers at once if there are no parts. An op that
+  // schedules its own work (compact's steps, backup's barrier) overrides it.
+  virtual void Launch(const std::vector<ShardWorker*>& workers);
 
   const Request& request() const { return *request_; }
+  const std::vector<Part>& parts() const { return parts_; }
 
  protected:
+  // Records a part's failure (the first one is the answer).
+  void Fail(const Status& status);
+  // Sends the answer: the first failure, else Encode()'s.
+  void Finish();
+
   std::vector<Part> parts_;
   std::vector<Digest> digests_;  // per item, for keyed fan-outs
 
  private:
   friend class FanOutPart;
   void PartDone(const Status& status);
-  void Finish();
 
   SharedRequest request_;
   FrameSink* out_;

@@ -9,19 +9,21 @@ Status KeyedTask::Run(ShardStore& store, const Clock& clock) {
   if (row_.may_park && engine_ != nullptr && engine_->waiters != nullptr) {
     mark_ok_ = engine_->waiters->Mark(shard_, &mark_);  // before the read
   }
-  ShardCall call{store, clock, digest_, shard_, nullptr, std::nullopt, false};
+  ShardCall call{store, clock, digest_, shard_, nullptr, std::nullopt, false, std::nullopt};
   call.wait = wait_ ? &*wait_ : nullptr;
   Status st = row_.run(*request_, call, &answer_);
   park_until_ = call.park_until;
   appended_ = call.appended;
+  refused_ = std::move(call.refused);
   return st;
 }
 
 void KeyedTask::Done(const Status& status) {
   const bool rerun = wait_.has_value();
-  if (!status.ok()) {
+  if (!status.ok() || refused_) {
+    const Status& answer = status.ok() ? *refused_ : status;
     if (rerun && engine_ != nullptr && engine_->limiter != nullptr) engine_->limiter->AddFrames(1);
-    out_->Send(EncodeError(request_->id, status));
+    out_->Send(EncodeError(request_->id, answer));
     return;
   }
   if (appended_ && engine_ != nullptr && engine_->waiters != nullptr) {

@@ -51,6 +51,7 @@ class KeyedTask : public ShardTask {
   // Reported by the handler's last run.
   std::optional<int64_t> park_until_;
   bool appended_ = false;
+  std::optional<Status> refused_;
   WalIndexWatch::Header mark_{};
   bool mark_ok_ = false;
 };

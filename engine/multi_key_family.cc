@@ -1,7 +1,8 @@
-// The multi-key family: mset, mget, mdelete — fan-outs over the shards of their keys. Each
-// shard's part runs inside that shard's transaction (atomic per shard). mget is read inline by
-// the reader thread when every shard it touches has no pending write: all of them are checked
-// before the first read, so one answer never mixes the two paths.
+// The multi-key family: mset, mget, mdelete — fan-outs over the shards of their keys. A read's
+// part runs inside its shard's batch transaction; mset and mdelete over several shards run as a
+// write group (engine/write_group.h): all or nothing across shards, on crash as well. mget is read
+// inline by the reader thread when every shard it touches has no pending write: all of them are
+// checked before the first read, so one answer never mixes the two paths.
 #include "engine/command_registry.h"
 #include "engine/read_path.h"
 
@@ -93,7 +94,7 @@ class MdeleteOp : public SumOp {
     uint64_t& deleted = SlotOf(part);
     deleted = 0;
     for (uint32_t item : parts_[part].items) {
-      auto gone = store.Delete(digests_[item], clock);
+      auto gone = store.Delete(digests_[item], request().keys[item], clock);
       if (!gone.ok()) return gone.status();
       deleted += *gone ? 1 : 0;
     }
@@ -113,6 +114,7 @@ Status RegisterMultiKeyFamily(CommandRegistry& r) {
                              {Uint("ttl_ms", false, 1), Of("entries", FieldType::kEntries, true)},
                              "mset")};
   mset.fan_out = Make<MsetOp>;
+  mset.all_or_nothing = true;
   CommandRow mget{
       MakeSchema("mget", Routing::kKeys, false, {Of("keys", FieldType::kKeyArray, true)}, "mget")};
   mget.fan_out = Make<MgetOp>;
@@ -120,6 +122,7 @@ Status RegisterMultiKeyFamily(CommandRegistry& r) {
   CommandRow mdelete{MakeSchema("mdelete", Routing::kKeys, true,
                                 {Of("keys", FieldType::kKeyArray, true)}, "mdelete")};
   mdelete.fan_out = Make<MdeleteOp>;
+  mdelete.all_or_nothing = true;
   for (CommandRow* row : {&mset, &mget, &mdelete}) {
     LITESTASH_RETURN_IF_ERROR(r.Add(std::move(*row)));
   }

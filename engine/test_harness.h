@@ -42,6 +42,7 @@ class Harness {
   explicit Harness(uint32_t shards = 4, std::string dir = "", std::string vfs = "",
                    const CommandRegistry& registry = StandardRegistry())
       : limiter_(1 << 20, 1ll << 40) {
+    std::vector<ShardOptions> files;
     for (uint32_t i = 0; i < shards; ++i) {
       ShardOptions o;
       o.in_memory = dir.empty();
@@ -49,6 +50,16 @@ class Harness {
       o.vfs = vfs;
       o.index = i;
       o.count = shards;
+      files.push_back(o);
+    }
+    // On files, multi-shard writes leave marks and intents and every shard recovers, as in the
+    // engine (engine/txn_services.h).
+    auto txns = TxnServices::Create(dir, /*durable=*/!dir.empty(), files);
+    REQUIRE(txns.ok());
+    txns_ = std::move(txns).value();
+    for (uint32_t i = 0; i < shards; ++i) {
+      ShardOptions o = files[i];
+      o.recovery = txns_->recovery_env();
       workers_.push_back(std::make_unique<ShardWorker>(o));
       REQUIRE(workers_.back()->Start().get().ok());
       ptrs_.push_back(workers_.back().get());
@@ -64,11 +75,12 @@ class Harness {
       options.read_connections.push_back(o);
     }
     options.read_cache_bytes = 1 << 20;
+    options.txns = txns_;
     auto hasher = Blake2b512::Create();
     REQUIRE(hasher.ok());
     dispatcher_ = std::make_unique<Dispatcher>(registry, EngineIdentity{shards, Limits{}, "test"},
-                                               ptrs_, std::move(hasher).value(), &sink_,
-                                               &limiter_, std::move(options));
+                                               ptrs_, std::move(hasher).value(), &sink_, &limiter_,
+                                               std::move(options));
     session_ = std::make_unique<Session>(registry.catalog(), Limits{}, dispatcher_.get(), &sink_);
   }
   ~Harness() {
@@ -97,6 +109,7 @@ class Harness {
   }
 
  private:
+  std::shared_ptr<TxnServices> txns_;
   InflightLimiter limiter_;
   CaptureSink sink_;
   std::vector<std::unique_ptr<ShardWorker>> workers_;

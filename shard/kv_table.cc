@@ -1,5 +1,8 @@
 #include "shard/kv_table.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "shard/sqlite_error.h"
 
 namespace litestash {
@@ -53,6 +56,9 @@ Status KvTable::Prepare(sqlite3* db, std::string_view file) {
       {&delete_all_, "DELETE FROM stash"},
       {&scan_incl_, scan_incl},
       {&scan_excl_, scan_excl},
+      {&all_,
+       "SELECT s.key_hash, s.key, s.value, s.timestamp, s.microsecond, e.expires_at FROM stash AS s"
+       " LEFT JOIN expiry AS e ON e.key_hash = s.key_hash ORDER BY s.key_hash"},
       {&count_live_,
        "SELECT (SELECT count(*) FROM stash) -"
        " (SELECT count(*) FROM expiry WHERE expires_at <= ?1)"},
@@ -115,8 +121,8 @@ Status KvTable::DeleteAll() {
   return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "clearing keys", rc);
 }
 
-Status KvTable::Scan(std::string_view prefix, std::optional<std::string_view> after,
-                     uint64_t limit, int64_t now_ms, std::vector<std::string>* keys) {
+Status KvTable::Scan(std::string_view prefix, std::optional<std::string_view> after, uint64_t limit,
+                     int64_t now_ms, std::vector<std::string>* keys) {
   // Start at the larger of the two lower bounds so the key index is entered in the right place.
   const bool use_after = after && *after >= prefix;
   const std::optional<std::string> end = PrefixEnd(prefix);
@@ -130,6 +136,22 @@ Status KvTable::Scan(std::string_view prefix, std::optional<std::string_view> af
   int rc;
   while ((rc = use.Step()) == SQLITE_ROW) keys->emplace_back(use.ColumnBytes(0));
   return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "scanning keys", rc);
+}
+
+Status KvTable::All(std::vector<KeyedRecord>* out) {
+  StatementUse use(all_);
+  int rc;
+  while ((rc = use.Step()) == SQLITE_ROW) {
+    KeyedRecord r;
+    std::string_view h = use.ColumnBytes(0);
+    std::memcpy(r.digest.data(), h.data(), std::min(h.size(), r.digest.size()));
+    r.key = std::string(use.ColumnBytes(1));
+    r.record.stored.value = std::string(use.ColumnBytes(2));
+    r.record.stored.version = VersionOf(use, 3);
+    if (!use.ColumnIsNull(5)) r.record.expires_at = use.ColumnInt(5);
+    out->push_back(std::move(r));
+  }
+  return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "reading every key", rc);
 }
 
 Result<uint64_t> KvTable::CountLive(int64_t now_ms) {

@@ -36,6 +36,13 @@ struct StoredRecord {
   bool LiveAt(int64_t now_ms) const { return !expires_at || *expires_at > now_ms; }
 };
 
+// A whole row: digest, key text and record (for passes over every key).
+struct KeyedRecord {
+  Digest digest{};
+  std::string key;
+  StoredRecord record;
+};
+
 class KvTable {
  public:
   static constexpr const char* kCreateSql =
@@ -56,6 +63,8 @@ class KvTable {
   // Removes the row; true if there was one.
   Result<bool> Delete(const Digest& digest);
   Status DeleteAll();
+  // Every row, in key_hash order (clear with history: each key is written).
+  Status All(std::vector<KeyedRecord>* out);
   // Live keys (at now_ms) in ascending byte order with `prefix`, strictly after `after` (if
   // given), at most `limit` of them.
   Status Scan(std::string_view prefix, std::optional<std::string_view> after, uint64_t limit,
@@ -66,7 +75,7 @@ class KvTable {
   sqlite3* db_ = nullptr;
   std::string file_;
   Statement upsert_, lookup_, lookup_plain_, expiry_of_, delete_, delete_all_;
-  Statement scan_incl_, scan_excl_, count_live_;
+  Statement scan_incl_, scan_excl_, count_live_, all_;
 };
 
 }  // namespace litestash

@@ -5,11 +5,13 @@
 #include <string>
 
 #include "shard/expiry_table.h"
+#include "shard/history_table.h"
 #include "shard/kv_table.h"
 #include "shard/meta_table.h"
 #include "shard/sqlite_error.h"
 #include "shard/sqlite_statement.h"
 #include "shard/stream_table.h"
+#include "shard/txn_table.h"
 
 namespace litestash {
 namespace {
@@ -26,11 +28,10 @@ Status Exec(sqlite3* db, std::string_view file, const std::string& sql,
 
 // Layout 1: the contract's stash table, expiry and meta with the shard's identity.
 Status Layout1(sqlite3* db, const ShardIdentity& id) {
-  const std::string sql = std::string(KvTable::kCreateSql) + ExpiryTable::kCreateSql +
-                          MetaTable::kCreateSql + ";" +
-                          "INSERT OR IGNORE INTO meta(name, value) VALUES ('shard_index', " +
-                          std::to_string(id.index) + "), ('shard_count', " +
-                          std::to_string(id.count) + "), ('last_version', 0)";
+  const std::string sql =
+      std::string(KvTable::kCreateSql) + ExpiryTable::kCreateSql + MetaTable::kCreateSql + ";" +
+      "INSERT OR IGNORE INTO meta(name, value) VALUES ('shard_index', " + std::to_string(id.index) +
+      "), ('shard_count', " + std::to_string(id.count) + "), ('last_version', 0)";
   return Exec(db, "", sql, "creating the layout-1 tables");
 }
 
@@ -39,18 +40,25 @@ Status Layout2(sqlite3* db, const ShardIdentity&) {
   return Exec(db, "", StreamTable::kCreateSql, "creating the stream tables");
 }
 
+// Layout 3: key history (contract v2 section 3) and the bookkeeping of multi-shard writes
+// (sections 5-6). The history depth lives in meta (`keep_versions`; no row: 0).
+Status Layout3(sqlite3* db, const ShardIdentity&) {
+  return Exec(db, "", std::string(HistoryTable::kCreateSql) + TxnTable::kCreateSql,
+              "creating the history and transaction tables");
+}
+
 constexpr MigrationStep kSteps[] = {
     {1, "stash, expiry and meta tables", Layout1},
     {2, "stream tables (streams, stream_entries, stream_groups)", Layout2},
+    {3, "history and transaction tables (history, txn_intents, txn_pending)", Layout3},
 };
 
 Status CheckIdentity(std::string_view file, const LayoutFacts& facts, const ShardIdentity& id) {
   if (facts.count != id.count || facts.index != id.index) {
-    return Status::Mismatch(std::string(file) + ": data dir was created with " +
-                            std::to_string(facts.count) + " shards (this file is shard " +
-                            std::to_string(facts.index) +
-                            "), but the engine was started with --shards " +
-                            std::to_string(id.count));
+    return Status::Mismatch(
+        std::string(file) + ": data dir was created with " + std::to_string(facts.count) +
+        " shards (this file is shard " + std::to_string(facts.index) +
+        "), but the engine was started with --shards " + std::to_string(id.count));
   }
   return Status::Ok();
 }
@@ -162,8 +170,7 @@ Status Migrate(sqlite3* db, std::string_view file, const ShardIdentity& identity
   }
 }
 
-Status VerifyLayout(sqlite3* db, std::string_view file, const ShardIdentity& identity,
-                    int layout) {
+Status VerifyLayout(sqlite3* db, std::string_view file, const ShardIdentity& identity, int layout) {
   LayoutFacts facts;
   LITESTASH_RETURN_IF_ERROR(Exec(db, file, "BEGIN"));
   Status st = ReadLayoutFacts(db, file, &facts);

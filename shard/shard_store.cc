@@ -1,12 +1,16 @@
 #include "shard/shard_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <limits>
 #include <thread>
 
+#include "shard/snapshot_copy.h"
 #include "shard/sqlite_error.h"
+#include "shard/txn_recovery.h"
 
 namespace litestash {
 namespace {
@@ -75,8 +79,9 @@ Status ShardStore::Init() {
   const bool fresh = !options_.in_memory && !read_only &&
                      (!std::filesystem::exists(options_.path, ec) ||
                       std::filesystem::file_size(options_.path, ec) == 0);
-  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                    SQLITE_OPEN_NOMUTEX;
+  const int flags =
+      (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+      SQLITE_OPEN_NOMUTEX;
   const char* path = options_.in_memory ? ":memory:" : options_.path.c_str();
   int rc =
       sqlite3_open_v2(path, &db_, flags, options_.vfs.empty() ? nullptr : options_.vfs.c_str());
@@ -118,23 +123,40 @@ Status ShardStore::Init() {
   } else {
     LITESTASH_RETURN_IF_ERROR(Migrate(db_, name_, identity, steps));
   }
+  LITESTASH_RETURN_IF_ERROR(meta_.Prepare(db_, name_));
+  if (!read_only && options_.keep_versions) LITESTASH_RETURN_IF_ERROR(RecordDepth());
+  LITESTASH_RETURN_IF_ERROR(ReadDepth());
   return fresh ? Exec(SyncPragma(options_.sync)) : Status::Ok();
+}
+
+Status ShardStore::RecordDepth() {
+  const auto depth = static_cast<int64_t>(*options_.keep_versions);
+  LITESTASH_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto recorded = meta_.Get("keep_versions");
+  Status st = recorded.status();
+  if (st.ok() && recorded->value_or(0) != depth) {
+    st = meta_.Set("keep_versions", depth);
+    if (st.ok() && options_.index == 0) {
+      spdlog::info("history depth of the data dir: {} -> {}", recorded->value_or(0), depth);
+    }
+  }
+  if (st.ok()) st = Exec("COMMIT");
+  if (!st.ok() && sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");  // statements unprepared
+  return st.ok() ? Status::Ok() : st.WithContext("recording keep_versions");
 }
 
 Status ShardStore::PrepareStatements() {
   LITESTASH_RETURN_IF_ERROR(kv_.Prepare(db_, name_));
   LITESTASH_RETURN_IF_ERROR(expiry_.Prepare(db_, name_));
-  LITESTASH_RETURN_IF_ERROR(meta_.Prepare(db_, name_));
   LITESTASH_RETURN_IF_ERROR(streams_.Prepare(db_, name_));
+  LITESTASH_RETURN_IF_ERROR(history_.Prepare(db_, name_));
+  LITESTASH_RETURN_IF_ERROR(txns_.Prepare(db_, name_));
   struct {
     Statement* stmt;
     const char* sql;
   } const statements[] = {
-      {&begin_read_, "BEGIN"},
-      {&begin_write_, "BEGIN IMMEDIATE"},
-      {&commit_, "COMMIT"},
-      {&rollback_, "ROLLBACK"},
-      {&data_version_, "PRAGMA data_version"},
+      {&begin_read_, "BEGIN"},  {&begin_write_, "BEGIN IMMEDIATE"},      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"}, {&data_version_, "PRAGMA data_version"},
   };
   for (const auto& s : statements) {
     int rc = s.stmt->Prepare(db_, s.sql);
@@ -143,21 +165,46 @@ Status ShardStore::PrepareStatements() {
   return Status::Ok();
 }
 
-Status ShardStore::Begin(bool write) {
+Status ShardStore::Begin(bool write, bool wait) {
   StatementUse use(write ? begin_write_ : begin_read_);
+  if (!wait) sqlite3_busy_timeout(db_, 0);
   int rc = use.Step();
+  if (!wait) sqlite3_busy_timeout(db_, options_.busy_timeout_ms);
   if (rc != SQLITE_DONE) return SqlError(write ? "BEGIN IMMEDIATE" : "BEGIN", rc);
   in_write_txn_ = write;
   version_dirty_ = false;
+  history_known_ = false;
   streams_.Forget();
-  if (write) {
-    auto last = meta_.Get("last_version");
-    if (!last.ok()) {
-      Rollback();
-      return last.status();
-    }
-    last_version_ = static_cast<uint64_t>(last->value_or(0));
+  if (!write) return Status::Ok();
+  Status st = ReadClockAndDepth();
+  if (st.ok() && options_.recovery && !recovering_) {
+    // Whatever a dead engine left half done here is finished before anything else is written.
+    recovering_ = true;
+    st = ResolvePending(*this, options_.index, *options_.recovery);
+    recovering_ = false;
   }
+  if (!st.ok()) Rollback();
+  return st;
+}
+
+Status ShardStore::ReadClockAndDepth() {
+  auto last = meta_.Get("last_version");
+  if (!last.ok()) return last.status();
+  last_version_ = static_cast<uint64_t>(last->value_or(0));
+  auto depth = meta_.Get("keep_versions");
+  if (!depth.ok()) return depth.status();
+  keep_versions_ =
+      static_cast<uint32_t>(std::clamp<int64_t>(depth->value_or(0), 0, kKeepAllVersions));
+  return Status::Ok();
+}
+
+Status ShardStore::ReadDepth() {
+  LITESTASH_RETURN_IF_ERROR(Exec("BEGIN"));
+  auto depth = meta_.Get("keep_versions");
+  LITESTASH_RETURN_IF_ERROR(Exec("ROLLBACK"));
+  if (!depth.ok()) return depth.status();
+  keep_versions_ =
+      static_cast<uint32_t>(std::clamp<int64_t>(depth->value_or(0), 0, kKeepAllVersions));
   return Status::Ok();
 }
 
@@ -180,8 +227,77 @@ void ShardStore::Rollback() {
   }
   in_write_txn_ = false;
   version_dirty_ = false;
+  history_known_ = false;
   streams_.Forget();
 }
+
+void ShardStore::SetLastVersion(uint64_t version) {
+  if (version > last_version_) {
+    last_version_ = version;
+    version_dirty_ = true;
+  }
+}
+
+Status ShardStore::Savepoint(std::string_view name) {
+  // Cached stream state goes to its tables first, so a rollback to here loses none of it.
+  LITESTASH_RETURN_IF_ERROR(streams_.FlushMeta());
+  return Exec(("SAVEPOINT " + std::string(name)).c_str());
+}
+
+Status ShardStore::RollbackToSavepoint(std::string_view name) {
+  const std::string n(name);
+  LITESTASH_RETURN_IF_ERROR(Exec(("ROLLBACK TO " + n).c_str()));
+  streams_.Forget();
+  history_known_ = false;
+  return Exec(("RELEASE " + n).c_str());
+}
+
+Status ShardStore::ReleaseSavepoint(std::string_view name) {
+  return Exec(("RELEASE " + std::string(name)).c_str());
+}
+
+Status ShardStore::SetDurableCommits(bool durable) {
+  if (options_.in_memory) return Status::Ok();
+  return Exec(durable ? "PRAGMA synchronous=FULL" : SyncPragma(options_.sync));
+}
+
+Result<uint64_t> ShardStore::PragmaInt(const char* pragma) {
+  Statement stmt;
+  int rc = stmt.Prepare(db_, pragma);
+  if (rc != SQLITE_OK) return SqlError(pragma, rc);
+  StatementUse use(stmt);
+  rc = use.Step();
+  if (rc != SQLITE_ROW) return SqlError(pragma, rc);
+  return static_cast<uint64_t>(use.ColumnInt(0));
+}
+
+Result<uint64_t> ShardStore::FileBytes() {
+  auto pages = PragmaInt("PRAGMA page_count");
+  if (!pages.ok()) return pages.status();
+  auto size = PragmaInt("PRAGMA page_size");
+  if (!size.ok()) return size.status();
+  return *pages * *size;
+}
+
+Result<uint64_t> ShardStore::IncrementalVacuum(uint64_t pages) {
+  LITESTASH_RETURN_IF_ERROR(
+      Exec(("PRAGMA incremental_vacuum(" + std::to_string(pages) + ")").c_str()));
+  return PragmaInt("PRAGMA freelist_count");
+}
+
+Result<bool> ShardStore::NeedsVacuumConversion() {
+  if (options_.in_memory) return false;
+  auto mode = PragmaInt("PRAGMA auto_vacuum");
+  if (!mode.ok()) return mode.status();
+  return *mode == 0;
+}
+
+Status ShardStore::ConvertToIncremental() {
+  LITESTASH_RETURN_IF_ERROR(Exec("PRAGMA auto_vacuum=INCREMENTAL"));
+  return Exec("VACUUM");
+}
+
+Status ShardStore::CopyTo(const std::string& path) { return CopyDatabase(db_, name_, path); }
 
 uint64_t ShardStore::NextVersion(const Clock& clock) {
   const uint64_t now = static_cast<uint64_t>(clock.now_us);
@@ -190,27 +306,6 @@ uint64_t ShardStore::NextVersion(const Clock& clock) {
   return last_version_;
 }
 
-Result<uint64_t> ShardStore::Put(const Digest& digest, std::string_view key, std::string_view value,
-                                 std::optional<int64_t> expires_at, const Clock& clock) {
-  const uint64_t version = NextVersion(clock);
-  LITESTASH_RETURN_IF_ERROR(kv_.Upsert(digest, key, value, version));
-  LITESTASH_RETURN_IF_ERROR(expires_at ? expiry_.Set(digest, *expires_at) : expiry_.Clear(digest));
-  return version;
-}
-
-Result<std::optional<StoredValue>> ShardStore::Get(const Digest& digest, const Clock& clock) {
-  auto found = kv_.Lookup(digest);
-  if (!found.ok()) return found.status();
-  if (!found.value() || !found.value()->LiveAt(clock.now_ms)) return std::optional<StoredValue>();
-  return std::optional<StoredValue>(std::move(found.value()->stored));
-}
-
-Result<std::optional<StoredRecord>> ShardStore::Lookup(const Digest& digest, bool with_expiry) {
-  return kv_.Lookup(digest, with_expiry);
-}
-
-Result<bool> ShardStore::HasExpiries() { return expiry_.Any(); }
-
 Result<int64_t> ShardStore::DataVersion() {
   StatementUse use(data_version_);
   int rc = use.Step();
@@ -218,90 +313,40 @@ Result<int64_t> ShardStore::DataVersion() {
   return use.ColumnInt(0);
 }
 
-Result<KeyExpiry> ShardStore::Expiry(const Digest& digest, const Clock& clock) {
-  auto row = kv_.ExpiryOf(digest);
-  if (!row.ok()) return row.status();
-  KeyExpiry out;
-  if (!row.value()) return out;                                    // no row: absent
-  const std::optional<int64_t>& at = *row.value();
-  if (at && *at <= clock.now_ms) return out;                       // expired: absent
-  out.found = true;
-  out.expires_at = at;
-  return out;
-}
-
-Result<bool> ShardStore::Delete(const Digest& digest, const Clock& clock) {
-  auto before = Expiry(digest, clock);
-  if (!before.ok()) return before.status();
-  auto gone = kv_.Delete(digest);
-  if (!gone.ok()) return gone.status();
-  LITESTASH_RETURN_IF_ERROR(expiry_.Clear(digest));
-  return *gone && before->found;
-}
-
-Result<bool> ShardStore::SetExpiry(const Digest& digest, std::optional<int64_t> expires_at,
-                                   const Clock& clock) {
-  auto current = Expiry(digest, clock);
-  if (!current.ok()) return current.status();
-  if (!current->found) return false;
-  if (!expires_at) {
-    if (!current->expires_at) return false;  // nothing to persist
-    LITESTASH_RETURN_IF_ERROR(expiry_.Clear(digest));
-    return true;
-  }
-  LITESTASH_RETURN_IF_ERROR(expiry_.Set(digest, *expires_at));
-  return true;
-}
-
-Status ShardStore::Scan(std::string_view prefix, std::optional<std::string_view> after,
-                        uint64_t limit, const Clock& clock, std::vector<std::string>* keys) {
-  return kv_.Scan(prefix, after, limit, clock.now_ms, keys);
-}
-
-Result<uint64_t> ShardStore::CountLive(const Clock& clock) { return kv_.CountLive(clock.now_ms); }
-
-Result<uint64_t> ShardStore::CountExpiring(const Clock& clock) {
-  return expiry_.CountAfter(clock.now_ms);
-}
-
-Status ShardStore::Clear() {
-  LITESTASH_RETURN_IF_ERROR(kv_.DeleteAll());
-  return expiry_.ClearAll();
-}
-
-Result<int> ShardStore::SweepExpired(const Clock& clock, int max_rows) {
-  LITESTASH_RETURN_IF_ERROR(Begin(true));
-  std::vector<Digest> expired;
-  Status st = expiry_.Expired(clock.now_ms, max_rows, &expired);
-  for (size_t i = 0; st.ok() && i < expired.size(); ++i) {
-    auto gone = kv_.Delete(expired[i]);
-    st = gone.ok() ? expiry_.Clear(expired[i]) : gone.status();
-  }
-  if (st.ok()) st = Commit();
-  if (!st.ok()) {
-    Rollback();
-    return st.WithContext("sweeping expired keys");
-  }
-  return static_cast<int>(expired.size());
-}
-
 Status ShardStore::SyncToDisk() {
-  if (options_.in_memory) return Status::Ok();
+  auto synced = SyncCommitted();
+  if (!synced.ok()) return synced.status();
+  // Then move the WAL into the database file where no reader is in the way (best effort).
+  if (!options_.in_memory) {
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> ShardStore::SyncCommitted() {
   // A commit made under synchronous=FULL fsyncs the WAL, and with it every earlier commit. A
   // passive checkpoint alone is not enough: when another process's read transaction keeps it
   // from copying any frame, it skips the fsync and would report success with nothing synced.
-  LITESTASH_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
-  Status st = Exec("BEGIN IMMEDIATE");
+  LITESTASH_RETURN_IF_ERROR(SetDurableCommits(true));
+  Status st = Begin(true);
+  const uint64_t last = last_version_;
   // The row must really change: SQLite does not write a row whose bytes are unchanged, and a
   // commit with nothing to write fsyncs nothing.
-  if (st.ok()) st = meta_.Increment("sync_count");
-  if (st.ok()) st = Exec("COMMIT");
+  if (st.ok() && !options_.in_memory) st = meta_.Increment("sync_count");
+  if (st.ok()) st = Commit();
   if (!st.ok()) Rollback();
-  Status restored = Exec(SyncPragma(options_.sync));
+  Status restored = SetDurableCommits(false);
   LITESTASH_RETURN_IF_ERROR(st);
   LITESTASH_RETURN_IF_ERROR(restored);
-  // Then move the WAL into the database file where no reader is in the way (best effort).
-  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  unsynced_ = false;
+  durable_version_ = std::max(durable_version_, last);
+  return last;
+}
+
+Status ShardStore::CheckpointPassive() {
+  if (options_.in_memory) return Status::Ok();
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK && (rc & 0xFF) != SQLITE_BUSY) return SqlError("checkpoint", rc);
   return Status::Ok();
 }
 

@@ -15,6 +15,15 @@
 // Expiry: a key whose expires_at <= now is absent for every read; rows are removed by
 // SweepExpired() or when the key is written again.
 //
+// History (shard/key_ops.cc, HistoryTable): with the data dir's depth keep_versions > 0, writes
+// keep the versions they replace. The depth is recorded in meta (`keep_versions`); an open with
+// ShardOptions::keep_versions set records that value, and every write transaction re-reads the
+// record, so a depth changed by another engine applies to this one's next writes.
+//
+// Multi-shard writes (engine/write_group.h): their parts use Savepoint()/SetDurableCommits()
+// and txns(); ShardOptions::recovery makes every write transaction first finish what a dead
+// engine left half done on this shard (shard/txn_recovery.h).
+//
 // Failure: every call returns Status/Result (shard/sqlite_error.h: busy, I/O, corruption, ...).
 // Open() reports a file of another shard count or layout as kMismatch, a layout newer than
 // this engine as kTooNew, a corrupt or foreign file as kCorruption, a file that cannot be
@@ -36,13 +45,21 @@
 #include "common/blake2b.h"
 #include "common/status.h"
 #include "shard/expiry_table.h"
+#include "shard/history_table.h"
 #include "shard/kv_table.h"
 #include "shard/meta_table.h"
 #include "shard/migrations.h"
 #include "shard/sqlite_statement.h"
 #include "shard/stream_table.h"
+#include "shard/txn_intent.h"
+#include "shard/txn_table.h"
 
 namespace litestash {
+
+struct TxnRecoveryEnv;
+
+// History depth meaning "every version".
+inline constexpr uint32_t kKeepAllVersions = 0xffffffff;
 
 enum class SyncMode { kOff, kNormal, kFull };
 
@@ -58,6 +75,11 @@ struct ShardOptions {
   int cache_kib = 2048;  // SQLite page cache of this connection
   // The layout steps to apply (tests add a test-only step); empty: StandardMigrations().
   std::span<const MigrationStep> migrations;
+  // Read-write opens: the history depth to record (nullopt: keep the recorded one, 0 if none).
+  std::optional<uint32_t> keep_versions;
+  // Read-write opens of a data dir: resolves multi-shard writes left by dead engines at the
+  // start of each write transaction (null: none; in-memory shards need none).
+  std::shared_ptr<const TxnRecoveryEnv> recovery;
 };
 
 // One batch's notion of time, taken once when the batch starts.
@@ -86,8 +108,9 @@ class ShardStore {
   ShardStore& operator=(const ShardStore&) = delete;
 
   // Transactions. Begin(true) takes the write lock (BEGIN IMMEDIATE), waiting up to the busy
-  // timeout for other processes.
-  Status Begin(bool write);
+  // timeout for other processes — or, with wait=false, failing at once with kBusy when another
+  // connection holds it.
+  Status Begin(bool write, bool wait = true);
   Status Commit();
   void Rollback();
 
@@ -102,7 +125,8 @@ class ShardStore {
   // Whether the expiry table has any row (in the current transaction).
   Result<bool> HasExpiries();
   Result<KeyExpiry> Expiry(const Digest& digest, const Clock& clock);
-  Result<bool> Delete(const Digest& digest, const Clock& clock);  // true if a live key went
+  // Removes the key (true if a live key went); `key` names it in its history's tombstone.
+  Result<bool> Delete(const Digest& digest, std::string_view key, const Clock& clock);
   // Sets (expires_at) or clears (nullopt) the expiry of a live key; false if absent (or, when
   // clearing, if it had no expiry).
   Result<bool> SetExpiry(const Digest& digest, std::optional<int64_t> expires_at,
@@ -114,7 +138,20 @@ class ShardStore {
               const Clock& clock, std::vector<std::string>* keys);
   Result<uint64_t> CountLive(const Clock& clock);
   Result<uint64_t> CountExpiring(const Clock& clock);
-  Status Clear();
+  Status Clear(const Clock& clock);
+
+  // History. The key's versions older than `before` (exclusive), newest first: its current
+  // version (when live) and its retained history, at most `limit`; *more if others follow.
+  // An expired key has none.
+  Status Versions(const Digest& digest, const Clock& clock, uint64_t before, uint64_t limit,
+                  std::vector<VersionInfo>* out, bool* more);
+  // The value of exactly `version` if it is the key's current live version or a retained,
+  // non-tombstone one.
+  Result<std::optional<StoredValue>> GetVersion(const Digest& digest, uint64_t version,
+                                                const Clock& clock);
+  // The recorded depth: read at open, and again at each Begin(true) (for its writes).
+  uint32_t keep_versions() const { return keep_versions_; }
+  HistoryTable& history() { return history_; }
   // SQLite's `PRAGMA data_version` of this connection: changes whenever another connection (of
   // this process or another) has committed to the file since this connection last read it.
   // Inside a read transaction it is fixed to that transaction's snapshot.
@@ -124,8 +161,17 @@ class ShardStore {
   Result<int> SweepExpired(const Clock& clock, int max_rows);
 
   // Makes everything committed so far durable (fsync), whatever the sync mode and whatever other
-  // processes hold open. Call outside a transaction.
+  // processes hold open, then checkpoints passively. Call outside a transaction.
   Status SyncToDisk();
+  // The durable part of SyncToDisk (one small commit under synchronous=FULL, which fsyncs the WAL
+  // and every commit before it). Returns the shard's last version as of that commit: every
+  // version up to it is on disk (also durable_version() from then on). Clears unsynced().
+  Result<uint64_t> SyncCommitted();
+  uint64_t durable_version() const { return durable_version_; }
+  // Multi-shard writes: a participant's part committed without fsync (engine/write_group.h)
+  // notes it, and the worker's sweep makes it durable (SyncCommitted) soon after.
+  void NoteUnsynced() { unsynced_ = true; }
+  bool unsynced() const { return unsynced_; }
   // Checkpoints the WAL into the database file and truncates it (used at shutdown; waits at
   // most a second for readers of other connections, then leaves the WAL as it is).
   Status Checkpoint();
@@ -133,15 +179,63 @@ class ShardStore {
   // The next version of this shard's clock (inside a write transaction): microseconds since
   // the epoch, strictly increasing, stored back at Commit().
   uint64_t NextVersion(const Clock& clock);
+  // The last version handed out (inside a write transaction), and moving it forward (replay of
+  // a multi-shard write's part, shard/txn_recovery.h).
+  uint64_t LastVersion() const { return last_version_; }
+  void SetLastVersion(uint64_t version);
   StreamTable& streams() { return streams_; }
+  TxnTable& txns() { return txns_; }
+  // While set, Put, Delete, Clear and stream appends add what they do to `log` (the intent of a
+  // multi-shard write: shard/txn_intent.h); nullptr stops it.
+  void RecordWrites(std::vector<WriteOp>* log) { log_ = log; }
+  void Record(WriteOp op) {
+    if (log_ != nullptr) log_->push_back(std::move(op));
+  }
 
+  // Savepoints inside a write transaction (one write of a multi-shard group that may be
+  // refused). Rolling back to one also forgets cached state of the tables.
+  Status Savepoint(std::string_view name);
+  Status RollbackToSavepoint(std::string_view name);
+  Status ReleaseSavepoint(std::string_view name);
+  // Outside a transaction: commits fsync (synchronous=FULL) until called with false, which
+  // restores the configured mode.
+  Status SetDurableCommits(bool durable);
+
+  // Compaction helpers (engine/compact_op.h). Size of the main file in bytes, and free pages.
+  Result<uint64_t> FileBytes();
+  // Gives up to `pages` free pages back to the file system (inside a write transaction; a
+  // file created without incremental auto-vacuum frees nothing: ConvertToIncremental first).
+  // Returns the pages still free.
+  Result<uint64_t> IncrementalVacuum(uint64_t pages);
+  // Outside a transaction: copies the WAL into the file as far as no reader is in the way (and
+  // truncates the file when all of it went), without waiting.
+  Status CheckpointPassive();
+  // Whether the file was created with auto_vacuum NONE (pages can only be freed by VACUUM).
+  Result<bool> NeedsVacuumConversion();
+  // Outside a transaction: rewrites the file with incremental auto-vacuum (VACUUM; blocks this
+  // shard for its duration, once per file).
+  Status ConvertToIncremental();
+  // Copies the whole database into a new file at `path` (sqlite3 backup API), outside any
+  // transaction of this connection. For in-memory shards (a file's copy reads its own
+  // connection, shard/snapshot_copy.h).
+  Status CopyTo(const std::string& path);
   const std::string& name() const { return name_; }
+  const ShardOptions& options() const { return options_; }
 
  private:
   explicit ShardStore(const ShardOptions& options);
   Status Init();
   Status Exec(const char* sql);
   Status SqlError(std::string_view what, int rc) const;
+  Status RecordDepth();
+  Status ReadClockAndDepth();
+  Status ReadDepth();
+  Result<uint64_t> PragmaInt(const char* pragma);
+  // History bookkeeping of key_ops.cc.
+  Result<bool> HistoryMayExist();
+  Status KeepHistory(const Digest& digest, std::string_view key,
+                     const std::optional<StoredRecord>& old, int64_t now_ms,
+                     std::optional<uint64_t> tombstone);
 
   const ShardOptions options_;
   const std::string name_;  // file name for messages, e.g. "shard-03.db"
@@ -150,11 +244,20 @@ class ShardStore {
   bool in_write_txn_ = false;
   uint64_t last_version_ = 0;
   bool version_dirty_ = false;
+  uint32_t keep_versions_ = 0;           // the recorded depth, read at each Begin(true)
+  bool history_known_ = false;           // history_rows_ is known for this transaction
+  bool history_rows_ = false;            // the history table has rows (this transaction)
+  bool recovering_ = false;              // inside ResolvePending (no recursion)
+  std::vector<WriteOp>* log_ = nullptr;  // RecordWrites()
+  bool unsynced_ = false;                // NoteUnsynced()
+  uint64_t durable_version_ = 0;         // the last SyncCommitted()'s version
 
   KvTable kv_;
   ExpiryTable expiry_;
   MetaTable meta_;
   StreamTable streams_;
+  HistoryTable history_;
+  TxnTable txns_;
   Statement begin_read_, begin_write_, commit_, rollback_, data_version_;
 };
 

@@ -108,7 +108,7 @@ TEST_CASE("expired keys are absent for every read and delete") {
   REQUIRE(s->Scan("", std::nullopt, 10, At(1500), &keys).ok());
   CHECK(keys == std::vector<std::string>{"keep"});
   CHECK_FALSE(*s->SetExpiry(D("temp"), 9999, At(1500)));  // expire on an expired key
-  CHECK_FALSE(*s->Delete(D("temp"), At(1500)));           // gone already
+  CHECK_FALSE(*s->Delete(D("temp"), "temp", At(1500)));   // gone already
   CHECK(*s->CountLive(At(1000)) == 1);                    // and the row went too
   REQUIRE(s->Commit().ok());
 }
@@ -165,7 +165,7 @@ TEST_CASE("clear and sweep") {
   CHECK(*s->SweepExpired(At(2000), 256) == 0);
   REQUIRE(s->Begin(true).ok());
   CHECK(*s->CountLive(At(0)) == 1);  // even at time 0 only the unexpiring key is left
-  REQUIRE(s->Clear().ok());
+  REQUIRE(s->Clear(At(0)).ok());
   CHECK(*s->CountLive(At(0)) == 0);
   REQUIRE(s->Commit().ok());
 }

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "shard/stream_ops.h"
+#include "shard/txn_recovery.h"
 
 namespace litestash {
 
@@ -57,14 +58,30 @@ void ShardWorker::Stop() {
 void ShardWorker::Main(std::promise<Status> opened) {
   auto store = ShardStore::Open(options_);
   if (!store.ok()) {
+    // The other shards' start-up recovery waits for every shard to publish (shard/txn_recovery.h).
+    if (options_.recovery && options_.recovery->startup) options_.recovery->startup->Publish({});
     opened.set_value(store.status());
     return;
   }
   store_ = std::move(store).value();
+  keep_versions_.store(store_->keep_versions(), std::memory_order_release);
   opened.set_value(Status::Ok());
   // Statements are parsed after the open is reported, off the start-up path; tasks wait in the
   // queue meanwhile. A failure here fails every task of this shard with its status.
   prepared_ = store_->PrepareStatements();
+  if (options_.recovery) {
+    // What stopped engines left half done here is finished before anything runs, so no read or
+    // write of this engine meets part of a multi-shard write (shard/txn_recovery.h): the marks
+    // (a write transaction resolves them), then the start-up exchange of intents.
+    if (prepared_.ok()) prepared_ = store_->Begin(true);
+    if (prepared_.ok()) prepared_ = store_->Commit();
+    if (!prepared_.ok()) store_->Rollback();
+    if (prepared_.ok()) {
+      prepared_ = StartupRecovery(*store_, options_.index, *options_.recovery);
+    } else if (options_.recovery->startup) {
+      options_.recovery->startup->Publish({});
+    }
+  }
   if (!prepared_.ok()) spdlog::error("shard {}: {}", options_.index, prepared_.ToString());
   if (prepared_.ok()) ready_.store(true, std::memory_order_release);
 
@@ -167,7 +184,26 @@ void ShardWorker::Sweep() {
     if (!n.ok()) return n.status();
     return static_cast<int>(*n);
   };
-  for (const auto& step : {std::function<Result<int>()>(keys), std::function<Result<int>()>(aged)}) {
+  // Intents of dead engines' multi-shard writes that no participant needs any more.
+  auto intents = [this]() -> Result<int> {
+    if (!options_.recovery) return 0;
+    return CollectIntents(*store_, options_.index, *options_.recovery, kSweepBatch);
+  };
+  // Parts of multi-shard writes committed here without fsync: made durable, so their intents
+  // can go (engine/txn_services.h).
+  if (options_.recovery && options_.recovery->durable) {
+    if (store_->unsynced()) {
+      auto synced = store_->SyncCommitted();
+      if (!synced.ok()) spdlog::warn("shard {}: {}", options_.index, synced.status().ToString());
+    }
+    // Also after a `sync` op synced it.
+    if (store_->durable_version() > reported_durable_) {
+      reported_durable_ = store_->durable_version();
+      options_.recovery->durable(options_.index, reported_durable_);
+    }
+  }
+  for (const auto& step : {std::function<Result<int>()>(keys), std::function<Result<int>()>(aged),
+                           std::function<Result<int>()>(intents)}) {
     for (;;) {
       auto removed = step();
       if (!removed.ok()) {

@@ -10,8 +10,13 @@
 // fails, the batch is rolled back and its tasks run again one transaction each, so a failing
 // task fails alone and the others still succeed.
 //
-// Every kSweepInterval (between batches, busy or idle) the worker deletes expired keys and stream
-// entries past their age retention in batches of kSweepBatch, one short transaction each,
+// With ShardOptions::recovery (a data dir on disk), the worker's first act after opening is a
+// write transaction, which finishes any multi-shard write a stopped engine left half done here
+// (shard/txn_recovery.h) before ready() and before any task runs.
+//
+// Every kSweepInterval (between batches, busy or idle) the worker deletes expired keys, stream
+// entries past their age retention and intents of finished multi-shard writes, in batches of
+// kSweepBatch, one short transaction each,
 // checking the queue between batches so requests are not stalled.
 //
 // Pending writes. The worker counts the writing tasks it has been given and not yet finished
@@ -87,6 +92,9 @@ class ShardWorker {
   bool NoPendingWrites() const { return pending_writes_.load(std::memory_order_acquire) == 0; }
   // Thread-safe. True once the store is open and its statements prepared.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // Thread-safe. The history depth recorded in the file when it was opened (once Start()'s
+  // future reported success).
+  uint32_t keep_versions() const { return keep_versions_.load(std::memory_order_acquire); }
   // Thread-safe. Wakes the thread if it has anything queued.
   void Wake();
 
@@ -111,12 +119,14 @@ class ShardWorker {
   std::deque<TaskPtr> queue_;  // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
 
-  std::unique_ptr<ShardStore> store_;  // owned by the worker thread only
-  Status prepared_;                    // worker thread only: outcome of PrepareStatements()
-  std::thread thread_;                 // started/joined by the owner of the ShardWorker
-  ShardCounters counters_;             // written by the worker thread, read by anyone
+  std::unique_ptr<ShardStore> store_;       // owned by the worker thread only
+  Status prepared_;                         // worker thread only: outcome of PrepareStatements()
+  uint64_t reported_durable_ = 0;           // worker thread only: last durable version reported
+  std::thread thread_;                      // started/joined by the owner of the ShardWorker
+  ShardCounters counters_;                  // written by the worker thread, read by anyone
   std::atomic<int64_t> pending_writes_{0};  // raised by Enqueue (any thread), lowered here
   std::atomic<bool> ready_{false};          // set by the worker thread once prepared
+  std::atomic<uint32_t> keep_versions_{0};  // set by the worker thread at open
 };
 
 }  // namespace litestash

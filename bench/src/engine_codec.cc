@@ -154,6 +154,24 @@ void AppendMset(std::string& out, uint64_t id, const std::vector<std::string>& k
   f.FinishInto(&out);
 }
 
+// A txn of sets: {op: txn, ops: [{op: set, key, value}, ...]}.
+void AppendTxn(std::string& out, uint64_t id, const std::vector<std::string>& keys, std::string_view value) {
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, "txn", 1);
+  f.Key("ops");
+  f.ArrayHeader(static_cast<uint32_t>(keys.size()));
+  for (const auto& k : keys) {
+    f.MapHeader(3);
+    f.Key("op");
+    f.Str("set");
+    f.Key("key");
+    f.Str(k);
+    f.Key("value");
+    f.Raw(value);
+  }
+  f.FinishInto(&out);
+}
+
 void AppendXadd(std::string& out, uint64_t id, std::string_view stream, std::string_view value) {
   FrameEncoder& f = Encoder();
   f.BeginRequest(id, "xadd", 2);
@@ -249,6 +267,7 @@ void EngineProtocol::Encode(uint64_t seq, std::string& out) {
     case OpKind::kDelete: AppendDelete(out, id, keys_[0]); break;
     case OpKind::kMget: AppendMget(out, id, keys_); break;
     case OpKind::kMset: AppendMset(out, id, keys_, value_); break;
+    case OpKind::kTxn: AppendTxn(out, id, keys_, value_); break;
     case OpKind::kXadd: AppendXadd(out, id, stream_names_[op_.stream], value_); break;
     case OpKind::kXrange: AppendXrange(out, id, stream_names_[op_.stream], op_.keys[0], batch_); break;
     case OpKind::kMixed: break;  // resolved by OpStream

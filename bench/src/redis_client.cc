@@ -179,6 +179,13 @@ void RedisProtocol::Encode(uint64_t, std::string& out) {
       ArrayHeader(out, 1 + 2 * op_.keys.size()); Bulk(out, "MSET");
       for (uint64_t k : op_.keys) { KeyName(k, key_); Bulk(out, key_); Bulk(out, value_); }
       break;
+    case OpKind::kTxn:  // MULTI, one SET per key, EXEC: only EXEC's reply is the answer
+      ArrayHeader(out, 1); Bulk(out, "MULTI");
+      for (uint64_t k : op_.keys) {
+        ArrayHeader(out, 3); Bulk(out, "SET"); KeyName(k, key_); Bulk(out, key_); Bulk(out, value_);
+      }
+      ArrayHeader(out, 1); Bulk(out, "EXEC");
+      break;
     case OpKind::kMixed: break;
   }
 }
@@ -190,6 +197,10 @@ size_t RedisProtocol::Decode(const char* data, size_t len, std::vector<Answer>& 
     std::string error;
     size_t next = ParseReply(data, len, pos, misses, error);
     if (next == std::string::npos) break;
+    if (op_kind_ == OpKind::kTxn && data[pos] == '+') {  // MULTI's +OK, each SET's +QUEUED
+      pos = next;
+      continue;
+    }
     Answer a;
     a.seq = next_answer_++;
     a.ok = error.empty();

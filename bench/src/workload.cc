@@ -14,6 +14,7 @@ const char* OpKindName(OpKind k) {
     case OpKind::kMixed: return "mixed";
     case OpKind::kMget: return "mget";
     case OpKind::kMset: return "mset";
+    case OpKind::kTxn: return "txn";
     case OpKind::kDelete: return "delete";
     case OpKind::kXadd: return "xadd";
     case OpKind::kXrange: return "xrange";
@@ -48,6 +49,7 @@ OpKind ParseOp(std::string_view v) {
   if (v == "mixed") return OpKind::kMixed;
   if (v == "mget") return OpKind::kMget;
   if (v == "mset") return OpKind::kMset;
+  if (v == "txn") return OpKind::kTxn;
   if (v == "delete") return OpKind::kDelete;
   if (v == "xadd") return OpKind::kXadd;
   if (v == "xrange") return OpKind::kXrange;
@@ -97,7 +99,8 @@ PhaseSpec ParsePhaseSpec(std::string_view text) {
   if (spec.depth < 1 || spec.depth > 1024) throw std::invalid_argument("depth must be 1..1024");
   if (spec.requests == 0) throw std::invalid_argument("n must be at least 1");
   if (spec.op == OpKind::kXrange && !batch_given) spec.batch = 100;
-  if (spec.op == OpKind::kMget || spec.op == OpKind::kMset || spec.op == OpKind::kXrange) {
+  if (spec.op == OpKind::kMget || spec.op == OpKind::kMset || spec.op == OpKind::kTxn ||
+      spec.op == OpKind::kXrange) {
     if (spec.batch < 1) throw std::invalid_argument("batch must be at least 1");
     if (spec.op == OpKind::kXrange && spec.batch > 10000) throw std::invalid_argument("xrange batch must be 1..10000");
   } else {
@@ -204,7 +207,15 @@ void OpStream::Next(Op& op) {
     default:
       op.kind = spec_.op;
   }
-  for (uint32_t i = 0; i < spec_.batch; ++i) op.keys.push_back(NextKey());
+  for (uint32_t i = 0; i < spec_.batch; ++i) {
+    uint64_t key = NextKey();
+    // A txn names each key once (the engine refuses a key twice): draw again on a repeat.
+    while (op.kind == OpKind::kTxn && std::find(op.keys.begin(), op.keys.end(), key) != op.keys.end() &&
+           op.keys.size() < key_count_) {
+      key = NextKey();
+    }
+    op.keys.push_back(key);
+  }
 }
 
 }  // namespace litestash::bench

@@ -31,7 +31,7 @@
 
 namespace litestash::bench {
 
-enum class OpKind { kSet, kGet, kMixed, kMget, kMset, kDelete, kXadd, kXrange };
+enum class OpKind { kSet, kGet, kMixed, kMget, kMset, kDelete, kXadd, kXrange, kTxn };
 enum class Dist { kSeq, kUniform, kHot };
 
 const char* OpKindName(OpKind k);

@@ -242,7 +242,9 @@ def check_error(resp: dict, code: str, req_id=...) -> None:
     assert resp.get("ok") is False, f"expected error {code}, got {resp!r}"
     assert set(resp) == {"id", "ok", "error"}, resp
     err = resp["error"]
-    assert isinstance(err, dict) and set(err) == {"code", "message"}, resp
+    # `conflict` also carries the key's current `version` and the `key` (contract v2 section 4).
+    extra = {"version", "key"} if code == "conflict" else set()
+    assert isinstance(err, dict) and set(err) == {"code", "message"} | extra, resp
     assert isinstance(err["message"], str), resp
     assert err["code"] == code, f"expected {code}, got {resp!r}"
     if req_id is not ...:

@@ -107,7 +107,7 @@ def test_on_disk_layout(start_engine, data_dir):
             meta = dict(con.execute("SELECT name, value FROM meta").fetchall())
             assert int(meta["shard_index"]) == i, meta
             assert int(meta["shard_count"]) == 16, meta
-            assert int(meta["layout_version"]) == 2, meta  # layout 2 added the stream tables
+            assert int(meta["layout_version"]) == 3, meta  # 2: stream tables, 3: history, txn
             for key_hash, key, value, ts, us in con.execute(
                     "SELECT key_hash, key, value, timestamp, microsecond FROM stash"):
                 assert isinstance(key, str)

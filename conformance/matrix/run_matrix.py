@@ -3,11 +3,14 @@
 
 For each ordered pair (writer, reader) of available hosts, on a fresh temp data dir:
     <writer> write DIR      then      <reader> verify DIR
-A pair passes when both exit 0 and the reader prints both lines
+A pair passes when both exit 0 and the reader prints the three lines
     verify OK N keys                  N = number of entries in conformance/vectors/dataset.json
     verify OK S streams M entries     S = streams in conformance/vectors/streams.json, M = the sum
-                                      of their `length` (live entries) Hosts (commands run from the repo root; each is a
-small program in conformance/matrix/<language>/ built on the host library in hosts/<language>/):
+                                      of their `length` (live entries)
+    verify OK H histories T txns      H = `keys` in conformance/vectors/history.json, T = its
+                                      steps with op "txn"
+Hosts (commands run from the repo root; each is a small program in conformance/matrix/<language>/
+built on the host library in hosts/<language>/):
     python  /usr/bin/python3 conformance/matrix/python/litestash_matrix.py
     elixir  conformance/matrix/elixir/matrix.sh
     rust    conformance/matrix/rust/matrix.sh
@@ -28,6 +31,7 @@ import time
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DATASET = os.path.join(ROOT, "conformance", "vectors", "dataset.json")
 STREAMS = os.path.join(ROOT, "conformance", "vectors", "streams.json")
+HISTORY = os.path.join(ROOT, "conformance", "vectors", "history.json")
 HOSTS = {
     "python": ["/usr/bin/python3", "conformance/matrix/python/litestash_matrix.py"],
     "elixir": ["conformance/matrix/elixir/matrix.sh"],
@@ -80,8 +84,13 @@ def main(argv=None):
     with open(STREAMS, encoding="utf-8") as f:
         streams = json.load(f)["streams"]
     n_streams, n_stream_entries = len(streams), sum(s["length"] for s in streams)
+    with open(HISTORY, encoding="utf-8") as f:
+        history = json.load(f)
+    n_histories = len(history["keys"])
+    n_txns = sum(1 for st in history["steps"] if st["op"] == "txn")
     keys_line = "verify OK %d keys" % n_entries
     streams_line = "verify OK %d streams %d entries" % (n_streams, n_stream_entries)
+    history_line = "verify OK %d histories %d txns" % (n_histories, n_txns)
     wanted = [h.strip() for h in args.hosts.split(",") if h.strip()]
     unknown = [h for h in wanted if h not in HOSTS]
     if unknown:
@@ -105,7 +114,8 @@ def main(argv=None):
                     continue
                 rc, out2, err2, dt2 = run(HOSTS[r], "verify", data_dir, args.timeout)
                 lines = out2.splitlines()
-                missing_lines = [l for l in (keys_line, streams_line) if l not in lines]
+                missing_lines = [l for l in (keys_line, streams_line, history_line)
+                                 if l not in lines]
                 if rc == 0 and not missing_lines:
                     results[(w, r)] = "ok"
                     print("%-6s -> %-6s ok   (write %.1fs, verify %.1fs)" % (w, r, dt, dt2))

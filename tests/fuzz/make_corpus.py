@@ -92,6 +92,17 @@ def request_seeds() -> dict[str, bytes]:
         "xstreams": {"id": 69, "op": "xstreams", "prefix": "o", "after": "or", "limit": 1},
         "xcommit": {"id": 70, "op": "xcommit", "stream": "s", "group": "g", "entry_id": 3},
         "xoffset": {"id": 71, "op": "xoffset", "stream": "s", "group": "g"},
+        # versions, compare-and-set, transactions, maintenance (contract v2 sections 3-7)
+        "set_if_version": {"id": 80, "op": "set", "key": "c", "value": 2, "if_version": 0},
+        "delete_if_version": {"id": 81, "op": "delete", "key": "c", "if_version": 2**63},
+        "get_version": {"id": 82, "op": "get", "key": "c", "version": 1796000000000000},
+        "versions": {"id": 83, "op": "versions", "key": "c", "limit": 10000, "before": 7},
+        "txn": {"id": 84, "op": "txn", "checks": [["a", 0], ["b", 17]],
+                "ops": [{"op": "set", "key": "a", "value": 1, "ttl_ms": 5},
+                        {"op": "delete", "key": "b"},
+                        {"op": "xadd", "stream": "s", "value": [1, 2]}]},
+        "compact": {"id": 85, "op": "compact", "keep_versions": 0},
+        "backup": {"id": 86, "op": "backup", "dir": "/nonexistent/litestash-fuzz-backup"},
     }
     for name, req in valid.items():
         seeds[f"ok_{name}"] = pack(req)
@@ -136,6 +147,17 @@ def request_seeds() -> dict[str, bytes]:
                                       (s("stream"), s("s")), (s("ids"), b"\x93\x01\xa1x\xff"))
     seeds["xcommit_group_empty"] = pack({"id": 77, "op": "xcommit", "stream": "s", "group": "",
                                          "entry_id": 1})
+    # txn: nested ops validated like top-level ones; limits; a key written twice
+    seeds["txn_nested_bad_key"] = pack({"id": 87, "op": "txn",
+                                        "ops": [{"op": "set", "key": "", "value": 1}]})
+    seeds["txn_nested_unknown"] = pack({"id": 88, "op": "txn", "ops": [{"op": "get", "key": "a"}]})
+    seeds["txn_twice"] = pack({"id": 89, "op": "txn", "ops": [{"op": "set", "key": "a", "value": 1},
+                                                              {"op": "delete", "key": "a"}]})
+    seeds["txn_empty"] = pack({"id": 90, "op": "txn", "ops": []})
+    seeds["txn_check_short"] = pack({"id": 91, "op": "txn", "checks": [["a"]],
+                                     "ops": [{"op": "delete", "key": "a"}]})
+    seeds["txn_ops_not_maps"] = raw_map((s("id"), pack(92)), (s("op"), s("txn")),
+                                        (s("ops"), b"\x92\x01\xc0"))
     seeds["stream_invalid_utf8"] = raw_map((s("id"), pack(78)), (s("op"), s("xinfo")),
                                            (s("stream"), b"\xa2\xc3\x28"))
     seeds["xrange_limit_zero"] = pack({"id": 79, "op": "xrange", "stream": "s", "limit": 0})

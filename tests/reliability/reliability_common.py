@@ -8,6 +8,7 @@ Contents:
 - `rss_kib(pid)`: a process's resident set size (VmRSS from /proc/<pid>/status), in KiB.
 - `integrity_check(data_dir)`: `PRAGMA integrity_check` on every shard file, run on a copy of
   the files (db + -wal + -shm) so the engine's own crash recovery still runs on the originals.
+  The copy goes to /dev/shm when it exists (the crash loop copies ~64 MiB of WAL per cycle).
 - `shard_files(data_dir)`: the shard-NN.db files of a data dir.
 - `ReliabilityError`: raised by the script-style checkers (crash loop, multi process).
 """
@@ -56,7 +57,8 @@ def integrity_check(data_dir: Path | str, expected_shards: int | None = None) ->
     if expected_shards is not None and len(files) != expected_shards:
         raise ReliabilityError(f"expected {expected_shards} shard files in {data_dir}, "
                                f"found {[f.name for f in files]}")
-    with tempfile.TemporaryDirectory(prefix="litestash-integrity-") as tmp:
+    scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="litestash-integrity-", dir=scratch) as tmp:
         for db in files:
             for suffix in ("", "-wal", "-shm"):
                 src = Path(str(db) + suffix)

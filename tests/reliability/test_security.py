@@ -6,8 +6,11 @@
 - No paths from the host: no op of the documented op tables (shared contract and
   docs/protocol.md, section 4) takes or returns a path-like field, `hello` reports none, a
   request carrying `path` / `file` / `dir` / … on any op is `bad_request`, ops that would touch
-  files (`open`, `attach`, `backup`, …) are `unknown_op`, and keys that look like paths are
+  files (`open`, `attach`, `restore`, …) are `unknown_op`, and keys that look like paths are
   plain keys: nothing appears outside the data dir and no extra file appears inside it.
+  The one exception is `backup` (contract v2 section 7), whose `dir` names where the copy goes:
+  it writes only into a new or empty directory, never into or over anything that exists (a
+  file, a non-empty directory), and leaves those untouched.
 - Flood: 200 000 `set`s (1 000 000 with LITESTASH_LONG=1) written as fast as possible with
   `--max-inflight 64` while the test reads *no* answers at first. The engine must push back
   (the writer blocks long before all requests are written) and stay small (RSS below
@@ -37,7 +40,8 @@ V1_OPS = ["hello", "ping", "set", "get", "delete", "exists", "mset", "mget", "md
           "scan", "count", "clear", "expire", "ttl", "persist", "stats", "sync"]
 STREAM_OPS = ["xadd", "xget", "xrange", "xread", "xinfo", "xtrim", "xdrop", "xstreams", "xcommit",
               "xoffset"]
-ALL_OPS = V1_OPS + STREAM_OPS
+V2_OPS = ["versions", "txn", "compact"]
+ALL_OPS = V1_OPS + STREAM_OPS + V2_OPS
 VALID = {"set": {"key": "k", "value": 1}, "get": {"key": "k"}, "delete": {"key": "k"},
          "exists": {"key": "k"}, "mset": {"entries": [["k", 1]]}, "mget": {"keys": ["k"]},
          "mdelete": {"keys": ["k"]}, "expire": {"key": "k", "ttl_ms": 10_000_000},
@@ -46,7 +50,8 @@ VALID = {"set": {"key": "k", "value": 1}, "get": {"key": "k"}, "delete": {"key":
          "xrange": {"stream": "s"}, "xread": {"stream": "s", "after": 0},
          "xinfo": {"stream": "s"}, "xtrim": {"stream": "s", "maxlen": 1},
          "xdrop": {"stream": "s"}, "xcommit": {"stream": "s", "group": "g", "entry_id": 0},
-         "xoffset": {"stream": "s", "group": "g"}}
+         "xoffset": {"stream": "s", "group": "g"}, "versions": {"key": "k"},
+         "txn": {"ops": [{"op": "set", "key": "k", "value": 1}]}, "compact": {}}
 
 
 def start(path: Path, *extra: str) -> EngineProcess:
@@ -144,7 +149,7 @@ def test_path_fields_and_file_ops_refused(tmp_path, engines):
             eng.send({"id": rid, "op": op, **VALID.get(op, {}), name: "/etc/passwd"})
             check_error(eng.recv(rid), "bad_request", rid)
             checked += 1
-    for op in ("open", "attach", "detach", "backup", "restore", "load", "dump", "vacuum",
+    for op in ("open", "attach", "detach", "restore", "load", "dump", "vacuum",
                "vacuum_into", "checkpoint", "exec", "sql", "query", "pragma", "config",
                "shutdown", "import", "export"):
         rid = eng.new_id()
@@ -154,6 +159,34 @@ def test_path_fields_and_file_ops_refused(tmp_path, engines):
     assert eng.ok("count")["count"] == 0
     assert sorted(os.listdir(tmp_path)) == ["data"], os.listdir(tmp_path)
     print(f"{checked} path-carrying requests refused")
+
+
+def test_backup_writes_only_into_a_new_or_empty_dir(tmp_path, engines):
+    data_dir = tmp_path / "data"
+    eng = start(data_dir)
+    engines.append(eng)
+    eng.ok("set", key="k", value=1)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    afile = tmp_path / "afile"
+    afile.write_text("also mine")
+    for target in (victim, afile, data_dir, tmp_path):
+        before = sorted(os.listdir(tmp_path))
+        rid = eng.new_id()
+        eng.send({"id": rid, "op": "backup", "dir": str(target)})
+        check_error(eng.recv(rid), "bad_request", rid)
+        assert sorted(os.listdir(tmp_path)) == before
+    assert (victim / "keep.txt").read_text() == "mine"
+    assert afile.read_text() == "also mine"
+    assert sorted(os.listdir(victim)) == ["keep.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = eng.ok("backup", dir=str(empty))
+    assert r["shards"] == 16 and r["bytes"] > 0
+    assert sorted(os.listdir(empty)) == [f"shard-{i:02d}.db" for i in range(16)]
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in empty.iterdir()}
+    assert all(m == 0o600 for m in modes.values()), modes
 
 
 def test_path_like_keys_are_plain_keys(tmp_path, engines):

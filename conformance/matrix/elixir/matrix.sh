@@ -1,12 +1,15 @@
 #!/bin/sh
 # Cross-language matrix role of the Elixir host (LiteStash.Matrix in lib/litestash_matrix.ex,
 # on the library in hosts/elixir, a path dependency).
-#   conformance/matrix/elixir/matrix.sh write DATA_DIR    store every dataset.json entry and
-#                                                         append every streams.json stream
+#   conformance/matrix/elixir/matrix.sh write DATA_DIR    store every dataset.json entry,
+#                                                         append every streams.json stream, run
+#                                                         history.json's steps (--keep-versions)
 #   conformance/matrix/elixir/matrix.sh verify DATA_DIR   check bytes + decoded values, streams
-#                                                         (ids, bytes, retention, offsets); prints
-#                                                         "verify OK N keys" and
-#                                                         "verify OK S streams M entries",
+#                                                         (ids, bytes, retention, offsets),
+#                                                         histories and txns; prints
+#                                                         "verify OK N keys",
+#                                                         "verify OK S streams M entries" and
+#                                                         "verify OK H histories T txns",
 #                                                         non-zero on mismatch
 # Engine: env LITESTASH_ENGINE, else litestash-engine on PATH. Offline (no hex).
 set -eu

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs the tests of the Elixir matrix host (write, verify, key and stream changes detected; the
-# data set's native encoding), offline: conformance/matrix/elixir/run_tests.sh [mix test args...]
+# Runs the tests of the Elixir matrix host (write, verify, key, stream and history changes
+# detected; the data set's native encoding), offline:
+#   conformance/matrix/elixir/run_tests.sh [mix test args...]
 # Engine: env LITESTASH_ENGINE, else litestash-engine on PATH. Non-zero exit on failure.
 set -eu
 cd "$(dirname "$0")"

@@ -33,6 +33,34 @@ defmodule LiteStash do
   `LiteStash.Consumer.stream/4` is the consumer-group loop as an Elixir `Stream` (at least
   once); `LiteStash.Subscriber` sends each new entry to a process as a message.
 
+  ## Versions, compare-and-set, transactions (protocol 2)
+
+  Every write gives the key a new version (microseconds, strictly increasing per shard).
+  `get_versioned/3` reads a value with its version and `set_versioned/4` answers the new one;
+  `set/4`, `set_raw/4`, `set_versioned/4` and `delete/3` take `if_version:` (0: only when the
+  key is absent), failing with a `conflict` that carries the key's current version;
+  `update/4` is the retrying read-modify-write loop on top of them:
+
+      {:ok, n, version} = LiteStash.get_versioned("counter")
+      case LiteStash.set("counter", n + 1, if_version: version) do
+        :ok -> :ok
+        {:error, {:conflict, _msg, %{version: current}}} -> :retry   # someone else wrote it
+      end
+      {:ok, 1, _} = LiteStash.update("hits", &(&1 + 1), default: 0)
+
+  With a history depth (`keep_versions:` option / `--keep-versions N|all`), `versions/3`
+  (`versions_stream/3`, `versions_all/3`) lists a key's kept versions and tombstones, and
+  `get/3` with `version:` reads one. `LiteStash.Txn` builds a transaction (checks, then
+  `set`/`delete`/`xadd` ops, all or nothing across shards) that `commit/3` runs:
+
+      Txn.new() |> Txn.check("a", va) |> Txn.set("a", 70) |> Txn.xadd("log", "moved")
+      |> LiteStash.commit(conn)
+      #=> {:ok, [new_version_of_a, entry_id]}
+
+  `compact/2` (online housekeeping) and `backup/3` (an online, consistent copy of the data dir
+  into a new directory) work on every shard; they, like `commit/3`, have longer default
+  timeouts (10 minutes; 30 s for `commit/3`) that `timeout:` overrides.
+
   ## Results
 
   * `get/3` → `{:ok, value}` or `{:error, :not_found}` (so a stored `nil` is `{:ok, nil}`).
@@ -68,6 +96,8 @@ defmodule LiteStash do
   * `:memory` — `true` for `--memory`
   * `:shards`, `:sync`, `:max_value_bytes`, `:max_key_bytes`, `:max_frame_bytes` — the
     matching engine flags
+  * `:keep_versions` — engine `--keep-versions`: the data dir's history depth (an integer, or
+    `:all`), recorded in the data dir (without it an existing data dir keeps its record)
   * `:log_level` — engine `--log-level` (default `"warn"`, so the engine's info lines stay off
     the application's console; `nil` leaves the engine's own default / `LITESTASH_LOG_LEVEL`)
   * `:engine_args` — extra command-line arguments
@@ -80,10 +110,14 @@ defmodule LiteStash do
   use GenServer
   require Logger
 
-  alias LiteStash.{Entry, Error, Msgpack, Routing}
+  alias LiteStash.{Entry, Error, Msgpack, Routing, Txn}
   alias LiteStash.Msgpack.Raw
 
   @default_timeout 5_000
+  # Defaults for ops that may legitimately take long: `txn` (write locks of several shards,
+  # possibly held by other engines) and `compact` / `backup` (work on every shard).
+  @txn_timeout 30_000
+  @long_timeout 600_000
   # Protocol versions this host speaks (hello's `protocol`); anything else is refused.
   @protocols [1, 2]
   # hello's keep_versions value meaning "keep every version".
@@ -209,36 +243,75 @@ defmodule LiteStash do
 
   # ------------------------------------------------------------------ operations
 
-  @doc "Stores `value` (any encodable term, see `LiteStash.Msgpack`). Option `ttl_ms:`."
+  @doc """
+  Stores `value` (any encodable term, see `LiteStash.Msgpack`): `:ok`. Options:
+
+  * `ttl_ms:` (≥ 1) — the key expires after that many ms; without it any earlier expiry of
+    the key is removed;
+  * `if_version:` — compare-and-set: the write applies only when the key is at exactly this
+    version (`0`: only when it is absent or expired). Otherwise nothing is written and the
+    answer is `{:error, {:conflict, message, %{version: current, key: key}}}`, `current` the
+    key's version now (0 when absent). Versions come from `get_versioned/3`,
+    `set_versioned/4` or `versions/3`;
+  * `timeout:`.
+
+  `set_versioned/4` answers the new version instead of `:ok` (what a compare-and-set loop
+  needs next); `update/4` is the whole read-modify-write loop.
+  """
+  @spec set(server, key, term, keyword) :: :ok | error
   def set(a, b) when is_binary(a), do: set(__MODULE__, a, b, [])
   def set(a, b, c) when is_binary(a), do: set(__MODULE__, a, b, c)
   def set(server, key, value), do: set(server, key, value, [])
 
   def set(server, key, value, opts) do
-    with {:ok, raw} <- encode_value(value), do: set_raw(server, key, raw, opts)
+    with {:ok, _version} <- set_versioned(server, key, value, opts), do: :ok
   end
 
-  @doc "Stores `bytes`, which must hold exactly one MessagePack object, unchanged."
+  @doc """
+  Like `set/4` (same options, `if_version:` included) but answers the key's new version:
+  `{:ok, version}`, a uint64 of microseconds, strictly increasing within the key's shard.
+  """
+  @spec set_versioned(server, key, term, keyword) :: {:ok, non_neg_integer} | error
+  def set_versioned(a, b) when is_binary(a), do: set_versioned(__MODULE__, a, b, [])
+  def set_versioned(a, b, c) when is_binary(a), do: set_versioned(__MODULE__, a, b, c)
+  def set_versioned(server, key, value), do: set_versioned(server, key, value, [])
+
+  def set_versioned(server, key, value, opts) do
+    with {:ok, raw} <- encode_value(value), do: do_set(server, key, raw, opts)
+  end
+
+  @doc """
+  Stores `bytes`, which must hold exactly one MessagePack object, unchanged: `:ok`. Options as
+  `set/4` (`ttl_ms:`, `if_version:`, `timeout:`).
+  """
+  @spec set_raw(server, key, binary, keyword) :: :ok | error
   def set_raw(a, b) when is_binary(a), do: set_raw(__MODULE__, a, b, [])
   def set_raw(a, b, c) when is_binary(a), do: set_raw(__MODULE__, a, b, c)
   def set_raw(server, key, bytes), do: set_raw(server, key, bytes, [])
 
   def set_raw(server, key, bytes, opts) when is_binary(bytes) do
-    with :ok <- check_one_object(bytes),
-         {:ok, _} <-
-           call(
-             server,
-             "set",
-             key,
-             [{"key", {:str, key}}, {"value", %Raw{bytes: bytes}}] ++
-               ttl_field(opts),
-             opts
-           ) do
-      :ok
-    end
+    with {:ok, _version} <- do_set(server, key, bytes, opts), do: :ok
   end
 
-  @doc "Fetches and decodes a value: `{:ok, value}` or `{:error, :not_found}`."
+  defp do_set(server, key, bytes, opts) do
+    fields =
+      [{"key", {:str, key}}, {"value", %Raw{bytes: bytes}}] ++
+        ttl_field(opts) ++ opt_fields(opts, if_version: "if_version")
+
+    with :ok <- check_one_object(bytes),
+         {:ok, resp} <- call(server, "set", key, fields, opts),
+         do: field(resp, "version")
+  end
+
+  @doc """
+  Fetches and decodes a value: `{:ok, value}` or `{:error, :not_found}`. Options:
+
+  * `version:` — that exact version of the key: its current one, or a superseded one the data
+    dir's history still keeps (see `versions/3`); `{:error, :not_found}` when that version is
+    not retained, is a tombstone (a delete), or the key has expired;
+  * `timeout:`.
+  """
+  @spec get(server, key, keyword) :: {:ok, term} | {:error, :not_found} | error
   def get(a) when is_binary(a), do: get(__MODULE__, a, [])
   def get(a, b) when is_binary(a), do: get(__MODULE__, a, b)
   def get(server, key), do: get(server, key, [])
@@ -247,26 +320,119 @@ defmodule LiteStash do
     with {:ok, raw} <- get_raw(server, key, opts), do: decode_value(raw)
   end
 
-  @doc "Fetches a value's MessagePack bytes exactly as stored: `{:ok, bytes}`."
+  @doc """
+  Fetches a value's MessagePack bytes exactly as stored: `{:ok, bytes}`. Options as `get/3`
+  (`version:`, `timeout:`).
+  """
+  @spec get_raw(server, key, keyword) :: {:ok, binary} | {:error, :not_found} | error
   def get_raw(a) when is_binary(a), do: get_raw(__MODULE__, a, [])
   def get_raw(a, b) when is_binary(a), do: get_raw(__MODULE__, a, b)
   def get_raw(server, key), do: get_raw(server, key, [])
 
   def get_raw(server, key, opts) do
-    with {:ok, resp} <- call(server, "get", key, [{"key", {:str, key}}], opts),
-         {:ok, true} <- field(resp, "found") do
-      Map.fetch(resp, "value") |> or_missing("value")
+    with {:ok, raw, _version} <- do_get(server, key, opts), do: {:ok, raw}
+  end
+
+  @doc """
+  Fetches a value and its version: `{:ok, value, version}` or `{:error, :not_found}` (then the
+  key's version is 0 for `if_version:` and `LiteStash.Txn.check/3`). Options as `get/3`
+  (`version:`, `timeout:`). The version is what a compare-and-set passes as `if_version:`.
+  """
+  @spec get_versioned(server, key, keyword) ::
+          {:ok, term, non_neg_integer} | {:error, :not_found} | error
+  def get_versioned(a) when is_binary(a), do: get_versioned(__MODULE__, a, [])
+  def get_versioned(a, b) when is_binary(a), do: get_versioned(__MODULE__, a, b)
+  def get_versioned(server, key), do: get_versioned(server, key, [])
+
+  def get_versioned(server, key, opts) do
+    with {:ok, raw, version} <- do_get(server, key, opts),
+         {:ok, value} <- decode_value(raw),
+         do: {:ok, value, version}
+  end
+
+  defp do_get(server, key, opts) do
+    fields = [{"key", {:str, key}} | opt_fields(opts, version: "version")]
+
+    with {:ok, resp} <- call(server, "get", key, fields, opts),
+         {:ok, true} <- field(resp, "found"),
+         {:ok, raw} <- Map.fetch(resp, "value") |> or_missing("value"),
+         {:ok, version} <- field(resp, "version") do
+      {:ok, raw, version}
     else
       {:ok, false} -> {:error, :not_found}
       other -> other
     end
   end
 
-  @doc "Deletes a key: `{:ok, deleted?}`."
+  @doc """
+  Deletes a key: `{:ok, deleted?}` (false when it was absent or expired). Options:
+  `if_version:` as for `set/4` (`if_version: 0` on a live key is a conflict; on an absent key
+  it deletes nothing and answers `{:ok, false}`), `timeout:`. With history kept (see
+  `versions/3`), deleting a live key records a tombstone.
+  """
+  @spec delete(server, key, keyword) :: {:ok, boolean} | error
   def delete(a) when is_binary(a), do: delete(__MODULE__, a, [])
   def delete(a, b) when is_binary(a), do: delete(__MODULE__, a, b)
   def delete(server, key), do: delete(server, key, [])
-  def delete(server, key, opts), do: key_op(server, "delete", key, [], "deleted", opts)
+
+  def delete(server, key, opts),
+    do: key_op(server, "delete", key, opt_fields(opts, if_version: "if_version"), "deleted", opts)
+
+  @doc """
+  Read-modify-write with compare-and-set, retried on conflict: reads the key and its version,
+  computes `fun.(value)` in the calling process, writes it with `if_version:` and, when another
+  writer (this connection or any engine on the data dir) got in between, starts again from the
+  fresh value. Answers `{:ok, new_value, new_version}`.
+
+  Options: `default:` (the value `fun` gets when the key is absent or expired, default `nil`;
+  the write then requires the key to still be absent), `ttl_ms:` (applied to the write),
+  `max_attempts:` (default 100; when every attempt met a conflict the last
+  `{:error, {:conflict, _, _}}` is returned), `timeout:` (per request). `fun` must be free of
+  side effects: it may run several times.
+
+      {:ok, 1, _version} = LiteStash.update(conn, "hits", &(&1 + 1), default: 0)
+  """
+  @spec update(server, key, (term -> term), keyword) :: {:ok, term, non_neg_integer} | error
+  def update(a, b) when is_binary(a), do: update(__MODULE__, a, b, [])
+  def update(a, b, c) when is_binary(a), do: update(__MODULE__, a, b, c)
+  def update(server, key, fun), do: update(server, key, fun, [])
+
+  def update(server, key, fun, opts) when is_function(fun, 1) do
+    attempts = Keyword.get(opts, :max_attempts, 100)
+
+    unless is_integer(attempts) and attempts >= 1 do
+      raise ArgumentError, "max_attempts must be an integer >= 1, got #{inspect(attempts)}"
+    end
+
+    do_update(server, key, fun, Keyword.take(opts, [:default, :ttl_ms, :timeout]), attempts)
+  end
+
+  defp do_update(server, key, fun, opts, attempts_left) do
+    read_opts = Keyword.take(opts, [:timeout])
+
+    current =
+      case get_versioned(server, key, read_opts) do
+        {:ok, value, version} -> {:ok, value, version}
+        {:error, :not_found} -> {:ok, Keyword.get(opts, :default), 0}
+        err -> err
+      end
+
+    with {:ok, value, version} <- current do
+      new_value = fun.(value)
+      write_opts = [if_version: version] ++ Keyword.take(opts, [:ttl_ms, :timeout])
+
+      case set_versioned(server, key, new_value, write_opts) do
+        {:ok, new_version} ->
+          {:ok, new_value, new_version}
+
+        {:error, {:conflict, _, _}} when attempts_left > 1 ->
+          do_update(server, key, fun, opts, attempts_left - 1)
+
+        err ->
+          err
+      end
+    end
+  end
 
   @doc "Whether a live key exists: `{:ok, boolean}`."
   def exists(a) when is_binary(a), do: exists(__MODULE__, a, [])
@@ -458,6 +624,178 @@ defmodule LiteStash do
   @doc "Engine statistics, fully decoded: `{:ok, %{\"shards\" => [...], ...}}`."
   def stats(server \\ __MODULE__, opts \\ []) do
     with {:ok, resp} <- call(server, "stats", nil, [], opts), do: decode_all(resp)
+  end
+
+  # ------------------------------------------------------------------ history, transactions, housekeeping
+
+  @doc """
+  One page of a key's versions, newest first: `{:ok, [{version, deleted?}], more?}`. The first
+  item is the current version when the key is live; then come the superseded versions the data
+  dir keeps (its history depth: `keep_versions/1`, engine flag `--keep-versions N|all`, option
+  `keep_versions:` of `start_link/1`), `deleted?` being `true` for a tombstone (a delete).
+  Read a kept version with `get/3` and `version:`.
+
+  Options: `limit:` (1..10000, engine default 100), `before:` (exclusive: pass the last version
+  of a page to get the next), `timeout:`. `more?` is true when older versions exist beyond the
+  page. An absent key without history, or an expired key, answers `{:ok, [], false}`.
+  `versions_stream/3` walks every page lazily, `versions_all/3` collects them.
+  """
+  @spec versions(server, key, keyword) ::
+          {:ok, [{non_neg_integer, boolean}], boolean} | error
+  def versions(a) when is_binary(a), do: versions(__MODULE__, a, [])
+  def versions(a, b) when is_binary(a), do: versions(__MODULE__, a, b)
+  def versions(server, key), do: versions(server, key, [])
+
+  def versions(server, key, opts) do
+    fields = [{"key", {:str, key}} | opt_fields(opts, limit: "limit", before: "before")]
+
+    with {:ok, resp} <- call(server, "versions", key, fields, opts),
+         {:ok, versions} <- field(resp, "versions"),
+         {:ok, deleted} <- field(resp, "deleted"),
+         {:ok, more} <- field(resp, "more"),
+         :ok <- same_length([versions, deleted], :versions_length_mismatch) do
+      {:ok, Enum.zip(versions, deleted), more}
+    end
+  end
+
+  @doc """
+  A lazy `Stream` of every version of `key` (newest first, as `{version, deleted?}`, starting
+  below `before:` when given), fetched one `versions/3` page of `limit:` items at a time as it
+  is consumed. An engine error while paging raises `LiteStash.Error`.
+
+      LiteStash.versions_stream(conn, "doc:1") |> Enum.reject(&elem(&1, 1)) |> Enum.take(5)
+  """
+  @spec versions_stream(server, key, keyword) :: Enumerable.t()
+  def versions_stream(a) when is_binary(a), do: versions_stream(__MODULE__, a, [])
+  def versions_stream(a, b) when is_binary(a), do: versions_stream(__MODULE__, a, b)
+  def versions_stream(server, key), do: versions_stream(server, key, [])
+
+  def versions_stream(server, key, opts) do
+    Stream.resource(
+      fn -> {:before, Keyword.get(opts, :before)} end,
+      fn
+        :done ->
+          {:halt, :done}
+
+        {:before, before} ->
+          page_opts = if before, do: Keyword.put(opts, :before, before), else: opts
+
+          case versions(server, key, page_opts) do
+            {:ok, [], _} -> {:halt, :done}
+            {:ok, items, true} -> {items, {:before, items |> List.last() |> elem(0)}}
+            {:ok, items, false} -> {items, :done}
+            {:error, reason} -> raise Error, reason: reason
+          end
+      end,
+      fn _ -> :ok end
+    )
+  end
+
+  @doc "Every version of `key` (pages through `versions/3`): `{:ok, [{version, deleted?}]}`."
+  @spec versions_all(server, key, keyword) :: {:ok, [{non_neg_integer, boolean}]} | error
+  def versions_all(a) when is_binary(a), do: versions_all(__MODULE__, a, [])
+  def versions_all(a, b) when is_binary(a), do: versions_all(__MODULE__, a, b)
+  def versions_all(server, key), do: versions_all(server, key, [])
+
+  def versions_all(server, key, opts) do
+    {:ok, server |> versions_stream(key, opts) |> Enum.to_list()}
+  rescue
+    e in Error -> {:error, e.reason}
+  end
+
+  @doc """
+  Runs a transaction built with `LiteStash.Txn`: every check holds and every op applies, or
+  nothing does, across shards. Answers `{:ok, results}`, one per op in the order they were
+  added (a set's new version, a delete's `deleted?`, an xadd's entry id), or
+  `{:error, {:conflict, message, %{key: key, version: current}}}` for the first failed check
+  (nothing written), or another engine error (`:bad_request`, `:invalid_key`, ...; nothing
+  written).
+
+  Both argument orders work: `commit(server, txn, opts)` like every other call, and
+  `txn |> LiteStash.commit(server, opts)` at the end of a builder pipeline (`server` defaults
+  to `LiteStash`). Options: `timeout:` (default 30000 ms: a transaction waits for the write
+  locks of all its shards, which another engine on the data dir may hold). After a timeout
+  the transaction's outcome is unknown: it may still commit (wholly).
+  """
+  @spec commit(server | Txn.t(), Txn.t() | server | keyword, keyword) ::
+          {:ok, [Txn.result()]} | error
+  def commit(%Txn{} = txn), do: commit(__MODULE__, txn, [])
+  def commit(%Txn{} = txn, opts) when is_list(opts), do: commit(__MODULE__, txn, opts)
+  def commit(%Txn{} = txn, server), do: commit(server, txn, [])
+  def commit(server, %Txn{} = txn), do: commit(server, txn, [])
+  def commit(%Txn{} = txn, server, opts) when is_list(opts), do: commit(server, txn, opts)
+
+  def commit(server, %Txn{} = txn, opts) when is_list(opts) do
+    opts = Keyword.put_new(opts, :timeout, @txn_timeout)
+
+    with {:ok, fields} <- Txn.fields(txn),
+         {:ok, resp} <- call(server, "txn", nil, fields, opts),
+         {:ok, results} <- field(resp, "results") do
+      {:ok, results}
+    end
+  end
+
+  @doc """
+  Online housekeeping of every shard, one shard at a time in bounded steps (other requests
+  keep being answered; none waits behind it for longer than one step): removes expired keys,
+  history beyond the depth, stream entries beyond their age retention, and gives freed pages
+  back to the file system. Answers `{:ok, %{expired_removed:, versions_removed:,
+  entries_removed:, bytes_reclaimed:, steps:, max_step_us:}}` once all shards are done.
+
+  Options: `keep_versions:` (an integer, or `:all`) trims history to that depth for this run
+  only instead of the recorded one (`0` drops all history); `timeout:` (default 600000 ms,
+  10 minutes: compacting a large data dir takes a while; `:infinity` is accepted).
+  """
+  @spec compact(server, keyword) :: {:ok, %{atom => non_neg_integer}} | error
+  def compact(a \\ [])
+  def compact(a) when is_list(a), do: compact(__MODULE__, a)
+  def compact(server), do: compact(server, [])
+
+  def compact(server, opts) do
+    opts = Keyword.put_new(opts, :timeout, @long_timeout)
+
+    fields =
+      case Keyword.fetch(opts, :keep_versions) do
+        {:ok, :all} -> [{"keep_versions", @keep_all}]
+        {:ok, n} -> [{"keep_versions", n}]
+        :error -> []
+      end
+
+    names = ~w(expired_removed versions_removed entries_removed bytes_reclaimed steps max_step_us)
+
+    with {:ok, resp} <- call(server, "compact", nil, fields, opts),
+         {:ok, m} <- decode_all(resp) do
+      {:ok, Map.new(names, fn f -> {String.to_atom(f), Map.get(m, f)} end)}
+    end
+  end
+
+  @doc """
+  An online, consistent copy of the data dir into `dir` (a path, as the engine process sees
+  it), which must not exist or be an empty directory: `{:ok, %{shards: n, bytes: size}}`. The
+  copy is a data dir an engine opens as it is (`start_link(data_dir: dir)`), holding every
+  write acknowledged before the call and no part of a transaction that is not wholly in it.
+  Other requests keep being answered meanwhile.
+
+  A `dir` that exists and is not empty is `{:error, {:bad_request, message}}` and is left
+  untouched; a failure while copying is `{:error, {:storage_error, message}}` and leaves no
+  partial copy. Missing parent directories are created. With `memory: true` the in-memory
+  shards are copied to a data dir on disk. Options: `timeout:` (default 600000 ms;
+  `:infinity` is accepted).
+  """
+  @spec backup(server, Path.t(), keyword) ::
+          {:ok, %{shards: pos_integer, bytes: non_neg_integer}} | error
+  def backup(a) when is_binary(a), do: backup(__MODULE__, a, [])
+  def backup(a, b) when is_binary(a), do: backup(__MODULE__, a, b)
+  def backup(server, dir), do: backup(server, dir, [])
+
+  def backup(server, dir, opts) when is_binary(dir) do
+    opts = Keyword.put_new(opts, :timeout, @long_timeout)
+
+    with {:ok, resp} <- call(server, "backup", nil, [{"dir", {:str, dir}}], opts),
+         {:ok, shards} <- field(resp, "shards"),
+         {:ok, bytes} <- field(resp, "bytes") do
+      {:ok, %{shards: shards, bytes: bytes}}
+    end
   end
 
   # ------------------------------------------------------------------ streams
@@ -984,7 +1322,8 @@ defmodule LiteStash do
       log_level: "--log-level",
       max_value_bytes: "--max-value-bytes",
       max_key_bytes: "--max-key-bytes",
-      max_frame_bytes: "--max-frame-bytes"
+      max_frame_bytes: "--max-frame-bytes",
+      keep_versions: "--keep-versions"
     ]
 
     args =

@@ -296,4 +296,49 @@ defmodule LiteStash.DefaultNameTest do
     assert {:ok, true} = LiteStash.delete("vec:1")
     assert :ok = LiteStash.ping()
   end
+
+  test "versions, conditional writes, transactions, compact and backup without a server" do
+    alias LiteStash.Txn
+
+    {:ok, _} =
+      start_supervised(
+        {LiteStash,
+         engine: engine!(), data_dir: tmp_dir!("default2"), log_level: "error", keep_versions: 5}
+      )
+
+    assert LiteStash.keep_versions() == 5
+    assert {:ok, v1} = LiteStash.set_versioned("c", 1)
+    assert {:ok, v2} = LiteStash.set_versioned("c", 2, if_version: v1)
+
+    assert {:error, {:conflict, _, %{version: ^v2, key: "c"}}} =
+             LiteStash.set("c", 3, if_version: v1)
+
+    assert :ok = LiteStash.set("c", 3, if_version: v2)
+    assert {:ok, 3, v3} = LiteStash.get_versioned("c")
+    assert {:ok, 1} = LiteStash.get("c", version: v1)
+    assert {:ok, 2, ^v2} = LiteStash.get_versioned("c", version: v2)
+    assert {:ok, [{^v3, false}, {^v2, false}, {^v1, false}], false} = LiteStash.versions("c")
+    assert {:ok, [{^v3, false}], true} = LiteStash.versions("c", limit: 1)
+
+    assert [{^v2, false}, {^v1, false}] =
+             LiteStash.versions_stream("c", before: v3) |> Enum.to_list()
+
+    assert {:ok, [_, _, _]} = LiteStash.versions_all("c")
+    assert {:ok, 4, v4} = LiteStash.update("c", &(&1 + 1))
+    assert {:ok, 5, v5} = LiteStash.update("c", &(&1 + 1), max_attempts: 1)
+
+    assert {:error, {:conflict, _, %{key: "c", version: ^v5}}} =
+             Txn.new() |> Txn.check("c", 0) |> Txn.set("d", 1) |> LiteStash.commit()
+
+    assert {:ok, [_, 1]} = LiteStash.commit(Txn.new() |> Txn.set("d", 1) |> Txn.xadd("s", 1))
+    assert {:ok, [true]} = LiteStash.commit(Txn.new() |> Txn.delete("d"), timeout: 10_000)
+    assert {:ok, [false]} = Txn.new() |> Txn.delete("d") |> Txn.commit()
+    assert {:error, {:conflict, _, _}} = LiteStash.delete("c", if_version: v4)
+    assert {:ok, %{versions_removed: removed}} = LiteStash.compact(keep_versions: 1)
+    assert removed > 0
+    assert {:ok, %{steps: _}} = LiteStash.compact()
+    target = Path.join(tmp_dir!("default-bk"), "copy")
+    assert {:ok, %{shards: 16}} = LiteStash.backup(target)
+    assert {:error, {:bad_request, _}} = LiteStash.backup(target, timeout: 30_000)
+  end
 end

@@ -6,7 +6,8 @@
 Each request gets a fresh id and a future; one reader task reads response frames and resolves the
 future with the matching id (answers to different keys may come back in any order). If the engine
 exits, every pending and later request fails with EngineExited. Same methods as `LiteStash`.
-A blocking `xread` is just one more request in flight: other requests go on while it waits.
+A blocking `xread` is just one more request in flight: other requests go on while it waits, and
+so are `compact` and `backup` (bounded by `long_timeout` or their own `timeout=`, not `timeout`).
 """
 import asyncio
 import collections
@@ -18,7 +19,9 @@ from . import protocol
 from .consumer import AsyncConsumer
 from .errors import EngineExited, FrameTooLarge, LiteStashError, ProtocolError, Timeout
 from .process import STDERR_TAIL_LINES
-from .protocol import Appended, Cmd, Commands, Entry, StreamInfo, Ttl
+from .protocol import (Appended, BackupResult, Cmd, Commands, CompactResult, Entry, KeyVersion,
+                       StreamInfo, Ttl, Versions, answer_timeout)
+from .txn import AsyncTransaction
 
 READ_CHUNK = 1 << 16    # bytes per read of the engine's stdout
 DRAIN_ABOVE = 1 << 16   # queued request bytes beyond which a caller waits for the pipe
@@ -26,13 +29,15 @@ DRAIN_ABOVE = 1 << 16   # queued request bytes beyond which a caller waits for t
 
 class AsyncLiteStash:
     def __init__(self, data_dir=None, shards: int = protocol.DEFAULT_SHARDS, engine: Optional[str] = None,
-                 *, timeout: Optional[float] = None, max_inflight: int = 1024,
-                 env: Optional[dict] = None, **flags):
-        """Nothing starts until `await db.start()` (or `async with`)."""
+                 *, timeout: Optional[float] = None, long_timeout: Optional[float] = None,
+                 max_inflight: int = 1024, env: Optional[dict] = None, **flags):
+        """Nothing starts until `await db.start()` (or `async with`). Arguments as for
+        `LiteStash`; a request that times out is given up (the engine goes on)."""
         if data_dir is None and not flags.get("memory"):
             raise ValueError("data_dir is required unless memory=True")
         self.shards = shards
         self.timeout = timeout
+        self.long_timeout = long_timeout
         self.argv = protocol.engine_argv(engine, data_dir, shards, flags)
         self.env = env
         self.info: Dict[str, Any] = {}
@@ -179,7 +184,8 @@ class AsyncLiteStash:
         self._fail_all(EngineExited("engine %s (exit status %s)" % (what, status), exit_status=status,
                                     stderr_tail=self.stderr_tail()))
 
-    async def _call(self, cmd: Cmd) -> Any:
+    async def _call(self, cmd: Cmd, timeout: Optional[float] = None) -> Any:
+        """`timeout` overrides the client's bound for a long command (see `answer_timeout`)."""
         if self._dead is not None:
             raise self._dead.clone()
         if self._closing:
@@ -212,9 +218,7 @@ class AsyncLiteStash:
                 if self._dead is None:
                     await self._engine_gone("went away while a request was being written")
                 raise (self._dead.clone() if self._dead else EngineExited(str(e))) from None
-            timeout = self.timeout
-            if timeout is not None and cmd.wait:
-                timeout += cmd.wait    # the engine may hold an xread's answer for wait_ms
+            timeout = answer_timeout(cmd, self.timeout, self.long_timeout, timeout)
             try:
                 if timeout is None:
                     resp, raw = await fut
@@ -327,23 +331,40 @@ class AsyncLiteStash:
     async def ping(self) -> bool:
         return await self._call(self._cmds.ping())
 
-    async def set(self, key: str, value: Any, ttl_ms: Optional[int] = None) -> int:
-        return await self._call(self._cmds.set(key, value, ttl_ms))
+    async def set(self, key: str, value: Any, ttl_ms: Optional[int] = None, *,
+                  if_version: Optional[int] = None) -> int:
+        return await self._call(self._cmds.set(key, value, ttl_ms, if_version))
 
-    async def set_raw(self, key: str, packed: bytes, ttl_ms: Optional[int] = None) -> int:
-        return await self._call(self._cmds.set_raw(key, packed, ttl_ms))
+    async def set_raw(self, key: str, packed: bytes, ttl_ms: Optional[int] = None, *,
+                      if_version: Optional[int] = None) -> int:
+        return await self._call(self._cmds.set_raw(key, packed, ttl_ms, if_version))
 
-    async def get(self, key: str, default: Any = None) -> Any:
-        return await self._call(self._cmds.get(key, default))
+    async def get(self, key: str, default: Any = None, *, version: Optional[int] = None) -> Any:
+        return await self._call(self._cmds.get(key, default, version))
 
-    async def get_with_version(self, key: str) -> Optional[Tuple[Any, int]]:
-        return await self._call(self._cmds.get_with_version(key))
+    async def get_with_version(self, key: str, *,
+                               version: Optional[int] = None) -> Optional[Tuple[Any, int]]:
+        return await self._call(self._cmds.get_with_version(key, version))
 
-    async def get_raw(self, key: str) -> Optional[bytes]:
-        return await self._call(self._cmds.get_raw(key))
+    async def get_raw(self, key: str, *, version: Optional[int] = None) -> Optional[bytes]:
+        return await self._call(self._cmds.get_raw(key, version))
 
-    async def delete(self, key: str) -> bool:
-        return await self._call(self._cmds.delete(key))
+    async def delete(self, key: str, *, if_version: Optional[int] = None) -> bool:
+        return await self._call(self._cmds.delete(key, if_version))
+
+    async def versions(self, key: str, limit: Optional[int] = None,
+                       before: Optional[int] = None) -> Versions:
+        return await self._call(self._cmds.versions(key, limit, before))
+
+    async def versions_iter(self, key: str, before: Optional[int] = None,
+                            batch: int = 1000) -> AsyncIterator[KeyVersion]:
+        while True:
+            page = await self.versions(key, batch, before)
+            for kv in page.pairs():
+                yield kv
+            if not page.more or not page.versions:
+                return
+            before = page.versions[-1]
 
     async def exists(self, key: str) -> bool:
         return await self._call(self._cmds.exists(key))
@@ -400,6 +421,26 @@ class AsyncLiteStash:
 
     async def sync(self) -> None:
         await self._call(self._cmds.sync())
+
+    # --- transactions and housekeeping (protocol 2; same meaning as LiteStash) ---------------
+    async def txn(self, ops: Iterable[dict],
+                  checks: Optional[Iterable[Tuple[str, int]]] = None) -> List[Any]:
+        return await self._call(self._cmds.txn(ops, checks))
+
+    def transaction(self) -> AsyncTransaction:
+        """A builder committed when its `async with` block ends without an exception (see
+        `litestash.txn`)."""
+        return AsyncTransaction(self)
+
+    async def compact(self, keep_versions: Optional[int] = None, *,
+                      timeout: Optional[float] = None) -> CompactResult:
+        """See LiteStash.compact. Other requests of this client go on meanwhile; a timeout
+        gives up waiting (the engine still finishes the compaction)."""
+        return await self._call(self._cmds.compact(keep_versions), timeout)
+
+    async def backup(self, dir, *, timeout: Optional[float] = None) -> BackupResult:
+        """See LiteStash.backup. Other requests of this client go on meanwhile."""
+        return await self._call(self._cmds.backup(dir), timeout)
 
     # --- streams (protocol 2; same meaning as LiteStash) --------------------------------------
     async def xadd(self, stream: str, value: Any, maxlen: Optional[int] = None,

@@ -7,6 +7,10 @@
 The client routes every keyed request itself (BLAKE2b-512, first 8 bytes big-endian mod shards)
 and sends `shard`, checks `hello` on start, raises typed `LiteStashError`s, and on `close()`
 closes the engine's stdin, waits and checks the exit status is 0.
+
+Protocol 2 adds history (`versions`, `get(..., version=)`), compare-and-set (`if_version=` on
+`set`/`delete`, failing with `Conflict`), transactions (`txn`, `transaction()`), `compact` and
+`backup`.
 """
 import itertools
 import threading
@@ -16,21 +20,27 @@ from . import protocol
 from .consumer import Consumer
 from .errors import EngineExited, FrameTooLarge, LiteStashError
 from .process import EngineProcess
-from .protocol import Appended, Cmd, Commands, Entry, StreamInfo, Ttl
+from .protocol import (Appended, BackupResult, Cmd, Commands, CompactResult, Entry, KeyVersion,
+                       StreamInfo, Ttl, Versions, answer_timeout)
+from .txn import Transaction
 
 
 class LiteStash:
     """A litestash engine owned by this object. Thread-safe (requests are serialized)."""
 
     def __init__(self, data_dir=None, shards: int = protocol.DEFAULT_SHARDS, engine: Optional[str] = None,
-                 *, timeout: Optional[float] = None, env: Optional[dict] = None, **flags):
+                 *, timeout: Optional[float] = None, long_timeout: Optional[float] = None,
+                 env: Optional[dict] = None, **flags):
         """Start `engine` (default: $LITESTASH_ENGINE, then `litestash-engine` on $PATH) on
         `data_dir`; EngineNotFound when there is none.
 
         Extra keyword flags become engine flags: memory=True -> --memory,
-        max_value_bytes=1024 -> --max-value-bytes 1024; the engine logs at log_level="warn"
-        unless told otherwise. `timeout` (seconds) bounds each answer; a blocking `xread` is
-        given its `wait_ms` on top of it.
+        max_value_bytes=1024 -> --max-value-bytes 1024, keep_versions="all" (or
+        KEEP_ALL_VERSIONS) -> --keep-versions all; the engine logs at log_level="warn" unless told
+        otherwise. `timeout` (seconds) bounds each answer; a blocking `xread` is given its
+        `wait_ms` on top of it. `compact` and `backup`, whose answers take as long as the data
+        dir needs, are bounded by `long_timeout` instead (default None: no bound), or by their
+        own `timeout=` argument. A request that times out kills the engine (see `Timeout`).
 
         Requests are serialized: one thread's request waits for another's answer, so a blocking
         `xread` holds the client for up to its `wait_ms`.
@@ -39,6 +49,7 @@ class LiteStash:
             raise ValueError("data_dir is required unless memory=True")
         self.shards = shards
         self.timeout = timeout
+        self.long_timeout = long_timeout
         self.argv = protocol.engine_argv(engine, data_dir, shards, flags)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -57,7 +68,9 @@ class LiteStash:
         self.max_frame_bytes = self.info.get("max_frame_bytes")
 
     # --- plumbing ---------------------------------------------------------------------------
-    def _call(self, cmd: Cmd) -> Any:
+    def _call(self, cmd: Cmd, timeout: Optional[float] = None) -> Any:
+        """Send `cmd`, wait for its answer, return its result or raise its typed error.
+        `timeout` overrides the client's bound for a long command (see `answer_timeout`)."""
         with self._lock:
             if self._dead is not None:
                 raise self._dead.clone()
@@ -71,10 +84,7 @@ class LiteStash:
                                     % (len(body), limit))
             try:
                 self._engine.send(body)
-                timeout = self.timeout
-                if timeout is not None and cmd.wait:
-                    timeout += cmd.wait    # the engine may hold an xread's answer for wait_ms
-                raw = self._engine.recv(timeout)
+                raw = self._engine.recv(answer_timeout(cmd, self.timeout, self.long_timeout, timeout))
             except EngineExited as e:
                 self._dead = e
                 raise
@@ -141,28 +151,62 @@ class LiteStash:
     def ping(self) -> bool:
         return self._call(self._cmds.ping())
 
-    def set(self, key: str, value: Any, ttl_ms: Optional[int] = None) -> int:
-        """Store `value` (encoded with msgpack); returns the new version (µs since epoch)."""
-        return self._call(self._cmds.set(key, value, ttl_ms))
+    def set(self, key: str, value: Any, ttl_ms: Optional[int] = None, *,
+            if_version: Optional[int] = None) -> int:
+        """Store `value` (encoded with msgpack); returns the new version (µs since epoch).
 
-    def set_raw(self, key: str, packed: bytes, ttl_ms: Optional[int] = None) -> int:
-        """Store `packed`, which must be exactly one MessagePack object, byte for byte."""
-        return self._call(self._cmds.set_raw(key, packed, ttl_ms))
+        With `if_version` (compare-and-set) the write applies only when the key's current
+        version equals it (0: only when the key is absent or expired); otherwise nothing is
+        written and `Conflict` is raised with `.version` (the key's current version, 0 when
+        absent) and `.key`."""
+        return self._call(self._cmds.set(key, value, ttl_ms, if_version))
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """The decoded value, or `default` when the key is absent (a stored nil is None)."""
-        return self._call(self._cmds.get(key, default))
+    def set_raw(self, key: str, packed: bytes, ttl_ms: Optional[int] = None, *,
+                if_version: Optional[int] = None) -> int:
+        """Store `packed`, which must be exactly one MessagePack object, byte for byte
+        (`if_version` as for `set`)."""
+        return self._call(self._cmds.set_raw(key, packed, ttl_ms, if_version))
 
-    def get_with_version(self, key: str) -> Optional[Tuple[Any, int]]:
-        """(value, version), or None when the key is absent."""
-        return self._call(self._cmds.get_with_version(key))
+    def get(self, key: str, default: Any = None, *, version: Optional[int] = None) -> Any:
+        """The decoded value, or `default` when the key is absent (a stored nil is None).
+        With `version`: the value of that exact version, when it is the current one or a
+        retained one (see `versions`); `default` when it is not retained, is a tombstone, or
+        the key is expired."""
+        return self._call(self._cmds.get(key, default, version))
 
-    def get_raw(self, key: str) -> Optional[bytes]:
-        """The value's MessagePack bytes exactly as stored, or None when absent."""
-        return self._call(self._cmds.get_raw(key))
+    def get_with_version(self, key: str, *, version: Optional[int] = None) -> Optional[Tuple[Any, int]]:
+        """(value, version), or None when the key is absent (with `version`: as for `get`)."""
+        return self._call(self._cmds.get_with_version(key, version))
 
-    def delete(self, key: str) -> bool:
-        return self._call(self._cmds.delete(key))
+    def get_raw(self, key: str, *, version: Optional[int] = None) -> Optional[bytes]:
+        """The value's MessagePack bytes exactly as stored, or None when absent (with
+        `version`: as for `get`)."""
+        return self._call(self._cmds.get_raw(key, version))
+
+    def delete(self, key: str, *, if_version: Optional[int] = None) -> bool:
+        """Remove the key; True when a live key was removed. With `if_version` it applies only
+        when the key's current version equals it, else `Conflict` (as for `set`);
+        `if_version=0` holds for an absent key (answering False) and conflicts with a live one."""
+        return self._call(self._cmds.delete(key, if_version))
+
+    def versions(self, key: str, limit: Optional[int] = None,
+                 before: Optional[int] = None) -> Versions:
+        """One page of the key's versions, newest first: Versions(versions, deleted, more).
+        `limit` 1..10000 (engine default 100); `before` (exclusive) pages backwards: pass the
+        last version of the previous page. History is kept only with `keep_versions` (`hello`,
+        the engine's --keep-versions); without it a live key lists just its current version."""
+        return self._call(self._cmds.versions(key, limit, before))
+
+    def versions_iter(self, key: str, before: Optional[int] = None,
+                      batch: int = 1000) -> Iterator[KeyVersion]:
+        """Every version of the key (below `before`), newest first, as KeyVersion(version,
+        deleted), page by page. `get(key, version=kv.version)` reads one."""
+        while True:
+            page = self.versions(key, batch, before)
+            yield from page.pairs()
+            if not page.more or not page.versions:
+                return
+            before = page.versions[-1]
 
     def exists(self, key: str) -> bool:
         return self._call(self._cmds.exists(key))
@@ -221,6 +265,48 @@ class LiteStash:
 
     def sync(self) -> None:
         self._call(self._cmds.sync())
+
+    # --- transactions and housekeeping (protocol 2) ------------------------------------------
+    def txn(self, ops: Iterable[dict], checks: Optional[Iterable[Tuple[str, int]]] = None) -> List[Any]:
+        """Run one transaction, all or nothing across shards: every `checks` pair (key,
+        version; 0 = absent or expired) must hold, then every op applies.
+
+        `ops` are maps as in the protocol: {"op": "set", "key", "value", "ttl_ms"?},
+        {"op": "delete", "key"}, {"op": "xadd", "stream", "value"} (values encoded with msgpack,
+        a `Packed` verbatim). Returns one result per op, in order: a set's new version (int), a
+        delete's deleted (bool), an xadd's entry id (int). A failed check raises `Conflict`
+        (`.key`, `.version`: that key's current version) and writes nothing. The request is sent
+        as given, even with no ops: the engine's errors (BadRequest for 0 or > 10000 ops, a key
+        written twice, a field it does not take; InvalidKey, ...) are raised as they come."""
+        return self._call(self._cmds.txn(ops, checks))
+
+    def transaction(self) -> Transaction:
+        """A transaction builder, committed when its `with` block ends without an exception:
+
+            with db.transaction() as tx:
+                tx.check("acct:a", va)
+                tx.set("acct:a", 70); tx.delete("hold:a"); tx.xadd("transfers", {...})
+            tx.results      # [version, True, entry id]
+
+        See `litestash.txn.Transaction`."""
+        return Transaction(self)
+
+    def compact(self, keep_versions: Optional[int] = None, *,
+                timeout: Optional[float] = None) -> CompactResult:
+        """Online housekeeping of every shard (expired keys, history beyond the depth, stream
+        entries past their age, free pages). `keep_versions` overrides the recorded depth for
+        this run only (0 drops all history). Answered when every shard is done: the wait is
+        bounded by `timeout` if given, else the client's `long_timeout` (default: none). This
+        client is serialized, so other threads' requests wait for it; the engine itself goes
+        on answering other clients (no request waits behind it longer than one step)."""
+        return self._call(self._cmds.compact(keep_versions), timeout)
+
+    def backup(self, dir, *, timeout: Optional[float] = None) -> BackupResult:
+        """An online, consistent copy of the data dir into `dir` (a path that must not exist or
+        be an empty directory, else BadRequest and it is left untouched; a relative path is
+        taken from this process's current directory). The copy opens as a data dir with the
+        same shard count. Waits as `compact` does (`timeout`, else `long_timeout`)."""
+        return self._call(self._cmds.backup(dir), timeout)
 
     # --- streams (protocol 2) ---------------------------------------------------------------
     def xadd(self, stream: str, value: Any, maxlen: Optional[int] = None,

@@ -6,8 +6,8 @@ know (the contract lets engines add some) raise the base class with the code pre
 Host-side failures have their own codes: `engine_not_found`, `engine_exited`, `protocol`,
 `handshake`, `timeout`, `offset_trimmed` (the stream consumer's `on_trimmed="error"`).
 
-Fields of the engine's error map beyond `code` and `message` (a `conflict` carries `version`,
-and for a transaction `key`) are kept in `.details`; `Conflict` also has them as attributes.
+Fields of the engine's error map beyond `code` and `message` (a `conflict` carries `version`
+and `key`) are kept in `.details`; `Conflict` also has them as attributes.
 """
 import copy
 
@@ -70,9 +70,11 @@ class WrongShard(LiteStashError):
 class Conflict(LiteStashError):
     """A conditional write or a transaction's check failed (`conflict`); nothing was written.
 
-    `.version` is the key's current version as the engine reported it (0: the key is absent),
-    `.key` the key whose check failed (sent for transactions). Either is None when the engine's
-    error map does not carry it.
+    Raised by `set`/`delete` with `if_version` and by a transaction whose check failed.
+    `.version` is the key's current version as the engine reported it (0: the key is absent or
+    expired), `.key` the key whose condition or check failed (the contract requires it for
+    transactions; this engine sends it for conditional writes too). Either is None when the
+    engine's error map does not carry it. Retry by re-reading the key's version.
     """
     code = "conflict"
 

@@ -2,7 +2,11 @@
 command line, and one `Cmd` builder per operation (request fields + how to read the answer).
 
 A frame is a 4-byte big-endian length then one MessagePack map. Requests are encoded here field
-by field so pre-encoded values (`set_raw`, `mset_raw`) can be embedded byte for byte.
+by field so pre-encoded values (`set_raw`, `mset_raw`, the values inside a `txn`'s ops) can be
+embedded byte for byte.
+
+Nothing here checks a request's fields beyond what encoding needs: the engine validates every
+request and answers with its own error code, which the clients raise as typed exceptions.
 """
 import dataclasses
 import functools
@@ -10,7 +14,7 @@ import hashlib
 import os
 import shutil
 import struct
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import msgpack
 
@@ -79,7 +83,9 @@ def find_engine(engine: Optional[str] = None) -> str:
 def engine_argv(engine: Optional[str], data_dir: Optional[str], shards: int, flags: dict) -> List[str]:
     """Build argv. Flags: memory=True -> --memory; max_value_bytes=5 -> --max-value-bytes 5;
     False/None values are left out. The engine logs at `--log-level warn` unless `log_level` is
-    given (log_level=None leaves the engine's own default, or $LITESTASH_LOG_LEVEL)."""
+    given (log_level=None leaves the engine's own default, or $LITESTASH_LOG_LEVEL).
+    keep_versions=KEEP_ALL_VERSIONS (what `hello` reports for "all") is passed as
+    `--keep-versions all`, the only spelling the flag takes for it."""
     argv = [find_engine(engine)]
     if "log_level" not in flags:
         flags = dict(flags, log_level=DEFAULT_LOG_LEVEL)
@@ -88,6 +94,8 @@ def engine_argv(engine: Optional[str], data_dir: Optional[str], shards: int, fla
     argv += ["--shards", str(shards)]
     for name, value in flags.items():
         opt = "--" + name.replace("_", "-")
+        if name == "keep_versions" and value == KEEP_ALL_VERSIONS and not isinstance(value, bool):
+            value = "all"
         if value is True:
             argv.append(opt)
         elif value is False or value is None:
@@ -175,6 +183,23 @@ class Cmd(NamedTuple):
     fields: List[Tuple[str, Any]]
     convert: Callable[[dict, bytes], Any]   # (decoded response, raw body) -> result
     wait: float = 0.0   # seconds the engine may legitimately hold the answer (xread wait_ms)
+    long: bool = False  # answered when its work is done, however long (compact, backup)
+
+
+def answer_timeout(cmd: Cmd, timeout: Optional[float], long_timeout: Optional[float],
+                   override: Optional[float] = None) -> Optional[float]:
+    """Seconds a client waits for `cmd`'s answer (None: no bound). Shared by both clients.
+
+    An ordinary request: the client's `timeout`, plus the `wait_ms` of a blocking `xread`.
+    A long request (`compact`, `backup`: the engine answers when the whole data dir is done):
+    `override` (the call's own `timeout=`) if given, else the client's `long_timeout`; the
+    ordinary `timeout` never applies to them, since their duration grows with the data.
+    """
+    if cmd.long:
+        return override if override is not None else long_timeout
+    if timeout is not None and cmd.wait:
+        return timeout + cmd.wait
+    return timeout
 
 
 class Entry(NamedTuple):
@@ -214,6 +239,54 @@ class StreamInfo:
         return max(0, (self.last_id or 0) - self.groups[group])
 
 
+class KeyVersion(NamedTuple):
+    """One version of a key as `versions` lists it: `deleted` is True for a tombstone (the
+    version a `delete` recorded while history was kept)."""
+    version: int
+    deleted: bool
+
+
+class Versions(NamedTuple):
+    """Answer of `versions`: one page of a key's versions, newest first (its current version
+    first when the key is live, then its retained history). `deleted[i]` tells whether
+    `versions[i]` is a tombstone; `more` is True when older versions exist beyond the page (ask
+    again with `before=versions[-1]`). An absent key without history, or an expired key, gives
+    empty lists."""
+    versions: List[int]
+    deleted: List[bool]
+    more: bool
+
+    def pairs(self) -> List[KeyVersion]:
+        """The page as KeyVersion(version, deleted) pairs, newest first."""
+        return [KeyVersion(v, d) for v, d in zip(self.versions, self.deleted)]
+
+
+@dataclasses.dataclass(frozen=True)
+class CompactResult:
+    """Answer of `compact`, summed over all shards. `expired_removed`: expired keys deleted;
+    `versions_removed`: superseded versions and tombstones trimmed beyond the depth;
+    `entries_removed`: stream entries past their age retention; `bytes_reclaimed`: how much the
+    shard files shrank. `steps` (bounded steps run) and `max_step_us` (the longest, i.e. the
+    most any request waited behind compact) are this engine's additions to the contract: None
+    from an engine that does not send them."""
+    expired_removed: int
+    versions_removed: int
+    entries_removed: int
+    bytes_reclaimed: int
+    steps: Optional[int] = None
+    max_step_us: Optional[int] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BackupResult:
+    """Answer of `backup`: `dir` (the copy, as sent to the engine: a relative str or path-like
+    joined to this process's current directory), `shards` (shard files copied) and `bytes` (the
+    copy's size). `dir` is a data dir an engine opens as it is (same shard count)."""
+    dir: Any
+    shards: int
+    bytes: int
+
+
 def _ok(resp, body):
     return None
 
@@ -248,6 +321,64 @@ def _xinfo(resp, body):
                       last_id=resp["last_id"], first_ts=resp["first_ts"], last_ts=resp["last_ts"],
                       maxlen=resp["maxlen"], max_age_ms=resp["max_age_ms"],
                       groups=dict(resp["groups"]))
+
+
+def _versions(resp, body):
+    versions, deleted = list(resp["versions"]), [bool(d) for d in resp["deleted"]]
+    if len(versions) != len(deleted):
+        raise ValueError("%d versions but %d deleted flags" % (len(versions), len(deleted)))
+    return Versions(versions, deleted, bool(resp["more"]))
+
+
+def _compact(resp, body):
+    return CompactResult(expired_removed=resp["expired_removed"],
+                         versions_removed=resp["versions_removed"],
+                         entries_removed=resp["entries_removed"],
+                         bytes_reclaimed=resp["bytes_reclaimed"],
+                         steps=resp.get("steps"), max_step_us=resp.get("max_step_us"))
+
+
+def _uint(x):
+    if not isinstance(x, int) or isinstance(x, bool):
+        raise ValueError("expected a uint, got %r" % (x,))
+    return x
+
+
+def _bool(x):
+    if not isinstance(x, bool):
+        raise ValueError("expected a bool, got %r" % (x,))
+    return x
+
+
+# What each kind of `txn` op answers in `results`: a set's new version, a delete's `deleted`,
+# an xadd's entry id. An op of another kind is refused by the engine before anything runs.
+TXN_RESULTS = {"set": _uint, "delete": _bool, "xadd": _uint}
+
+
+def txn_op(op: Any) -> "Packed":
+    """One `txn` op, encoded: a mapping's fields in order, its `value` encoded like a top-level
+    value (a `Packed` verbatim, anything else with msgpack). A `Packed` op is embedded as it is;
+    anything else is encoded with msgpack, for the engine to refuse with its own error."""
+    if isinstance(op, Packed):
+        return op
+    if not isinstance(op, Mapping):
+        return Packed.trusted(msgpack.packb(op, use_bin_type=True))
+    parts = [rawmp.map_header(len(op))]
+    for name, value in op.items():
+        parts.append(msgpack.packb(name, use_bin_type=True))
+        parts.append(pack_value(value) if name == "value" else _pack_field(value))
+    return Packed.trusted(b"".join(parts))
+
+
+def _txn_results(kinds: List[Any]):
+    """Results checked and typed by the kind of each op (`kinds`: each op's "op" field)."""
+    def convert(resp, body):
+        results = resp["results"]
+        if len(results) != len(kinds):
+            raise ValueError("%d results for %d ops" % (len(results), len(kinds)))
+        return [TXN_RESULTS[k](r) if isinstance(k, str) and k in TXN_RESULTS else r
+                for k, r in zip(kinds, results)]
+    return convert
 
 
 def _raw_values(resp, body):
@@ -289,26 +420,30 @@ class Commands:
     def ping(self):
         return Cmd("ping", [], lambda r, b: True)
 
-    def set(self, key, value, ttl_ms=None):
+    def set(self, key, value, ttl_ms=None, if_version=None):
         f = self._key(key)
         f.insert(1, ("value", value if isinstance(value, Packed) else Packed.trusted(pack_value(value))))
-        return Cmd("set", self._ttl(f, ttl_ms), _field("version"))
+        return Cmd("set", self._opt(self._ttl(f, ttl_ms), if_version=if_version), _field("version"))
 
-    def set_raw(self, key, packed: bytes, ttl_ms=None):
-        return self.set(key, Packed(packed), ttl_ms)
+    def set_raw(self, key, packed: bytes, ttl_ms=None, if_version=None):
+        return self.set(key, Packed(packed), ttl_ms, if_version)
 
-    def get(self, key, default=None):
-        return Cmd("get", self._key(key), lambda r, b: r["value"] if r.get("found") else default)
+    def get(self, key, default=None, version=None):
+        return Cmd("get", self._opt(self._key(key), version=version),
+                   lambda r, b: r["value"] if r.get("found") else default)
 
-    def get_with_version(self, key):
-        return Cmd("get", self._key(key),
+    def get_with_version(self, key, version=None):
+        return Cmd("get", self._opt(self._key(key), version=version),
                    lambda r, b: (r["value"], r["version"]) if r.get("found") else None)
 
-    def get_raw(self, key):
-        return Cmd("get", self._key(key), _raw_value)
+    def get_raw(self, key, version=None):
+        return Cmd("get", self._opt(self._key(key), version=version), _raw_value)
 
-    def delete(self, key):
-        return Cmd("delete", self._key(key), _field("deleted"))
+    def delete(self, key, if_version=None):
+        return Cmd("delete", self._opt(self._key(key), if_version=if_version), _field("deleted"))
+
+    def versions(self, key, limit=None, before=None):
+        return Cmd("versions", self._opt(self._key(key), limit=limit, before=before), _versions)
 
     def exists(self, key):
         return Cmd("exists", self._key(key), _field("exists"))
@@ -370,6 +505,28 @@ class Commands:
 
     def sync(self):
         return Cmd("sync", [], _ok)
+
+    # --- transactions, housekeeping (protocol 2) ----------------------------------------------
+    def txn(self, ops, checks=None):
+        """`ops`: mappings as on the wire ({"op": "set", "key", "value", "ttl_ms"?}, {"op":
+        "delete", "key"}, {"op": "xadd", "stream", "value"}); values are encoded here. `checks`:
+        [key, version] pairs, sent when not None. Nothing else is checked (the engine is)."""
+        ops = list(ops)
+        kinds = [op.get("op") if isinstance(op, Mapping) else None for op in ops]
+        fields = [] if checks is None else [("checks", list(checks))]   # (key, version) pairs
+        fields.append(("ops", [txn_op(op) for op in ops]))
+        return Cmd("txn", fields, _txn_results(kinds))
+
+    def compact(self, keep_versions=None):
+        return Cmd("compact", self._opt([], keep_versions=keep_versions), _compact, long=True)
+
+    def backup(self, dir):
+        if isinstance(dir, os.PathLike):
+            dir = os.fspath(dir)
+        if isinstance(dir, str) and dir and not os.path.isabs(dir):
+            dir = os.path.join(os.getcwd(), dir)   # as this process sees it (the engine's cwd may differ)
+        return Cmd("backup", [("dir", dir)],
+                   lambda r, b: BackupResult(dir=dir, shards=r["shards"], bytes=r["bytes"]), long=True)
 
     # --- streams (protocol 2); routed by stream name exactly like keys ------------------------
     def _stream(self, stream) -> List[Tuple[str, Any]]:

@@ -5,7 +5,10 @@
 //! collects the answers in whatever order the engine produces them. The engine's `hello` is
 //! checked on start (protocol 1 or 2, BLAKE2b-512 routing); every request that carries a `key`
 //! or a `stream` also carries the `shard` computed here, so a routing disagreement fails loudly
-//! (`wrong_shard`). The stream ops (protocol 2) are in [`crate::stream`].
+//! (`wrong_shard`). Protocol 2: compare-and-set is here ([`Client::set_if_version`],
+//! [`Client::delete_if_version`], [`SetOptions`]); the stream ops are in [`crate::stream`],
+//! history in [`crate::history`], transactions in [`crate::txn`], `compact` and `backup` in
+//! [`crate::admin`].
 //! Dropping the client closes the engine's stdin (a clean shutdown) and waits for it.
 //!
 //! Two helper threads per client move the bytes: one writes queued frames to the engine's
@@ -32,6 +35,10 @@ use crate::msgpack::{self, Value};
 /// How long a call waits for the engine's answer by default (see [`Options::timeout`]).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the long ops (`compact`, `backup`) wait for their answer by default (see
+/// [`Options::long_timeout`]).
+pub const DEFAULT_LONG_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// The engine's log level unless [`Options::log_level`] says otherwise.
 pub const DEFAULT_LOG_LEVEL: &str = "warn";
 
@@ -56,6 +63,20 @@ pub struct Options {
     /// of time returns [`Error::Timeout`]; the engine keeps running and a late answer is
     /// discarded. `None` waits forever.
     pub timeout: Option<Duration>,
+    /// The longest wait for the answer of a long op, [`Client::compact`] and
+    /// [`Client::backup`] (they work through every shard and may take minutes on a large data
+    /// dir); default [`DEFAULT_LONG_TIMEOUT`] (10 min). Those ops wait for the longer of this
+    /// and [`Options::timeout`] (`None` is the longest: no limit). As with `timeout`, the
+    /// engine keeps running the op after a [`Error::Timeout`]. See also
+    /// [`Client::set_long_timeout`].
+    pub long_timeout: Option<Duration>,
+    /// `--keep-versions`: the data dir's history depth (contract v2 section 3), recorded in
+    /// the data dir: 0 keeps no history, N the N most recent superseded versions of each key
+    /// (tombstones of deletes included), [`KEEP_ALL_VERSIONS`] (or more) every version (passed
+    /// as `all`). Set on a new data dir; on an existing one that records another depth, the
+    /// record is changed (for every engine on it, from their next write). `None` (the default)
+    /// passes no flag: the recorded depth stays (0 for a new data dir).
+    pub keep_versions: Option<u64>,
     /// More command-line arguments, passed last.
     pub extra_args: Vec<OsString>,
     /// Send the engine's stderr (its log) to this file instead of inheriting ours.
@@ -132,6 +153,8 @@ impl Options {
             shards: None,
             log_level: Some(DEFAULT_LOG_LEVEL.to_owned()),
             timeout: Some(DEFAULT_TIMEOUT),
+            long_timeout: Some(DEFAULT_LONG_TIMEOUT),
+            keep_versions: None,
             extra_args: Vec::new(),
             stderr_file: None,
         }
@@ -146,6 +169,18 @@ impl Options {
         self.timeout = t;
         self
     }
+    /// Sets [`Options::long_timeout`] (`None`: long ops wait forever).
+    pub fn long_timeout(mut self, t: Option<Duration>) -> Options {
+        self.long_timeout = t;
+        self
+    }
+    /// Sets [`Options::keep_versions`] (`--keep-versions N`, or `all` for
+    /// [`KEEP_ALL_VERSIONS`]).
+    pub fn keep_versions(mut self, n: u64) -> Options {
+        self.keep_versions = Some(n);
+        self
+    }
+    /// Adds one command-line argument (see [`Options::extra_args`]).
     pub fn arg(mut self, a: impl Into<OsString>) -> Options {
         self.extra_args.push(a.into());
         self
@@ -166,6 +201,14 @@ impl Options {
         if let Some(l) = &self.log_level {
             a.push("--log-level".into());
             a.push(l.into());
+        }
+        if let Some(n) = self.keep_versions {
+            a.push("--keep-versions".into());
+            a.push(if n >= KEEP_ALL_VERSIONS {
+                "all".into()
+            } else {
+                n.to_string().into()
+            });
         }
         a.extend(self.extra_args.iter().cloned());
         a
@@ -241,6 +284,20 @@ pub struct Scan<'a> {
     pub after: Option<&'a str>,
     /// Page size (engine default 1000, max 10000).
     pub limit: Option<u64>,
+}
+
+/// Options of one `set` ([`Client::set_with`], [`Client::set_raw_with`]). The default is a
+/// plain `set`: no expiry, unconditional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetOptions {
+    /// Time to live in milliseconds (≥ 1). `None`: the key never expires, and any earlier
+    /// expiry of it is removed (as Redis `SET` does).
+    pub ttl_ms: Option<u64>,
+    /// Compare-and-set (contract v2 section 4): write only when the key's current version
+    /// equals this; 0 means "only while the key is absent (or expired)". Otherwise nothing is
+    /// written and the call fails with a `conflict` carrying the current version
+    /// ([`Error::conflict`]). `None`: unconditional.
+    pub if_version: Option<u64>,
 }
 
 /// How a request's `shard` field is set.
@@ -444,12 +501,22 @@ impl Response {
                 let code = err.get("code").and_then(Value::as_str);
                 let message = err.get("message").and_then(Value::as_str);
                 match (code, message) {
-                    (Some(c), Some(m)) => Err(Error::Engine {
-                        code: ErrorCode::from_wire(c),
-                        message: m.to_owned(),
-                        version: err.get("version").and_then(Value::as_u64),
-                        key: err.get("key").and_then(Value::as_str).map(str::to_owned),
-                    }),
+                    (Some(c), Some(m)) => {
+                        let code = ErrorCode::from_wire(c);
+                        let version = err.get("version").and_then(Value::as_u64);
+                        if code == ErrorCode::Conflict && version.is_none() {
+                            // A conflict's whole point is the current version (contract v2 4).
+                            return Err(Error::Protocol(format!(
+                                "conflict without a uint `version`: {err:?}"
+                            )));
+                        }
+                        Err(Error::Engine {
+                            code,
+                            message: m.to_owned(),
+                            version,
+                            key: err.get("key").and_then(Value::as_str).map(str::to_owned),
+                        })
+                    }
                     _ => Err(Error::Protocol(format!("malformed error field {err:?}"))),
                 }
             }
@@ -466,6 +533,7 @@ pub struct Client {
     /// What the reader thread got from the engine's stdout.
     frames_in: Receiver<Incoming>,
     timeout: Option<Duration>,
+    long_timeout: Option<Duration>,
     next_id: u64,
     hello: Hello,
     exited: Option<ExitStatus>,
@@ -614,6 +682,7 @@ impl Client {
             frames_out: Some(frames_out),
             frames_in,
             timeout: opts.timeout,
+            long_timeout: opts.long_timeout,
             next_id: 1,
             hello: placeholder,
             exited: None,
@@ -655,6 +724,15 @@ impl Client {
     /// Changes the answer timeout for the following calls.
     pub fn set_timeout(&mut self, t: Option<Duration>) {
         self.timeout = t;
+    }
+    /// The answer timeout of the long ops in force ([`Options::long_timeout`]).
+    pub fn long_timeout(&self) -> Option<Duration> {
+        self.long_timeout
+    }
+    /// Changes the answer timeout of the long ops (`compact`, `backup`) for the following
+    /// calls; they wait for the longer of it and [`Client::timeout`] (`None`: no limit).
+    pub fn set_long_timeout(&mut self, t: Option<Duration>) {
+        self.long_timeout = t;
     }
 
     /// Waits for the engine to exit, at most `limit` (`None`: no limit); `Ok(None)` when it
@@ -762,11 +840,27 @@ impl Client {
     /// the wait for its answer is the timeout in force plus `extra` (`None` stays `None`), so
     /// the timeout remains the margin on top of the engine's own wait.
     pub fn send_waiting(&mut self, req: &Req, extra: Duration) -> Result<Response> {
-        let saved = self.timeout;
-        self.timeout = saved.map(|t| t.saturating_add(extra));
+        let t = self.timeout.map(|t| t.saturating_add(extra));
+        self.send_with_timeout(req, t)
+    }
+
+    /// [`Client::send`] waiting for this one answer at most `timeout` (`None`: no limit)
+    /// instead of the timeout in force, e.g. for a request known to take long.
+    pub fn send_with_timeout(&mut self, req: &Req, timeout: Option<Duration>) -> Result<Response> {
+        let saved = std::mem::replace(&mut self.timeout, timeout);
         let r = self.send(req);
         self.timeout = saved;
         r
+    }
+
+    /// [`Client::send`] for a long op: waits for the longer of [`Client::timeout`] and
+    /// [`Client::long_timeout`] (`None` is the longest).
+    pub(crate) fn send_long(&mut self, req: &Req) -> Result<Response> {
+        let t = match (self.timeout, self.long_timeout) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+        self.send_with_timeout(req, t)
     }
 
     /// Sends every request, then reads until each has its answer; results are in request order
@@ -876,12 +970,60 @@ impl Client {
 
     /// Stores `bytes` (exactly one MessagePack object) unchanged; returns the new version.
     pub fn set_raw(&mut self, key: &str, bytes: &[u8], ttl_ms: Option<u64>) -> Result<u64> {
+        self.set_raw_with(
+            key,
+            bytes,
+            SetOptions {
+                ttl_ms,
+                if_version: None,
+            },
+        )
+    }
+
+    /// `set` with [`SetOptions`] (time to live, compare-and-set); returns the new version.
+    pub fn set_with<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+        opts: SetOptions,
+    ) -> Result<u64> {
+        let raw = serialize(value)?;
+        self.set_raw_with(key, &raw, opts)
+    }
+
+    /// [`Client::set_with`] of `bytes` (exactly one MessagePack object, else
+    /// [`Error::Encode`] and nothing is sent), stored unchanged.
+    pub fn set_raw_with(&mut self, key: &str, bytes: &[u8], opts: SetOptions) -> Result<u64> {
         check_one_object(bytes)?;
-        let req = ttl_field(
-            Req::new("set").key(key).raw_field("value", bytes.to_vec()),
-            ttl_ms,
-        );
+        let req = Req::new("set")
+            .key(key)
+            .raw_field("value", bytes.to_vec())
+            .opt_uint("ttl_ms", opts.ttl_ms)
+            .opt_uint("if_version", opts.if_version);
         self.send(&req)?.field("version")
+    }
+
+    /// Compare-and-set: stores `value` only when the key's current version is `if_version`
+    /// (0: only while the key is absent or expired) and returns the new version. Otherwise
+    /// nothing is written and the error is a `conflict` carrying the key's current version
+    /// (0 when absent): `err.conflict()` / `err.into_conflict()` ([`Error::conflict`]). The
+    /// comparison and the write are one transaction under the shard's write lock, so no write
+    /// of any engine on the data dir comes between them. The key gets no expiry (use
+    /// [`Client::set_with`] for both).
+    pub fn set_if_version<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+        if_version: u64,
+    ) -> Result<u64> {
+        self.set_with(
+            key,
+            value,
+            SetOptions {
+                ttl_ms: None,
+                if_version: Some(if_version),
+            },
+        )
     }
 
     /// Fetches and deserializes a value; `None` when the key is absent.
@@ -899,7 +1041,22 @@ impl Client {
 
     /// Fetches a value's bytes and version.
     pub fn get_versioned(&mut self, key: &str) -> Result<Option<(Vec<u8>, u64)>> {
-        let r = self.send(&Req::new("get").key(key))?;
+        self.get_req(&Req::new("get").key(key))
+    }
+
+    /// Fetches and deserializes a value together with its version (the version to pass to
+    /// [`Client::set_if_version`] / [`Client::delete_if_version`]); `None` when the key is
+    /// absent.
+    pub fn get_with_version<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<(T, u64)>> {
+        match self.get_versioned(key)? {
+            Some((raw, v)) => Ok(Some((deserialize(&raw)?, v))),
+            None => Ok(None),
+        }
+    }
+
+    /// Sends a `get` and reads `found`, `value` (bytes as stored) and `version`.
+    pub(crate) fn get_req(&mut self, req: &Req) -> Result<Option<(Vec<u8>, u64)>> {
+        let r = self.send(req)?;
         if !r.field::<bool>("found")? {
             return Ok(None);
         }
@@ -909,8 +1066,20 @@ impl Client {
         Ok(Some((raw.to_vec(), r.field("version")?)))
     }
 
+    /// Removes the key (and its expiry); `true` when a live key was removed. With history kept
+    /// (`keep_versions`) the delete of a live key records a tombstone version.
     pub fn delete(&mut self, key: &str) -> Result<bool> {
         self.send(&Req::new("delete").key(key))?.field("deleted")
+    }
+
+    /// Conditional delete: removes the key only when its current version is `if_version`,
+    /// and returns whether a live key was removed. `if_version` 0 ("only while absent") holds
+    /// for an absent key and deletes nothing (`false`). When the condition fails nothing is
+    /// removed and the error is a `conflict` carrying the current version, as for
+    /// [`Client::set_if_version`].
+    pub fn delete_if_version(&mut self, key: &str, if_version: u64) -> Result<bool> {
+        let req = Req::new("delete").key(key).uint("if_version", if_version);
+        self.send(&req)?.field("deleted")
     }
 
     pub fn exists(&mut self, key: &str) -> Result<bool> {

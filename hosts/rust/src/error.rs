@@ -62,14 +62,46 @@ impl ErrorCode {
     }
 }
 
+/// An engine `conflict` as its own type ([`Error::conflict`], [`Error::into_conflict`]): a
+/// conditional `set`/`delete` (`if_version`) or a transaction check did not hold, and nothing
+/// was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Conflict {
+    /// The key's current version when the engine looked: 0 when it is absent (or expired).
+    /// Retry a compare-and-set against this version.
+    pub version: u64,
+    /// The key whose condition failed: the written key of a `set`/`delete`, the key of the
+    /// failed check of a transaction (the first failed check in shard order when several
+    /// fail). This engine always sends it; `None` only from an engine that does not.
+    pub key: Option<String>,
+    /// The engine's text, for people (do not parse it).
+    pub message: String,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conflict: {}", self.message)?;
+        if let Some(k) = &self.key {
+            write!(f, " (key {k:?})")?;
+        }
+        write!(f, " (current version {})", self.version)
+    }
+}
+
 /// Everything a client call can fail with.
 #[derive(Debug)]
 pub enum Error {
     /// The engine refused the request (`ok: false`). `version` and `key` are the extra fields
     /// of the error map, when the engine sends them: a `conflict` (contract v2 sections 4 and
-    /// 5) carries the key's current `version` (0 when absent) and, for a transaction, the `key`
-    /// whose check failed. Both are `None` for every other error (and when absent or of another
-    /// type). Match with `..`: more fields may be added.
+    /// 5: a failed `if_version` or transaction check) carries the key's current `version` (0
+    /// when absent) and the `key` (the written key, or the key whose transaction check failed).
+    /// Both are `None` for every other error. A `conflict` answer without a uint `version` is
+    /// not accepted: it becomes [`Error::Protocol`]. Match with `..`: more fields may be added.
+    ///
+    /// A conflict stays an `Engine` error with `code: ErrorCode::Conflict` (so matches written
+    /// for earlier versions keep working); [`Error::conflict`] and [`Error::into_conflict`] give
+    /// it as its own type, [`Conflict`].
     #[non_exhaustive]
     Engine {
         code: ErrorCode,
@@ -130,6 +162,61 @@ impl Error {
     /// `true` for an engine `conflict` (a failed `if_version` or transaction check).
     pub fn is_conflict(&self) -> bool {
         self.code() == Some(&ErrorCode::Conflict)
+    }
+
+    /// This error as a [`Conflict`] (a copy of its fields) when it is an engine `conflict`,
+    /// else `None`. (A conflict from the engine always has a `version`; one built by hand
+    /// without it reads as version 0.)
+    ///
+    /// ```no_run
+    /// # fn f(c: &mut litestash::Client) -> litestash::Result<()> {
+    /// if let Err(e) = c.set_if_version("n", &1, 0) {
+    ///     match e.conflict() {
+    ///         Some(conflict) => println!("n is already at version {}", conflict.version),
+    ///         None => return Err(e),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn conflict(&self) -> Option<Conflict> {
+        match self {
+            Error::Engine {
+                code: ErrorCode::Conflict,
+                message,
+                version,
+                key,
+            } => Some(Conflict {
+                version: version.unwrap_or(0),
+                key: key.clone(),
+                message: message.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// `Ok(conflict)` when this is an engine `conflict`, else the error itself, so a
+    /// compare-and-set loop can retry on a conflict and pass anything else on with `?`:
+    ///
+    /// ```no_run
+    /// # fn f(c: &mut litestash::Client) -> litestash::Result<()> {
+    /// loop {
+    ///     // Absent: version 0, which `if_version` reads as "only while still absent".
+    ///     let (n, version) = c.get_with_version::<u64>("counter")?.unwrap_or((0, 0));
+    ///     match c.set_if_version("counter", &(n + 1), version) {
+    ///         Ok(_) => break,
+    ///         Err(e) => {
+    ///             let conflict = e.into_conflict()?; // any other error: give up
+    ///             assert_ne!(conflict.version, version); // someone else wrote: read again
+    ///         }
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn into_conflict(self) -> std::result::Result<Conflict, Error> {
+        match self.conflict() {
+            Some(c) => Ok(c),
+            None => Err(self),
+        }
     }
 
     /// The `version` of the engine's error map (for `conflict`: the key's current version, 0

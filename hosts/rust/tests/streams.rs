@@ -982,6 +982,8 @@ fn conflict_errors_carry_version_and_key() {
                 ],
             ),
             error_answer(4, &[("code", s("bad_request")), ("message", s("no"))]),
+            // A conflict must carry the current version: without one it is a protocol error.
+            error_answer(5, &[("code", s("conflict")), ("message", s("m"))]),
         ],
     );
     let mut c =
@@ -989,6 +991,11 @@ fn conflict_errors_carry_version_and_key() {
     assert_eq!(c.hello().keep_versions, litestash::KEEP_ALL_VERSIONS);
     let e = c.set("k", &1).unwrap_err();
     assert!(e.is_conflict(), "{e:?}");
+    let cf = e.conflict().expect("a conflict");
+    assert_eq!(
+        (cf.version, cf.key.as_deref()),
+        (1_795_241_324_627_103, None)
+    );
     assert_eq!((e.version(), e.key()), (Some(1_795_241_324_627_103), None));
     match &e {
         Error::Engine {
@@ -1009,6 +1016,12 @@ fn conflict_errors_carry_version_and_key() {
     assert_eq!(
         (e.code(), e.version(), e.key()),
         (Some(&ErrorCode::BadRequest), None, None)
+    );
+    assert_eq!(e.conflict(), None);
+    let e = c.ping().unwrap_err();
+    assert!(
+        matches!(&e, Error::Protocol(m) if m.contains("conflict without")),
+        "{e:?}"
     );
     assert!(c.close().unwrap().success());
 }

@@ -8,27 +8,30 @@ defmodule LiteStash.Matrix do
     `LiteStash.set/4` (a real native write); otherwise the raw bytes go through `set_raw/4`.
     Then appends every stream of `streams.json` (entry by entry, natively or raw by the same
     rule, with the stream's `maxlen`/`max_age_ms` when not null, checking each answered entry
-    id) and commits its groups' offsets.
+    id) and commits its groups' offsets. Then runs the steps of `history.json`
+    (`LiteStash.Matrix.History`): writes with `if_version:`, deletes, transactions; the engine
+    is started with the file's `keep_versions:`, which the data dir records.
   * `verify DATA_DIR` — reads every key back and checks (a) the raw bytes equal `value_hex` and
     (b) the decoded value is strictly equal (`===`, so 1 and 1.0 differ) to the Elixir term the
     `json` description stands for. Then checks every stream as the vectors README says:
     `xstreams` (paged) lists exactly the file's names, `xinfo` (length, ids, retention, groups,
     first/last ts), `xrange` paged from the start (ids, exact bytes, decoded values, strictly
     increasing ts), `xget` of ids 1..last_id (trimmed ids absent, the rest identical to
-    `xrange`), `xoffset` of every group and of a group that never committed. Prints
-    `verify OK N keys` and `verify OK S streams M entries` (M = live entries), or every
-    mismatch.
+    `xrange`), `xoffset` of every group and of a group that never committed. Then checks
+    `history.json`: the recorded depth, every key's versions, `get` at each version, the
+    transactions' effects. Prints `verify OK N keys`, `verify OK S streams M entries`
+    (M = live entries) and `verify OK H histories T txns`, or every mismatch.
 
   Returns the exit status for the script.
   """
 
   alias LiteStash.Msgpack
-  alias LiteStash.Matrix.Vectors
+  alias LiteStash.Matrix.{History, Vectors}
 
   def main(argv) do
     case argv do
-      ["write", dir] -> run(dir, &write/2)
-      ["verify", dir] -> run(dir, &verify/2)
+      ["write", dir] -> run(dir, :write, &write/2)
+      ["verify", dir] -> run(dir, :verify, &verify/2)
       _ -> usage()
     end
   end
@@ -38,14 +41,17 @@ defmodule LiteStash.Matrix do
     64
   end
 
-  defp run(dir, fun) do
+  defp run(dir, mode, fun) do
     entries = Vectors.load!("dataset")["entries"]
     streams = Vectors.load!("streams")["streams"]
+    history = History.load!()
+    # The writer sets the history depth; the data dir records it for the reader.
+    depth = if mode == :write, do: [keep_versions: history["keep_versions"]], else: []
 
-    case LiteStash.start(data_dir: dir, name: nil, log_level: "warn") do
+    case LiteStash.start([data_dir: dir, name: nil, log_level: "warn"] ++ depth) do
       {:ok, pid} ->
         try do
-          fun.(pid, {entries, streams})
+          fun.(pid, {entries, streams, history})
         after
           LiteStash.stop(pid)
         end
@@ -56,11 +62,12 @@ defmodule LiteStash.Matrix do
     end
   end
 
-  defp write(pid, {entries, streams}) do
+  defp write(pid, {entries, streams, history}) do
     keys_status = write_keys(pid, entries)
     streams_status = write_streams(pid, streams)
+    history_status = History.write(pid, history)
     :ok = LiteStash.sync(pid)
-    max(keys_status, streams_status)
+    Enum.max([keys_status, streams_status, history_status])
   end
 
   # {:native, term} when this host's encoding of the description gives exactly `value_hex`,
@@ -154,10 +161,12 @@ defmodule LiteStash.Matrix do
     end
   end
 
-  defp verify(pid, {entries, streams}) do
+  defp verify(pid, {entries, streams, history}) do
     keys_status = verify_keys(pid, entries)
-    streams_status = verify_streams(pid, streams)
-    max(keys_status, streams_status)
+    streams_status = verify_streams(pid, streams, History.stream_names(history))
+    # The statuses stay in order so that the OK lines come out in order.
+    history_status = History.verify(pid, history)
+    Enum.max([keys_status, streams_status, history_status])
   end
 
   defp verify_keys(pid, entries) do
@@ -196,8 +205,9 @@ defmodule LiteStash.Matrix do
     end
   end
 
-  defp verify_streams(pid, streams) do
-    want_names = streams |> Enum.map(& &1["stream"]) |> Enum.sort()
+  # other_names: streams of history.json, which xstreams lists too
+  defp verify_streams(pid, streams, other_names) do
+    want_names = (Enum.map(streams, & &1["stream"]) ++ other_names) |> Enum.sort()
 
     names_failures =
       try do

@@ -34,13 +34,15 @@ defmodule LiteStash.DatasetTest do
     streams = Vectors.load!("streams")["streams"]
     live = streams |> Enum.map(& &1["length"]) |> Enum.sum()
     streams_line = "verify OK #{length(streams)} streams #{live} entries"
+    {h, t} = LiteStash.Matrix.History.counts(LiteStash.Matrix.History.load!())
 
     out = capture_io(fn -> assert LiteStash.Matrix.main(["write", dir]) == 0 end)
     assert out =~ ~r/^write OK #{n} keys/
     assert out =~ ~r/^write OK #{length(streams)} streams /m
+    assert out =~ ~r/^write OK \d+ history steps \(3 conflicts as expected\), #{t} txns/m
 
     assert capture_io(fn -> assert LiteStash.Matrix.main(["verify", dir]) == 0 end) ==
-             "verify OK #{n} keys\n#{streams_line}\n"
+             "verify OK #{n} keys\n#{streams_line}\nverify OK #{h} histories #{t} txns\n"
 
     # verify can fail: change one entry and expect a non-zero status naming the key
     {:ok, s} = LiteStash.start(data_dir: dir, name: nil, log_level: "error")
@@ -95,5 +97,43 @@ defmodule LiteStash.DatasetTest do
     end
 
     assert length(streams) >= 1
+  end
+
+  test "verify notices history changes: a version more, a failed txn's key, a stream entry" do
+    import ExUnit.CaptureIO
+
+    changes = [
+      {fn s -> {:ok, _} = LiteStash.set_versioned(s, "h:counter", -5) end, ~s(history "h:counter")},
+      {fn s -> :ok = LiteStash.set(s, "h:acct:new", "must not exist") end,
+       ~s(txn "stale-transfer")},
+      {fn s -> {:ok, _} = LiteStash.xadd(s, "h:events", 1) end, ~s(history stream "h:events")},
+      {fn s -> {:ok, true} = LiteStash.delete(s, "h:many") end, ~s(history "h:many")}
+    ]
+
+    for {change, complaint} <- changes do
+      dir = tmp_dir!("matrix-history")
+      capture_io(fn -> assert LiteStash.Matrix.main(["write", dir]) == 0 end)
+      {:ok, s} = LiteStash.start(data_dir: dir, name: nil, log_level: "error")
+      change.(s)
+      :ok = LiteStash.stop(s)
+
+      {out, err} =
+        with_io(:stderr, fn ->
+          capture_io(fn -> assert LiteStash.Matrix.main(["verify", dir]) == 1 end)
+        end)
+
+      refute out =~ "histories", "no histories OK line after a change (#{complaint})"
+      assert err =~ complaint
+    end
+  end
+
+  test "history.json: native encodings and descriptions agree" do
+    doc = LiteStash.Matrix.History.load!()
+
+    for k <- doc["keys"], v <- k["versions"], not v["deleted"] do
+      assert Msgpack.decode!(unhex(v["value_hex"])) === Vectors.expected(v["json"]), k["key"]
+    end
+
+    assert Enum.count(doc["steps"], &(&1["op"] == "txn")) >= 3
   end
 end

@@ -1,5 +1,5 @@
-"""The Python matrix host (write/verify), the data set it works on (dataset.json, streams.json),
-and the matrix driver on the python->python pair."""
+"""The Python matrix host (write/verify), the data set it works on (dataset.json, streams.json,
+history.json), and the matrix driver on the python->python pair."""
 import json
 import os
 import subprocess
@@ -9,12 +9,13 @@ import msgpack
 
 import litestash_matrix
 from conftest import HOST_DIR, MATRIX_DIR, VECTORS
-from litestash import LiteStash
+from litestash import LiteStash, shard_for
 from litestash.rawmp import is_single_object
 
 HOST = [sys.executable, os.path.join(HOST_DIR, "litestash_matrix.py")]
 DRIVER = os.path.join(MATRIX_DIR, "run_matrix.py")
 GEN_STREAMS = os.path.join(HOST_DIR, "gen_streams.py")
+GEN_HISTORY = os.path.join(VECTORS, "gen_history.py")
 
 
 def sh(args, **kw):
@@ -35,7 +36,14 @@ def test_write_then_verify(engine, data_dir):
     streams = load("streams.json")["streams"]
     assert v.stdout.splitlines() == [
         "verify OK %d keys" % n_keys,
-        "verify OK %d streams %d entries" % (len(streams), sum(s["length"] for s in streams))]
+        "verify OK %d streams %d entries" % (len(streams), sum(s["length"] for s in streams)),
+        history_line()]
+
+
+def history_line():
+    doc = load("history.json")
+    return "verify OK %d histories %d txns" % (
+        len(doc["keys"]), sum(1 for st in doc["steps"] if st["op"] == "txn"))
 
 
 def test_verify_catches_stream_changes(engine, data_dir):
@@ -159,5 +167,82 @@ def test_driver_requires_the_streams_line(engine, tmp_path):
             "--host", "keysonly=%s %s" % (sys.executable, fake)])
     assert p.returncode != 0
     want = "verify OK %d streams %d entries" % (len(streams), sum(s["length"] for s in streams))
-    assert "python -> keysonly FAIL (verify by keysonly did not print '%s')" % want in p.stdout
+    assert ("python -> keysonly FAIL (verify by keysonly did not print '%s' and '%s')"
+            % (want, history_line())) in p.stdout
     assert p.stdout.strip().splitlines()[-1] == "1 passed, 3 failed"
+
+
+def test_driver_requires_the_history_line(engine, tmp_path):
+    """A reader that prints the keys and streams lines but not the history line fails."""
+    n_keys = len(load("dataset.json")["entries"])
+    streams = load("streams.json")["streams"]
+    fake = tmp_path / "no_history.py"
+    fake.write_text("import sys\nif sys.argv[1] == 'verify':\n    print('verify OK %d keys')\n"
+                    "    print('verify OK %d streams %d entries')\n"
+                    % (n_keys, len(streams), sum(s["length"] for s in streams)))
+    p = sh([sys.executable, DRIVER, "--hosts", "python",
+            "--host", "nohist=%s %s" % (sys.executable, fake)])
+    assert p.returncode != 0
+    assert ("python -> nohist FAIL (verify by nohist did not print '%s')" % history_line()
+            in p.stdout)
+
+
+def test_history_vectors_are_self_consistent():
+    doc = load("history.json")
+    assert doc["format"] == "litestash-history/1" and doc["keep_versions"] == 10
+    with open(os.path.join(VECTORS, "history.msgpack"), "rb") as f:
+        assert msgpack.unpackb(f.read(), raw=False, strict_map_key=False) == doc
+    kinds, values = set(), []
+    for k in doc["keys"]:
+        assert k["live"] == bool(k["versions"] and not k["versions"][0]["deleted"])
+        assert len(k["versions"]) <= doc["keep_versions"] + 1
+        for w in k["versions"]:
+            if not w["deleted"]:
+                raw = bytes.fromhex(w["value_hex"])
+                assert is_single_object(raw)
+                assert litestash_matrix.matches(msgpack.unpackb(raw, raw=False), w["json"]) == []
+                kinds.add(w["kind"])
+    assert {"int", "str", "binary", "float32", "map"} <= kinds
+    assert any(w["deleted"] for k in doc["keys"] for w in k["versions"])           # tombstones
+    assert any(k["live"] and any(w["deleted"] for w in k["versions"]) for k in doc["keys"])
+    assert any(len(k["versions"]) == doc["keep_versions"] + 1 for k in doc["keys"])  # trimmed
+    assert any(not k["versions"] for k in doc["keys"])             # the failed txn's new key
+    txns = [st for st in doc["steps"] if st["op"] == "txn"]
+    assert [st["expect"] for st in txns].count("conflict") == 1
+    for st in txns:
+        assert len(st["shards"]) >= 3
+        assert len({shard_for(o["key"], 16) for o in st["ops"] if "key" in o} |
+                   {shard_for(c["key"], 16) for c in st["checks"]}) >= 3
+        assert any(o["op"] == "xadd" for o in st["ops"])
+    singles = [st for st in doc["steps"] if st["op"] != "txn"]
+    assert {st["if_version"] for st in singles} >= {None, "current", "absent", "stale"}
+    assert any(st["expect"] == "conflict" for st in singles)
+
+
+def test_history_vectors_are_fresh():
+    p = sh([sys.executable, GEN_HISTORY, "--check"])
+    assert p.returncode == 0, p.stderr
+
+
+def test_verify_catches_history_changes(engine, data_dir):
+    """An extra version, a lost tombstone, the failed txn's key present, a stream entry
+    appended: each is named."""
+    assert sh(HOST + ["write", data_dir]).returncode == 0
+    with LiteStash(data_dir=data_dir, engine=engine) as db:
+        db.set("h:counter", -5)            # same value, one version more
+        db.set("h:hold", 1)                # live again (was deleted by a txn)
+        db.set("h:acct:new", "must not exist")
+        db.xadd("h:events", "must not be appended")
+    v = sh(HOST + ["verify", data_dir])
+    assert v.returncode != 0
+    for needle in ("'h:counter'", "'h:hold'", "'h:acct:new'", "'stale-transfer'", "'h:events'"):
+        assert needle in v.stderr, needle
+    assert "histories" not in v.stdout
+
+
+def test_verify_checks_the_recorded_depth(engine, data_dir):
+    assert sh(HOST + ["write", data_dir]).returncode == 0
+    with LiteStash(data_dir=data_dir, engine=engine, keep_versions=3):
+        pass                                   # records depth 3 in the data dir
+    v = sh(HOST + ["verify", data_dir])
+    assert v.returncode != 0 and "keep_versions = 3" in v.stderr

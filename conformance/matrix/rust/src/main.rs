@@ -10,10 +10,16 @@
 //!                            value decoded both by the host's own decoder and through serde
 //!                            (`get::<Value>`) must equal the `json` description. Then check
 //!                            every stream (xstreams, xinfo, xrange, xget, xoffset: ids, ts,
-//!                            exact bytes, decoded values, retention, offsets; src/streams.rs)
+//!                            exact bytes, decoded values, retention, offsets; src/streams.rs).
+//!                            Then history.json (src/history.rs): the recorded depth, every
+//!                            key's versions, `get` at each version, the txns' effects
 //!
-//! Prints `write OK N keys ...` and `write OK S streams M entries appended ...`, or
-//! `verify OK N keys` and `verify OK S streams M entries` (M: live entries), and exits 0; or
+//! `write` starts the engine with history.json's `keep_versions` (the data dir records it)
+//! and, after the streams, runs history.json's steps (conditional sets/deletes, transactions).
+//!
+//! Prints `write OK N keys ...`, `write OK S streams M entries appended ...` and
+//! `write OK K history steps ...`, or `verify OK N keys`, `verify OK S streams M entries`
+//! (M: live entries) and `verify OK H histories T txns`, and exits 0; or
 //! lists every mismatch and exits 1 (2 for usage or setup errors). Engine: env
 //! LITESTASH_ENGINE, else litestash-engine on PATH.
 
@@ -21,6 +27,7 @@ use std::process::ExitCode;
 
 use litestash::msgpack::{self, hex, unhex, Value};
 use litestash::{Client, Options};
+use litestash_matrix::history::{self, History};
 use litestash_matrix::streams::{self, StreamVec};
 use litestash_matrix::vectors;
 
@@ -59,7 +66,7 @@ fn entries() -> Result<Vec<Entry>, String> {
         .collect()
 }
 
-fn write(c: &mut Client, entries: &[Entry], streams: &[StreamVec]) -> Vec<String> {
+fn write(c: &mut Client, entries: &[Entry], streams: &[StreamVec], h: &History) -> Vec<String> {
     let mut native = 0;
     let mut failures = Vec::new();
     for e in entries {
@@ -78,6 +85,8 @@ fn write(c: &mut Client, entries: &[Entry], streams: &[StreamVec]) -> Vec<String
     }
     let (written, stream_failures) = streams::write(c, streams);
     failures.extend(stream_failures);
+    let (conflicts, history_failures) = history::write(c, h);
+    failures.extend(history_failures);
     if let Err(err) = c.sync() {
         failures.push(format!("sync: {err}"));
     }
@@ -94,11 +103,16 @@ fn write(c: &mut Client, entries: &[Entry], streams: &[StreamVec]) -> Vec<String
             written.native,
             written.appended - written.native
         );
+        println!(
+            "write OK {} history steps ({conflicts} conflicts as expected), {} txns",
+            h.steps.len(),
+            h.txns()
+        );
     }
     failures
 }
 
-fn verify(c: &mut Client, entries: &[Entry], streams: &[StreamVec]) -> Vec<String> {
+fn verify(c: &mut Client, entries: &[Entry], streams: &[StreamVec], h: &History) -> Vec<String> {
     let mut failures = Vec::new();
     for e in entries {
         match c.get_raw(&e.key) {
@@ -126,7 +140,8 @@ fn verify(c: &mut Client, entries: &[Entry], streams: &[StreamVec]) -> Vec<Strin
             Err(err) => failures.push(format!("{:?}: {err}", e.key)),
         }
     }
-    failures.extend(streams::verify(c, streams));
+    failures.extend(streams::verify(c, streams, &h.stream_names()));
+    failures.extend(history::verify(c, h));
     if failures.is_empty() {
         println!("verify OK {} keys", entries.len());
         println!(
@@ -134,6 +149,7 @@ fn verify(c: &mut Client, entries: &[Entry], streams: &[StreamVec]) -> Vec<Strin
             streams.len(),
             streams.iter().map(|s| s.length).sum::<u64>()
         );
+        println!("verify OK {} histories {} txns", h.histories(), h.txns());
     }
     failures
 }
@@ -147,8 +163,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let loaded = entries().and_then(|e| Ok((e, streams::load()?)));
-    let (entries, streams) = match loaded {
+    let loaded = entries().and_then(|e| Ok((e, streams::load()?, history::load()?)));
+    let (entries, streams, hist) = match loaded {
         Ok(e) => e,
         Err(m) => {
             eprintln!("rust matrix: {m}");
@@ -156,6 +172,10 @@ fn main() -> ExitCode {
         }
     };
     let mut opts = Options::new(&dir);
+    if mode == "write" {
+        // The writer sets the history depth; the data dir records it for the reader.
+        opts = opts.keep_versions(hist.keep_versions);
+    }
     opts.log_level = Some("warn".into());
     let mut c = match Client::start(&opts) {
         Ok(c) => c,
@@ -165,9 +185,9 @@ fn main() -> ExitCode {
         }
     };
     let failures = if mode == "write" {
-        write(&mut c, &entries, &streams)
+        write(&mut c, &entries, &streams, &hist)
     } else {
-        verify(&mut c, &entries, &streams)
+        verify(&mut c, &entries, &streams, &hist)
     };
     match c.close() {
         Ok(s) if s.success() => {}

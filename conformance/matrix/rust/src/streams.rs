@@ -185,9 +185,11 @@ pub fn write(c: &mut Client, streams: &[StreamVec]) -> (Written, Vec<String>) {
 
 /// Checks every stream as the vectors README's "verify" says; returns the problems, each
 /// naming its stream.
-pub fn verify(c: &mut Client, streams: &[StreamVec]) -> Vec<String> {
+/// `other_names`: streams of other files (history.json's) that `xstreams` lists too.
+pub fn verify(c: &mut Client, streams: &[StreamVec], other_names: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
     let mut want: Vec<&str> = streams.iter().map(|s| s.stream.as_str()).collect();
+    want.extend(other_names.iter().map(String::as_str));
     want.sort(); // str order is UTF-8 byte order, the engine's
     match c
         .xstreams_iter(None, Some(2))

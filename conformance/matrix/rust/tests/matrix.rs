@@ -1,12 +1,12 @@
-//! The matrix binary (src/main.rs): write then verify on one data dir (keys and streams), and
-//! verify must fail once a stored value, a stream entry, a stream's retention or a committed
-//! offset is changed; the data set's native encoding.
+//! The matrix binary (src/main.rs): write then verify on one data dir (keys, streams, history
+//! and transactions), and verify must fail once a stored value, a stream entry, a stream's
+//! retention, a committed offset or a key's history is changed; the data set's native encoding.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use litestash::{Client, Options, Retention, Value};
-use litestash_matrix::{streams, vectors};
+use litestash_matrix::{history, streams, vectors};
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -75,13 +75,17 @@ fn write_then_verify_then_detect_corruption() {
         .len();
     let st = streams::load().unwrap();
     let live: u64 = st.iter().map(|s| s.length).sum();
+    let h = history::load().unwrap();
     assert_eq!(
         out,
         format!(
-            "verify OK {n_keys} keys\nverify OK {} streams {live} entries\n",
-            st.len()
+            "verify OK {n_keys} keys\nverify OK {} streams {live} entries\n\
+             verify OK {} histories {} txns\n",
+            st.len(),
+            h.histories(),
+            h.txns()
         ),
-        "exactly the two lines the driver expects"
+        "exactly the three lines the driver expects"
     );
 
     {
@@ -132,6 +136,85 @@ fn verify_detects_changed_streams() {
         assert_eq!(rc, 1, "{stream}: {out}{err}");
         assert!(err.contains(stream), "{stream}: {err}");
         assert!(!out.contains("verify OK"), "{out}");
+    }
+}
+
+/// Changes the stored history one way at a time: verify must fail and name the key, stream or
+/// transaction.
+#[test]
+fn verify_detects_changed_history() {
+    let tmp = TempDir::new("matrix-history");
+    let dir = tmp.path().join("data");
+    let (rc, out, err) = matrix("write", &dir);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(
+        out.contains("\nwrite OK 39 history steps (3 conflicts as expected), 4 txns\n"),
+        "{out}"
+    );
+    let changes: [(&str, fn(&mut Client)); 4] = [
+        ("history \"h:counter\"", |c| {
+            c.set("h:counter", &-5).unwrap(); // same value, one version more
+        }),
+        ("txn \"stale-transfer\"", |c| {
+            c.set("h:acct:new", "must not exist").unwrap();
+        }),
+        ("history stream \"h:events\"", |c| {
+            c.xadd_raw("h:events", &[0x01], Retention::NONE).unwrap();
+        }),
+        ("history \"h:gone\"", |c| {
+            c.delete("h:gone").unwrap();
+        }),
+    ];
+    for (complaint, change) in changes {
+        {
+            let mut o = Options::new(&dir).engine(engine());
+            o.stderr_file = Some(tmp.path().join("engine.log"));
+            let mut c = Client::start(&o).unwrap();
+            change(&mut c);
+        }
+        let (rc, out, err) = matrix("verify", &dir);
+        assert_eq!(rc, 1, "{complaint}: {out}{err}");
+        assert!(err.contains(complaint), "{complaint}: {err}");
+        assert!(!out.contains("histories"), "{out}");
+    }
+}
+
+/// history.json: values decode to their descriptions; each txn spans >= 3 shards.
+#[test]
+fn history_vectors_are_consistent() {
+    let h = history::load().unwrap();
+    assert_eq!(h.keep_versions, 10);
+    assert!(h.txns() >= 3 && h.histories() >= 5);
+    for k in &h.keys {
+        for v in k.versions.iter().flatten() {
+            assert_eq!(
+                litestash::msgpack::decode(&v.bytes).unwrap(),
+                v.expected,
+                "{}",
+                k.key
+            );
+        }
+    }
+    for st in &h.steps {
+        if let history::Step::Txn {
+            name, checks, ops, ..
+        } = st
+        {
+            let mut shards: Vec<u64> = checks
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .chain(ops.iter().filter_map(|o| match o {
+                    history::Op::Set { key, .. } | history::Op::Delete { key, .. } => {
+                        Some(key.as_str())
+                    }
+                    history::Op::Xadd { .. } => None,
+                }))
+                .map(|k| litestash::blake2b::shard_of(k.as_bytes(), 16))
+                .collect();
+            shards.sort();
+            shards.dedup();
+            assert!(shards.len() >= 3, "{name}: {shards:?}");
+        }
     }
 }
 
