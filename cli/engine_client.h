@@ -64,6 +64,7 @@ class EngineClient {
   // Makes the current (or next) Receive() return kShuttingDown; async-signal-safe.
   static void Interrupt() { interrupted_.store(true); }
   static void ClearInterrupt() { interrupted_.store(false); }
+  static bool Interrupted() { return interrupted_.load(); }
 
  private:
   EngineClient() = default;

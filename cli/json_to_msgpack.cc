@@ -7,6 +7,7 @@
 #include <msgpack.hpp>
 #include <string>
 
+#include "cli/request.h"
 #include "cli/value_text.h"
 
 namespace litestash::cli {
@@ -238,7 +239,7 @@ class JsonReader {
     }
     double d = std::strtod(std::string(text).c_str(), nullptr);
     if (!std::isfinite(d)) return Error("number out of range");
-    pk.pack_double(d);
+    sink->out += PackFloat64(d);
     return Status::Ok();
   }
 

@@ -148,6 +148,7 @@ int RunRepl(EngineClient& client) {
     char* raw = readline(shell.in_txn() ? "txn> " : "litestash> ");
     if (raw == nullptr) {
       std::cout << "\n";
+      if (EngineClient::Interrupted()) continue;  // Ctrl-C drops the line being typed
       break;
     }
     std::string line(raw);

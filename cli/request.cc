@@ -1,6 +1,7 @@
 // Request encoding and Answer reading; see request.h.
 #include "cli/request.h"
 
+#include <cstring>
 #include <msgpack.hpp>
 
 #include "protocol/frame_encoder.h"
@@ -29,6 +30,20 @@ std::string PackStr(std::string_view str) {
 }
 
 std::string PackBool(bool b) { return b ? "\xc3" : "\xc2"; }
+
+std::string PackFloat32(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  return {'\xca', char(bits >> 24), char(bits >> 16), char(bits >> 8), char(bits)};
+}
+
+std::string PackFloat64(double d) {
+  uint64_t bits;
+  std::memcpy(&bits, &d, 8);
+  std::string out = "\xcb";
+  for (int shift = 56; shift >= 0; shift -= 8) out += char(bits >> shift);
+  return out;
+}
 
 std::string PackArray(const std::vector<std::string>& items) {
   Sink s;

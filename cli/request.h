@@ -21,6 +21,10 @@ namespace litestash::cli {
 std::string PackUint(uint64_t v);
 std::string PackStr(std::string_view s);
 std::string PackBool(bool b);
+// Always float32 (ca) / float64 (cb): msgpack-cxx's pack_float/pack_double write an integral
+// value as an int, which would lose the type the user asked for.
+std::string PackFloat32(float f);
+std::string PackFloat64(double d);
 std::string PackArray(const std::vector<std::string>& packed_items);
 
 struct Request {

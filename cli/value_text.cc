@@ -5,6 +5,7 @@
 #include <cmath>
 #include <msgpack.hpp>
 
+#include "cli/request.h"
 #include "common/utf8.h"
 #include "protocol/msgpack_cursor.h"
 
@@ -46,12 +47,12 @@ Result<std::string> ParseFloat32(std::string_view body) {
       body.remove_prefix(comma + 1);
     }
     pk.pack_array(items.size());
-    for (float f : items) pk.pack_float(f);
+    for (float f : items) sink.out += PackFloat32(f);
     return std::move(sink.out);
   }
   auto n = ParseNumber(body);
   if (!n.ok()) return n.status();
-  pk.pack_float(static_cast<float>(*n));
+  sink.out += PackFloat32(static_cast<float>(*n));
   return std::move(sink.out);
 }
 
@@ -233,7 +234,7 @@ Result<std::string> ParseValue(std::string_view text, bool bare_words) {
   if (StartsWith(text, "f64:")) {
     auto n = ParseNumber(text.substr(4));
     if (!n.ok()) return n.status();
-    pk.pack_double(*n);
+    sink.out += PackFloat64(*n);
     return std::move(sink.out);
   }
   if (StartsWith(text, "str:")) {
