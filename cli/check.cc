@@ -29,7 +29,10 @@ std::string ShardPath(const std::string& dir, uint32_t i) {
 }
 
 bool Open(const std::string& path, Db* db, std::string* error) {
-  std::string uri = "file:" + path + "?mode=ro";
+  // A file without a -wal was closed cleanly and no engine has it open: read it as immutable,
+  // so the check leaves no -wal/-shm behind. Otherwise read it as one more reader.
+  bool wal = std::filesystem::exists(path + "-wal");
+  std::string uri = "file:" + path + (wal ? "?mode=ro" : "?mode=ro&immutable=1");
   int rc = sqlite3_open_v2(uri.c_str(), &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
   if (rc != SQLITE_OK) {
     *error = db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc);

@@ -1,5 +1,6 @@
 // CheckDataDir(): `litestash-cli check`, an offline look at a data dir with SQLite itself (no
-// engine is started; running engines may keep serving, the files are opened read-only).
+// engine is started; running engines may keep serving, the files are opened read-only; a file
+// with no -wal beside it is opened as immutable so the check creates no -wal/-shm files).
 //
 // For every shard file shard-NN.db, NN = 0 .. shard count - 1 (the count is --shards, else
 // shard-00.db's meta.shard_count), it reports a problem when:

@@ -316,8 +316,10 @@ int ImportData(EngineClient& c, const std::string& file, uint32_t batch) {
   }
   if (int rc = flush_mset(); rc != kExitOk) return rc;
   if (int rc = drain(0); rc != kExitOk) return rc;
-  progress.Finish();
-  std::cerr << "imported " << records->size() << " keys\n";
+  if (progress.enabled()) {
+    progress.Finish();
+    std::cerr << "imported " << records->size() << " keys\n";
+  }
   return kExitOk;
 }
 

@@ -80,7 +80,7 @@ class Shell {
 
  private:
   int Usage(const Status& st) {
-    std::cout << "(error) usage: " << st.message() << "\n";
+    std::cout << "(error) " << st.message() << "\n";
     return kExitUsage;
   }
 
