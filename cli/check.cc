@@ -60,16 +60,18 @@ bool Query(sqlite3* db, const std::string& sql, const std::function<void(sqlite3
 std::optional<int64_t> Meta(sqlite3* db, const char* name) {
   std::optional<int64_t> v;
   std::string err;
-  Query(db, std::string("SELECT value FROM meta WHERE name = '") + name + "'",
-        [&](sqlite3_stmt* st) { v = sqlite3_column_int64(st, 0); }, &err);
+  Query(
+      db, std::string("SELECT value FROM meta WHERE name = '") + name + "'",
+      [&](sqlite3_stmt* st) { v = sqlite3_column_int64(st, 0); }, &err);
   return v;
 }
 
 bool HasTable(sqlite3* db, const char* table) {
   bool found = false;
   std::string err;
-  Query(db, std::string("SELECT 1 FROM sqlite_master WHERE type='table' AND name='") + table + "'",
-        [&](sqlite3_stmt*) { found = true; }, &err);
+  Query(
+      db, std::string("SELECT 1 FROM sqlite_master WHERE type='table' AND name='") + table + "'",
+      [&](sqlite3_stmt*) { found = true; }, &err);
   return found;
 }
 
@@ -126,8 +128,9 @@ int CheckDataDir(const std::string& data_dir, std::optional<uint32_t> shards, st
       continue;
     }
     std::vector<std::string> integrity;
-    if (!Query(db.db, "PRAGMA integrity_check",
-               [&](sqlite3_stmt* st) { integrity.push_back(Text(st, 0)); }, &err)) {
+    if (!Query(
+            db.db, "PRAGMA integrity_check",
+            [&](sqlite3_stmt* st) { integrity.push_back(Text(st, 0)); }, &err)) {
       problem(file, "integrity_check failed: " + err);
       continue;
     }
@@ -154,8 +157,8 @@ int CheckDataDir(const std::string& data_dir, std::optional<uint32_t> shards, st
       problem(file, "unknown layout_version " +
                         (file_layout ? std::to_string(*file_layout) : "(missing)"));
     } else if (layout && *layout != *file_layout) {
-      problem(file, "layout_version " + std::to_string(*file_layout) + " while other files are at " +
-                        std::to_string(*layout));
+      problem(file, "layout_version " + std::to_string(*file_layout) +
+                        " while other files are at " + std::to_string(*layout));
     }
     if (file_layout && !layout) layout = file_layout;
 
@@ -172,27 +175,33 @@ int CheckDataDir(const std::string& data_dir, std::optional<uint32_t> shards, st
         problem(file, what + " " + name + " belongs in shard " + std::to_string(want));
       }
     };
-    bool ok = Query(db.db, "SELECT key, key_hash FROM stash", [&](sqlite3_stmt* st) {
-      ++keys;
-      route("key", Text(st, 0), sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1));
-    }, &err);
+    bool ok = Query(
+        db.db, "SELECT key, key_hash FROM stash",
+        [&](sqlite3_stmt* st) {
+          ++keys;
+          route("key", Text(st, 0), sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1));
+        },
+        &err);
     if (ok && HasTable(db.db, "history")) {
-      ok = Query(db.db, "SELECT DISTINCT key, key_hash FROM history", [&](sqlite3_stmt* st) {
-        route("history of key", Text(st, 0), sqlite3_column_blob(st, 1),
-              sqlite3_column_bytes(st, 1));
-      }, &err);
+      ok = Query(
+          db.db, "SELECT DISTINCT key, key_hash FROM history",
+          [&](sqlite3_stmt* st) {
+            route("history of key", Text(st, 0), sqlite3_column_blob(st, 1),
+                  sqlite3_column_bytes(st, 1));
+          },
+          &err);
     }
     if (ok && HasTable(db.db, "streams")) {
-      ok = Query(db.db, "SELECT name FROM streams", [&](sqlite3_stmt* st) {
-        route("stream", Text(st, 0), nullptr, 0);
-      }, &err);
+      ok = Query(
+          db.db, "SELECT name FROM streams",
+          [&](sqlite3_stmt* st) { route("stream", Text(st, 0), nullptr, 0); }, &err);
     }
     if (!ok) problem(file, "reading rows: " + err);
     total_keys += keys;
     progress.Add(1);
     progress.Finish();
-    out << file << ": layout " << (file_layout ? std::to_string(*file_layout) : "?") << ", "
-        << keys << " rows checked\n";
+    out << file << ": layout " << (file_layout ? std::to_string(*file_layout) : "?") << ", " << keys
+        << " rows checked\n";
   }
   progress.Finish();
   out << "check: " << count << " shard files, " << total_keys << " keys, " << problems

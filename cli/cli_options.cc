@@ -9,11 +9,19 @@ namespace litestash::cli {
 namespace {
 
 // Engine flags that take a value; forwarded as `--flag value`.
-constexpr const char* kValueFlags[] = {
-    "--shards",        "--sync",           "--keep-versions",      "--log-level",
-    "--max-frame-bytes", "--max-key-bytes", "--max-value-bytes",  "--max-inflight",
-    "--max-inflight-bytes", "--cache-mib",   "--read-cache-mib",     "--busy-poll-us",
-    "--max-waiting-reads"};
+constexpr const char* kValueFlags[] = {"--shards",
+                                       "--sync",
+                                       "--keep-versions",
+                                       "--log-level",
+                                       "--max-frame-bytes",
+                                       "--max-key-bytes",
+                                       "--max-value-bytes",
+                                       "--max-inflight",
+                                       "--max-inflight-bytes",
+                                       "--cache-mib",
+                                       "--read-cache-mib",
+                                       "--busy-poll-us",
+                                       "--max-waiting-reads"};
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), ::tolower);
@@ -69,8 +77,9 @@ Result<CliOptions> ParseCommandLine(const std::vector<std::string>& args, bool s
   CLI::App app{"litestash-cli: a shell and script tool for litestash-engine", "litestash-cli"};
   app.prefix_command();
   app.set_version_flag("--version", std::string("litestash-cli 0.1.0"));
-  app.add_option("--engine", o.engine, "the engine binary (else $LITESTASH_ENGINE, else "
-                                       "litestash-engine beside this binary, else on PATH)");
+  app.add_option("--engine", o.engine,
+                 "the engine binary (else $LITESTASH_ENGINE, else "
+                 "litestash-engine beside this binary, else on PATH)");
   std::string data_dir;
   app.add_option("--data-dir", data_dir, "the data dir (default ./data)");
   bool memory = false;

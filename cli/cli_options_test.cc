@@ -66,11 +66,18 @@ TEST_CASE("admin commands") {
 }
 
 TEST_CASE("usage errors") {
-  for (std::vector<std::string> bad :
-       {std::vector<std::string>{"--shards"}, {"--bogus", "get", "k"}, {"get"},
-        {"set", "k"}, {"export", "--format", "xml"}, {"export", "a", "b"},
-        {"import", "--batch", "0"}, {"check", "extra"}, {"repl", "x"}, {"txn"}, {"frobnicate"},
-        {"--shards", "many", "count"}}) {
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--shards"},
+                                       {"--bogus", "get", "k"},
+                                       {"get"},
+                                       {"set", "k"},
+                                       {"export", "--format", "xml"},
+                                       {"export", "a", "b"},
+                                       {"import", "--batch", "0"},
+                                       {"check", "extra"},
+                                       {"repl", "x"},
+                                       {"txn"},
+                                       {"frobnicate"},
+                                       {"--shards", "many", "count"}}) {
     INFO(Joined(bad));
     CHECK_FALSE(ParseCommandLine(bad, true).ok());
   }

@@ -100,8 +100,7 @@ TEST_CASE("a quoted keyword is a key, not a keyword") {
 }
 
 TEST_CASE("TXN collects sets, deletes and appends into one txn") {
-  std::vector<Command> commands{Parse("SET a 1 IFVERSION 5"), Parse("DEL b"),
-                                Parse("ADD x TO s")};
+  std::vector<Command> commands{Parse("SET a 1 IFVERSION 5"), Parse("DEL b"), Parse("ADD x TO s")};
   auto txn = BuildTxn(commands);
   REQUIRE(txn.ok());
   Command c;

@@ -55,16 +55,15 @@ std::string MapOf(const std::vector<std::pair<std::string, std::string>>& fields
 }
 
 std::string JsonLine(const KeyRecord& r) {
-  std::string out = "{\"key\": " + JsonQuote(r.key) +
-                    ", \"value\": " + FormatValue(r.value, ValueStyle::kJson);
+  std::string out =
+      "{\"key\": " + JsonQuote(r.key) + ", \"value\": " + FormatValue(r.value, ValueStyle::kJson);
   if (!IsExactJson(r.value)) out += ", \"mp\": \"" + HexEncode(r.value) + "\"";
   if (r.expires_at_ms) out += ", \"expires_at_ms\": " + std::to_string(*r.expires_at_ms);
   return out + "}\n";
 }
 
 std::string RawRecord(const KeyRecord& r) {
-  std::vector<std::pair<std::string, std::string>> f{{"key", PackStr(r.key)},
-                                                     {"value", r.value}};
+  std::vector<std::pair<std::string, std::string>> f{{"key", PackStr(r.key)}, {"value", r.value}};
   if (r.expires_at_ms) f.emplace_back("expires_at_ms", PackUint(*r.expires_at_ms));
   if (!r.history.empty()) {
     std::vector<std::string> items;
@@ -114,9 +113,10 @@ Result<std::vector<KeyRecord>> FetchPage(EngineClient& c, const std::vector<std:
       // Newest first, the current version first: the rest is history, sent oldest first.
       for (size_t j = vs.size(); j-- > 1;) {
         bool d = j < del.size() && BoolOf(del[j]).value_or(false);
-        uint64_t id = d ? 0
-                        : c.Send(Request("get").Str("key", keys[i]).Uint(
-                              "version", UintOf(vs[j]).value_or(0)));
+        uint64_t id =
+            d ? 0
+              : c.Send(
+                    Request("get").Str("key", keys[i]).Uint("version", UintOf(vs[j]).value_or(0)));
         gets.emplace_back(d, id);
       }
     }
@@ -169,7 +169,8 @@ Result<std::vector<KeyRecord>> ParseInput(const std::string& data) {
         if (!r.key.empty() || !r.value.empty()) return Status::InvalidArgument("no raw header");
         continue;
       }
-      if (r.key.empty() || r.value.empty()) return Status::InvalidArgument("a raw record lacks key/value");
+      if (r.key.empty() || r.value.empty())
+        return Status::InvalidArgument("a raw record lacks key/value");
       out.push_back(std::move(r));
     }
     if (off != data.size()) return Status::InvalidArgument("raw export is truncated");
@@ -198,7 +199,8 @@ Result<std::vector<KeyRecord>> ParseInput(const std::string& data) {
     }
     if (mp) {
       auto bytes = HexDecode(*mp);
-      if (!bytes.ok()) return Status::InvalidArgument("line " + std::to_string(line_no) + ": bad mp");
+      if (!bytes.ok())
+        return Status::InvalidArgument("line " + std::to_string(line_no) + ": bad mp");
       r.value = *bytes;
     }
     if (r.key.empty() || r.value.empty()) {

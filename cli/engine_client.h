@@ -76,9 +76,9 @@ class EngineClient {
   int to_engine_ = -1;
   int from_engine_ = -1;
   uint64_t next_id_ = 1;
-  std::string out_;       // frames not yet written
+  std::string out_;  // frames not yet written
   size_t out_off_ = 0;
-  std::string in_;        // bytes read, not yet split into frames
+  std::string in_;  // bytes read, not yet split into frames
   std::map<uint64_t, Answer> ready_;
   std::set<uint64_t> abandoned_;
   Answer hello_;

@@ -37,8 +37,8 @@ class JsonReader {
     return Status::InvalidArgument("JSON: " + what + " at offset " + std::to_string(pos_));
   }
   void SkipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
-                                s_[pos_] == '\r')) {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -89,8 +89,14 @@ class JsonReader {
         if (Status st = Value(&body, depth + 1); !st.ok()) return st;
         ++n;
         SkipSpace();
-        if (pos_ < s_.size() && s_[pos_] == ',') { ++pos_; continue; }
-        if (pos_ < s_.size() && s_[pos_] == '}') { ++pos_; break; }
+        if (pos_ < s_.size() && s_[pos_] == ',') {
+          ++pos_;
+          continue;
+        }
+        if (pos_ < s_.size() && s_[pos_] == '}') {
+          ++pos_;
+          break;
+        }
         return Error("expected ',' or '}'");
       }
     }
@@ -111,8 +117,14 @@ class JsonReader {
         if (Status st = Value(&body, depth + 1); !st.ok()) return st;
         ++n;
         SkipSpace();
-        if (pos_ < s_.size() && s_[pos_] == ',') { ++pos_; continue; }
-        if (pos_ < s_.size() && s_[pos_] == ']') { ++pos_; break; }
+        if (pos_ < s_.size() && s_[pos_] == ',') {
+          ++pos_;
+          continue;
+        }
+        if (pos_ < s_.size() && s_[pos_] == ']') {
+          ++pos_;
+          break;
+        }
         return Error("expected ',' or ']'");
       }
     }
@@ -167,14 +179,30 @@ class JsonReader {
       if (pos_ >= s_.size()) break;
       char e = s_[pos_++];
       switch (e) {
-        case '"': *out += '"'; break;
-        case '\\': *out += '\\'; break;
-        case '/': *out += '/'; break;
-        case 'b': *out += '\b'; break;
-        case 'f': *out += '\f'; break;
-        case 'n': *out += '\n'; break;
-        case 'r': *out += '\r'; break;
-        case 't': *out += '\t'; break;
+        case '"':
+          *out += '"';
+          break;
+        case '\\':
+          *out += '\\';
+          break;
+        case '/':
+          *out += '/';
+          break;
+        case 'b':
+          *out += '\b';
+          break;
+        case 'f':
+          *out += '\f';
+          break;
+        case 'n':
+          *out += '\n';
+          break;
+        case 'r':
+          *out += '\r';
+          break;
+        case 't':
+          *out += '\t';
+          break;
         case 'u': {
           uint32_t cp;
           if (!Hex4(&cp)) return Error("bad \\u escape");
@@ -249,8 +277,6 @@ class JsonReader {
 
 }  // namespace
 
-Result<std::string> JsonToMsgpack(std::string_view json) {
-  return JsonReader(json).ReadDocument();
-}
+Result<std::string> JsonToMsgpack(std::string_view json) { return JsonReader(json).ReadDocument(); }
 
 }  // namespace litestash::cli

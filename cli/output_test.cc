@@ -48,7 +48,9 @@ TEST_CASE("xget prints the requested ids beside the values") {
 
 TEST_CASE("values keep their exact type in answers") {
   // {"id": 1, "ok": true, "found": true, "value": float32 1.5}
-  const char kBody[] = "\x84\xa2id\x01\xa2ok\xc3\xa5" "found\xc3\xa5value\xca\x3f\xc0\x00\x00";
+  const char kBody[] =
+      "\x84\xa2id\x01\xa2ok\xc3\xa5"
+      "found\xc3\xa5value\xca\x3f\xc0\x00\x00";
   std::string body(kBody, sizeof kBody - 1);
   auto a = Answer::Parse(body);
   REQUIRE(a.ok());

@@ -30,8 +30,7 @@ std::string Progress::Render(uint64_t done, uint64_t total, double seconds,
       line += buf;
     }
   } else {
-    std::snprintf(buf, sizeof buf, "%llu %s  %.0f/s", (unsigned long long)done, unit.c_str(),
-                  rate);
+    std::snprintf(buf, sizeof buf, "%llu %s  %.0f/s", (unsigned long long)done, unit.c_str(), rate);
     line = buf;
   }
   return line;

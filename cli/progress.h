@@ -21,8 +21,7 @@ class Progress {
   bool enabled() const { return enabled_; }
 
   // The line drawn for `done` of `total` after `seconds` (exposed for tests).
-  static std::string Render(uint64_t done, uint64_t total, double seconds,
-                            const std::string& unit);
+  static std::string Render(uint64_t done, uint64_t total, double seconds, const std::string& unit);
 
  private:
   void Draw(bool force);

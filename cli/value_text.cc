@@ -120,25 +120,36 @@ class Printer {
   void Scalar(const MsgScalar& v, std::string* out) {
     bool display = style_ == ValueStyle::kDisplay;
     switch (v.kind) {
-      case MsgKind::kNil: *out += "null"; break;
-      case MsgKind::kBool: *out += v.b ? "true" : "false"; break;
-      case MsgKind::kUint: *out += std::to_string(v.u); break;
-      case MsgKind::kInt: *out += std::to_string(v.i); break;
+      case MsgKind::kNil:
+        *out += "null";
+        break;
+      case MsgKind::kBool:
+        *out += v.b ? "true" : "false";
+        break;
+      case MsgKind::kUint:
+        *out += std::to_string(v.u);
+        break;
+      case MsgKind::kInt:
+        *out += std::to_string(v.i);
+        break;
       case MsgKind::kFloat32:
       case MsgKind::kFloat64: {
         bool f32 = v.kind == MsgKind::kFloat32;
         std::string num = f32 ? ShortestFloat(static_cast<float>(v.f)) : ShortestFloat(v.f);
         if (!std::isfinite(v.f)) {
-          *out += display ? (f32 ? "(float32) " : "(float64) ") + num
-                          : "{\"$float\": \"" + num + "\"}";
+          *out +=
+              display ? (f32 ? "(float32) " : "(float64) ") + num : "{\"$float\": \"" + num + "\"}";
         } else {
           *out += display && f32 ? "(float32) " + num : num;
         }
         break;
       }
-      case MsgKind::kStr: *out += JsonQuote(v.bytes); break;
+      case MsgKind::kStr:
+        *out += JsonQuote(v.bytes);
+        break;
       case MsgKind::kBin:
-        *out += display ? "(bin) " + HexEncode(v.bytes) : "{\"$bin\": \"" + HexEncode(v.bytes) + "\"}";
+        *out +=
+            display ? "(bin) " + HexEncode(v.bytes) : "{\"$bin\": \"" + HexEncode(v.bytes) + "\"}";
         break;
       case MsgKind::kExt: {
         int type = static_cast<int8_t>(v.bytes.empty() ? 0 : v.bytes[0]);
@@ -147,7 +158,9 @@ class Printer {
                         : "{\"$ext\": [" + std::to_string(type) + ", \"" + data + "\"]}";
         break;
       }
-      default: *out += "null"; break;
+      default:
+        *out += "null";
+        break;
     }
   }
 
@@ -202,11 +215,21 @@ std::string JsonQuote(std::string_view s) {
   bool utf8 = IsValidUtf8(s);
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || (!utf8 && c >= 0x80)) {
           char buf[8];
@@ -224,8 +247,8 @@ Result<std::string> ParseValue(std::string_view text, bool bare_words) {
   Sink sink;
   msgpack::packer<Sink> pk(sink);
   if (StartsWith(text, "bin:") || StartsWith(text, "b64:")) {
-    auto bytes = text[0] == 'b' && text[1] == 'i' ? HexDecode(text.substr(4))
-                                                  : Base64Decode(text.substr(4));
+    auto bytes =
+        text[0] == 'b' && text[1] == 'i' ? HexDecode(text.substr(4)) : Base64Decode(text.substr(4));
     if (!bytes.ok()) return bytes.status();
     pk.pack_bin(bytes->size()), pk.pack_bin_body(bytes->data(), bytes->size());
     return std::move(sink.out);
@@ -246,8 +269,8 @@ Result<std::string> ParseValue(std::string_view text, bool bare_words) {
     size_t colon = rest.find(':');
     int type = 0;
     auto r = std::from_chars(rest.data(), rest.data() + (colon == rest.npos ? 0 : colon), type);
-    if (colon == rest.npos || r.ec != std::errc() || r.ptr != rest.data() + colon ||
-        type < -128 || type > 127) {
+    if (colon == rest.npos || r.ec != std::errc() || r.ptr != rest.data() + colon || type < -128 ||
+        type > 127) {
       return Status::InvalidArgument("ext needs the form ext:TYPE:HEX, TYPE in -128..127");
     }
     auto data = HexDecode(rest.substr(colon + 1));

@@ -54,9 +54,9 @@ TEST_CASE("bare words are strings; broken forms are errors") {
   CHECK_FALSE(ParseValue("f32:x").ok());
   CHECK_FALSE(ParseValue("ext:999:00").ok());
   CHECK_FALSE(ParseValue("mp:").ok());
-  CHECK_FALSE(ParseValue("mp:9201").ok());    // truncated array
-  CHECK_FALSE(ParseValue("mp:0102").ok());    // two objects
-  CHECK_FALSE(JsonToMsgpack("01").ok());      // leading zero
+  CHECK_FALSE(ParseValue("mp:9201").ok());  // truncated array
+  CHECK_FALSE(ParseValue("mp:0102").ok());  // two objects
+  CHECK_FALSE(JsonToMsgpack("01").ok());    // leading zero
   CHECK_FALSE(JsonToMsgpack("[1,]").ok());
   CHECK_FALSE(JsonToMsgpack("1 2").ok());
 }
@@ -103,8 +103,8 @@ TEST_CASE("JSON style is strict JSON and says when it is exact") {
 }
 
 TEST_CASE("every parsed value prints back to text that parses to the same bytes") {
-  for (const char* typed : {"0", "127", "128", "-33", "65536", "0.1", "-0.0", "1e300",
-                            "\"\"", "\"tab\\t\"", "[[], {}]", "{\"k\": {\"n\": [true]}}"}) {
+  for (const char* typed : {"0", "127", "128", "-33", "65536", "0.1", "-0.0", "1e300", "\"\"",
+                            "\"tab\\t\"", "[[], {}]", "{\"k\": {\"n\": [true]}}"}) {
     auto v = ParseValue(typed);
     REQUIRE(v.ok());
     auto again = JsonToMsgpack(FormatValue(*v, ValueStyle::kDisplay));
