@@ -485,3 +485,25 @@ def test_repl_tail_completion_and_ctrl_c(repl, data):
     t.key("C-d")
     s = t.wait_for("REPL-EXIT=0")
     assert "(error)" not in s
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is not installed")
+    dump = tmp_path / "big.jsonl"
+    with open(dump, "w") as f:
+        for i in range(100000):
+            f.write(json.dumps({"key": f"k{i:07d}", "value": {"n": i, "pad": "x" * 40}}) + "\n")
+    data = tmp_path / "data"
+    t = Tmux(f"{CLI} --engine {ENGINE} --data-dir {data} --shards {SHARDS} import {dump}", {})
+    try:
+        s = t.wait_for("ETA", timeout=30)
+        line = next(l for l in s.splitlines() if "ETA" in l)
+        assert "/100000 keys" in line and "/s" in line and line.startswith("[")
+        s = t.wait_for("REPL-EXIT=0", timeout=60)
+        assert "imported 100000 keys" in s and "ETA" not in s  # the bar erased itself
+    finally:
+        t.close()
+    # Not a terminal: nothing on stderr.
+    r = run(data, "export", "--format", "raw")
+    assert r.returncode == 0 and r.stderr == b"" and len(r.stdout) > 100000
