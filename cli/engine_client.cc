@@ -91,6 +91,18 @@ Result<std::unique_ptr<EngineClient>> EngineClient::Start(const EngineSpec& spec
 
 EngineClient::~EngineClient() { Close(); }
 
+namespace {
+void OnSigint(int) { EngineClient::Interrupt(); }
+}  // namespace
+
+void EngineClient::CatchSigint(bool once) {
+  struct sigaction sa {};
+  sa.sa_handler = OnSigint;
+  sa.sa_flags = once ? SA_RESETHAND : 0;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
 uint64_t EngineClient::Send(const Request& request) {
   uint64_t id = next_id_++;
   out_ += request.Encode(id);

@@ -65,6 +65,9 @@ class EngineClient {
   static void Interrupt() { interrupted_.store(true); }
   static void ClearInterrupt() { interrupted_.store(false); }
   static bool Interrupted() { return interrupted_.load(); }
+  // Makes SIGINT call Interrupt() (no SA_RESTART, so a waiting poll wakes). `once`: the
+  // handler resets itself, so a second Ctrl-C kills the process as usual.
+  static void CatchSigint(bool once);
 
  private:
   EngineClient() = default;

@@ -61,8 +61,16 @@ int Tail(EngineClient& client, const Command& command, ValueStyle style, std::os
   uint64_t last = info->Uint("last_id").value_or(0);
   auto print = [&](const Answer& a) {
     for (auto e : a.Items("entries")) {
-      out << FormatEntry(e, style) << "\n";
-      last = std::max(last, UintOf(ItemsOf(e)[0]).value_or(last));
+      auto parts = ItemsOf(e);
+      if (parts.size() != 3) continue;
+      if (style == ValueStyle::kJson) {  // one JSON object per line
+        out << "{\"entry_id\": " << FormatValue(parts[0], style)
+            << ", \"ts\": " << FormatValue(parts[1], style)
+            << ", \"value\": " << FormatValue(parts[2], style) << "}\n";
+      } else {
+        out << FormatEntry(e, style) << "\n";
+      }
+      last = std::max(last, UintOf(parts[0]).value_or(last));
     }
     out.flush();
   };

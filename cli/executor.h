@@ -3,8 +3,9 @@
 //
 // kScanAll / kStreamsAll page through scan / xstreams (1000 names a request) and print every
 // name. kTail prints the last 10 entries of a stream and then follows it with blocking xreads
-// (30 s each) until EngineClient::Interrupt() (the REPL's SIGINT handler). Results go to
-// `out`, error answers to `out` (kDisplay: the REPL shows them inline) or `err` (kJson).
+// (30 s each) until EngineClient::Interrupt() (Ctrl-C); in kJson style each entry is one line
+// {"entry_id", "ts", "value"}. Results go to `out`, error answers to `out` (kDisplay: the REPL
+// shows them inline) or `err` (kJson).
 //
 // Returns an exit code: kExitOk, kExitErrorAnswer when the engine answered an error,
 // kExitEngine when the engine went away.

@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
       rc = ImportData(c, o.file, o.batch);
       break;
     case Mode::kCommand: {
+      // A first Ctrl-C ends a one-shot command (a `tail`) cleanly, letting the engine finish.
+      EngineClient::CatchSigint(/*once=*/true);
       bool table = o.command.word == "stats" && !o.json;
       rc = Execute(c, o.command, o.human || table ? ValueStyle::kDisplay : ValueStyle::kJson,
                    std::cout, std::cerr);

@@ -2,7 +2,6 @@
 #include "cli/repl.h"
 
 #include <editline/readline.h>
-#include <signal.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -90,8 +89,6 @@ class Shell {
   std::vector<Command> txn_;
 };
 
-void OnSigint(int) { EngineClient::Interrupt(); }
-
 std::string HistoryPath() {
   if (const char* p = std::getenv("LITESTASH_HISTORY"); p && *p) return p;
   if (const char* home = std::getenv("HOME"); home && *home) {
@@ -129,10 +126,7 @@ char** Complete(const char* text, int start, int end) {
 }  // namespace
 
 int RunRepl(EngineClient& client) {
-  struct sigaction sa {};
-  sa.sa_handler = OnSigint;  // no SA_RESTART: a blocked poll returns so TAIL can stop
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
+  EngineClient::CatchSigint(/*once=*/false);  // Ctrl-C stops a TAIL or drops a line
 
   std::string history = HistoryPath();
   using_history();

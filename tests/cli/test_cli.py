@@ -507,3 +507,17 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     # Not a terminal: nothing on stderr.
     r = run(data, "export", "--format", "raw")
     assert r.returncode == 0 and r.stderr == b"" and len(r.stdout) > 100000
+
+
+def test_one_shot_tail_prints_json_lines_and_stops_on_ctrl_c(data):
+    js(data, "xadd", "t", '"old"')
+    p = subprocess.Popen([CLI, "--engine", ENGINE, "--data-dir", str(data), "--shards", SHARDS,
+                          "tail", "t"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = json.loads(p.stdout.readline())
+    assert first["entry_id"] == 1 and first["value"] == "old"
+    js(data, "xadd", "t", '{"new": true}')
+    second = json.loads(p.stdout.readline())
+    assert second["entry_id"] == 2 and second["value"] == {"new": True}
+    p.send_signal(2)  # SIGINT
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0 and out == b"" and b"Broken pipe" not in err
