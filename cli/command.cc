@@ -194,7 +194,8 @@ const std::map<std::string, Parser>& Parsers() {
       {"XREAD", ParseXrange},      {"TAIL", ParseStreamOnly},
       {"INFO", ParseStreamOnly},   {"XINFO", ParseStreamOnly},
       {"XDROP", ParseStreamOnly},  {"TRIM", ParseTrim},
-      {"XTRIM", ParseTrim},        {"STREAMS", ParseScan},
+      {"XTRIM", ParseTrim},        {"XCOMMIT", ParseGroup},
+      {"XOFFSET", ParseGroup},     {"STREAMS", ParseScan},
       {"XSTREAMS", ParseScan},     {"TXN", ParseMeta},
       {"END", ParseMeta},          {"DISCARD", ParseMeta},
       {"HELP", ParseMeta},         {"QUIT", ParseMeta},
@@ -238,7 +239,7 @@ std::string HelpText() {
   GET n AFTER id FROM s            the n entries after id
   GET n BEFORE id FROM s           the n entries before id
   TAIL s                           the last entries, then follow (Ctrl-C stops)
-  STREAMS [prefix] | INFO s | TRIM s MAXLEN n | XDROP s
+  STREAMS [prefix] | INFO s | TRIM s MAXLEN n | XDROP s | XCOMMIT s group id | XOFFSET s group
 Keys:
   SET k v [EX s|PX ms] [IFVERSION v]    GET k [AT version]     DEL k [k...]
   EXISTS k   MGET k...   MSET k v [k v...]   SCAN [prefix]   TTL k   EXPIRE k s

@@ -12,7 +12,8 @@
 //                  MGET k..., MSET k v ..., SCAN [prefix], TTL k, EXPIRE k s, PERSIST k,
 //                  VERSIONS k, COUNT, STATS, TXN / END / DISCARD
 //   protocol ops:  XADD s v, XGET s id..., XRANGE s, XREAD s after, XINFO s, XTRIM s,
-//                  XSTREAMS, XDROP s, PING, HELLO, SYNC, COMPACT, BACKUP dir
+//                  XSTREAMS, XDROP s, XCOMMIT s group id, XOFFSET s group, PING, HELLO,
+//                  SYNC, COMPACT, BACKUP dir
 // One-shot spellings are accepted too: `--ttl-ms N`, `--if-version V`, `--version V`,
 // `--after N`, `--before N`, `--limit N`, `--maxlen N`, `--max-age-ms N`, `--wait-ms N`.
 // Every error is an InvalidArgument status whose message says what was expected.

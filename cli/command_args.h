@@ -94,5 +94,6 @@ Result<Command> ParseXget(const std::vector<Token>& tokens);
 Result<Command> ParseXrange(const std::vector<Token>& tokens);
 Result<Command> ParseStreamOnly(const std::vector<Token>& tokens);
 Result<Command> ParseTrim(const std::vector<Token>& tokens);
+Result<Command> ParseGroup(const std::vector<Token>& tokens);
 
 }  // namespace litestash::cli::command_internal

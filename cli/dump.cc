@@ -8,6 +8,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "cli/dump_format.h"
 #include "cli/executor.h"
 #include "cli/progress.h"
 #include "cli/value_text.h"
@@ -17,6 +18,7 @@ namespace {
 
 constexpr uint64_t kPage = 1000;
 constexpr size_t kMaxInFlight = 64;
+constexpr uint64_t kStreamPage = 10000;  // xrange limit and xadds per txn
 
 uint64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -24,12 +26,11 @@ uint64_t NowMs() {
       .count();
 }
 
-struct KeyRecord {
-  std::string key;
-  std::string value;  // exact bytes
-  std::optional<uint64_t> expires_at_ms;
-  std::vector<std::pair<bool, std::string>> history;  // oldest first: deleted, value bytes
-};
+std::string MapOf(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out(1, static_cast<char>(0x80 | fields.size()));
+  for (const auto& [k, v] : fields) out += PackStr(k) + v;
+  return out;
+}
 
 int Fail(const std::string& what) {
   std::cerr << "litestash-cli: " << what << "\n";
@@ -39,40 +40,6 @@ int Fail(const std::string& what) {
 int FailAnswer(const Answer& a) {
   std::cerr << "litestash-cli: " << FormatValue(a.body(), ValueStyle::kDisplay) << "\n";
   return kExitErrorAnswer;
-}
-
-std::string Frame(const std::string& body) {
-  uint32_t n = body.size();
-  std::string out{char(n >> 24), char(n >> 16), char(n >> 8), char(n)};
-  return out + body;
-}
-
-std::string MapOf(const std::vector<std::pair<std::string, std::string>>& fields) {
-  std::string out;
-  out += static_cast<char>(0x80 | fields.size());
-  for (const auto& [k, v] : fields) out += PackStr(k) + v;
-  return out;
-}
-
-std::string JsonLine(const KeyRecord& r) {
-  std::string out =
-      "{\"key\": " + JsonQuote(r.key) + ", \"value\": " + FormatValue(r.value, ValueStyle::kJson);
-  if (!IsExactJson(r.value)) out += ", \"mp\": \"" + HexEncode(r.value) + "\"";
-  if (r.expires_at_ms) out += ", \"expires_at_ms\": " + std::to_string(*r.expires_at_ms);
-  return out + "}\n";
-}
-
-std::string RawRecord(const KeyRecord& r) {
-  std::vector<std::pair<std::string, std::string>> f{{"key", PackStr(r.key)}, {"value", r.value}};
-  if (r.expires_at_ms) f.emplace_back("expires_at_ms", PackUint(*r.expires_at_ms));
-  if (!r.history.empty()) {
-    std::vector<std::string> items;
-    for (const auto& [deleted, value] : r.history) {
-      items.push_back(PackArray({PackBool(deleted), deleted ? std::string("\xc0") : value}));
-    }
-    f.emplace_back("history", PackArray(items));
-  }
-  return Frame(MapOf(f));
 }
 
 // One scan page's records: mget + ttl (+ versions, + get per old version) pipelined.
@@ -137,76 +104,49 @@ Result<std::vector<KeyRecord>> FetchPage(EngineClient& c, const std::vector<std:
   return out;
 }
 
-Result<std::vector<KeyRecord>> ParseInput(const std::string& data) {
-  std::vector<KeyRecord> out;
-  if (!data.empty() && data[0] != '{') {  // raw frames
-    size_t off = 0;
-    bool header = true;
-    while (off + 4 <= data.size()) {
-      const auto* p = reinterpret_cast<const unsigned char*>(data.data() + off);
-      size_t n = (size_t(p[0]) << 24) | (size_t(p[1]) << 16) | (size_t(p[2]) << 8) | p[3];
-      if (off + 4 + n > data.size()) break;
-      std::string_view body(data.data() + off + 4, n);
-      off += 4 + n;
-      KeyRecord r;
-      for (auto [k, v] : PairsOf(body)) {
-        auto name = StrOf(k).value_or("");
-        if (name == "format" && StrOf(v) != "litestash-export") {
-          return Status::InvalidArgument("not a litestash export");
-        }
-        if (name == "key") r.key = StrOf(v).value_or("");
-        if (name == "value") r.value = std::string(v);
-        if (name == "expires_at_ms") r.expires_at_ms = UintOf(v);
-        if (name == "history") {
-          for (auto item : ItemsOf(v)) {
-            auto pair = ItemsOf(item);
-            if (pair.size() == 2) r.history.emplace_back(BoolOf(pair[0]).value_or(false), pair[1]);
-          }
-        }
-      }
-      if (header) {
-        header = false;
-        if (!r.key.empty() || !r.value.empty()) return Status::InvalidArgument("no raw header");
-        continue;
-      }
-      if (r.key.empty() || r.value.empty())
-        return Status::InvalidArgument("a raw record lacks key/value");
-      out.push_back(std::move(r));
-    }
-    if (off != data.size()) return Status::InvalidArgument("raw export is truncated");
-    return out;
+// Every stream with its retention, offsets and live entries (xstreams, xinfo, xrange pages).
+Result<std::vector<StreamRecord>> FetchStreams(EngineClient& c) {
+  std::vector<std::string> names;
+  std::optional<std::string> after;
+  for (;;) {
+    Request r("xstreams");
+    r.Uint("limit", kPage);
+    if (after) r.Str("after", *after);
+    auto page = c.Call(r);
+    if (!page.ok()) return page.status();
+    if (!page->ok()) return Status::InvalidArgument(page->code() + ": " + page->message());
+    for (auto n : page->Items("streams")) names.push_back(StrOf(n).value_or(""));
+    if (!page->Bool("more") || names.empty()) break;
+    after = names.back();
   }
-  size_t line_no = 0, pos = 0;
-  while (pos < data.size()) {
-    size_t nl = data.find('\n', pos);
-    std::string line = data.substr(pos, nl == std::string::npos ? nl : nl - pos);
-    pos = nl == std::string::npos ? data.size() : nl + 1;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto packed = JsonToMsgpack(line);
-    if (!packed.ok()) {
-      return Status::InvalidArgument("line " + std::to_string(line_no) + ": " +
-                                     packed.status().message());
+  std::vector<StreamRecord> out;
+  for (const auto& name : names) {
+    auto info = c.Call(Request("xinfo").Str("stream", name));
+    if (!info.ok()) return info.status();
+    if (!info->ok() || !info->Bool("exists")) continue;  // dropped meanwhile
+    StreamRecord s;
+    s.name = name;
+    s.first_id = info->Uint("first_id").value_or(1);
+    s.maxlen = info->Uint("maxlen");
+    s.max_age_ms = info->Uint("max_age_ms");
+    for (auto [g, id] : PairsOf(info->Field("groups").value_or(""))) {
+      s.groups.emplace_back(StrOf(g).value_or(""), UintOf(id).value_or(0));
     }
-    KeyRecord r;
-    std::optional<std::string> mp;
-    for (auto [k, v] : PairsOf(*packed)) {
-      auto name = StrOf(k).value_or("");
-      if (name == "key") r.key = StrOf(v).value_or("");
-      if (name == "value") r.value = std::string(v);
-      if (name == "mp") mp = StrOf(v);
-      if (name == "expires_at_ms") r.expires_at_ms = UintOf(v);
+    uint64_t cursor = s.first_id - 1;
+    for (;;) {
+      auto page = c.Call(
+          Request("xrange").Str("stream", name).Uint("after", cursor).Uint("limit", kStreamPage));
+      if (!page.ok()) return page.status();
+      if (!page->ok()) return Status::InvalidArgument(page->code() + ": " + page->message());
+      for (auto e : page->Items("entries")) {
+        auto parts = ItemsOf(e);
+        if (parts.size() != 3) continue;
+        s.values.emplace_back(parts[2]);
+        cursor = UintOf(parts[0]).value_or(cursor);
+      }
+      if (!page->Bool("more")) break;
     }
-    if (mp) {
-      auto bytes = HexDecode(*mp);
-      if (!bytes.ok())
-        return Status::InvalidArgument("line " + std::to_string(line_no) + ": bad mp");
-      r.value = *bytes;
-    }
-    if (r.key.empty() || r.value.empty()) {
-      return Status::InvalidArgument("line " + std::to_string(line_no) + ": needs key and value");
-    }
-    out.push_back(std::move(r));
+    out.push_back(std::move(s));
   }
   return out;
 }
@@ -227,11 +167,7 @@ int ExportData(EngineClient& c, const std::string& format, const std::string& fi
   uint64_t total = count->Uint("count").value_or(0);
   bool history = c.hello().Uint("keep_versions").value_or(0) > 0;
   bool raw = format == "raw";
-  if (raw) {
-    *out << Frame(MapOf({{"format", PackStr("litestash-export")},
-                         {"version", PackUint(1)},
-                         {"keys", PackUint(total)}}));
-  }
+  *out << EncodeHeader(raw, total);
   Progress progress("keys", total);
   std::optional<std::string> after;
   for (;;) {
@@ -246,11 +182,14 @@ int ExportData(EngineClient& c, const std::string& format, const std::string& fi
     if (keys.empty()) break;
     auto records = FetchPage(c, keys, history);
     if (!records.ok()) return Fail(records.status().message());
-    for (const auto& r : *records) *out << (raw ? RawRecord(r) : JsonLine(r));
+    for (const auto& r : *records) *out << EncodeKey(r, raw);
     progress.Add(keys.size());
     if (!page->Bool("more")) break;
     after = keys.back();
   }
+  auto streams = FetchStreams(c);
+  if (!streams.ok()) return Fail(streams.status().message());
+  for (const auto& s : *streams) *out << EncodeStream(s, raw);
   out->flush();
   if (!*out) return std::cerr << "litestash-cli: writing the export failed\n", kExitIO;
   return kExitOk;
@@ -265,12 +204,12 @@ int ImportData(EngineClient& c, const std::string& file, uint32_t batch) {
     if (!in) return std::cerr << "litestash-cli: cannot read " << file << "\n", kExitIO;
     data.assign(std::istreambuf_iterator<char>(in), {});
   }
-  auto records = ParseInput(data);
-  if (!records.ok()) {
-    std::cerr << "litestash-cli: " << records.status().message() << "\n";
+  auto dump = DecodeDump(data);
+  if (!dump.ok()) {
+    std::cerr << "litestash-cli: " << dump.status().message() << "\n";
     return kExitUsage;
   }
-  Progress progress("keys", records->size());
+  Progress progress("keys", dump->keys.size());
   std::deque<std::pair<uint64_t, uint64_t>> inflight;  // request id, keys it completes
   auto drain = [&](size_t keep) -> int {
     while (inflight.size() > keep) {
@@ -297,7 +236,7 @@ int ImportData(EngineClient& c, const std::string& file, uint32_t batch) {
     return send(r, n);
   };
   uint64_t now = NowMs();
-  for (const auto& r : *records) {
+  for (const auto& r : dump->keys) {
     int rc = kExitOk;
     if (!r.expires_at_ms && r.history.empty()) {
       entries.push_back(PackArray({PackStr(r.key), r.value}));
@@ -317,10 +256,52 @@ int ImportData(EngineClient& c, const std::string& file, uint32_t batch) {
     if ((rc = send(set, 1)) != kExitOk) return rc;
   }
   if (int rc = flush_mset(); rc != kExitOk) return rc;
+  // Streams: ids below first_id are taken by placeholder appends (in txns of 10000) and
+  // trimmed, so every entry gets its old id in a fresh data dir; the retention rides on the
+  // last append, then the groups' offsets are committed.
+  for (const auto& s : dump->streams) {
+    std::vector<std::string> appends;
+    auto xadd_op = [&](const std::string& value) {
+      appends.push_back(
+          MapOf({{"op", PackStr("xadd")}, {"stream", PackStr(s.name)}, {"value", value}}));
+    };
+    auto flush_appends = [&]() -> int {
+      if (appends.empty()) return kExitOk;
+      Request txn("txn");
+      txn.Raw("ops", PackArray(appends));
+      appends.clear();
+      return send(txn, 0);
+    };
+    int rc = kExitOk;
+    size_t total = s.first_id - 1 + s.values.size();
+    for (size_t i = 0; i + 1 < total && rc == kExitOk; ++i) {
+      xadd_op(i < s.first_id - 1 ? std::string("\xc0") : s.values[i - (s.first_id - 1)]);
+      if (appends.size() >= kStreamPage) rc = flush_appends();
+    }
+    if (rc == kExitOk) rc = flush_appends();
+    if (rc != kExitOk) return rc;
+    if (total > 0) {  // the last append, carrying the retention
+      Request last("xadd");
+      last.Str("stream", s.name).Raw("value", s.values.empty() ? "\xc0" : s.values.back());
+      if (s.maxlen) last.Uint("maxlen", *s.maxlen);
+      if (s.max_age_ms) last.Uint("max_age_ms", *s.max_age_ms);
+      if ((rc = send(last, 0)) != kExitOk) return rc;
+    }
+    if (s.first_id > 1) {
+      rc = send(Request("xtrim").Str("stream", s.name).Uint("min_id", s.first_id), 0);
+      if (rc != kExitOk) return rc;
+    }
+    for (const auto& [group, id] : s.groups) {
+      rc = send(Request("xcommit").Str("stream", s.name).Str("group", group).Uint("entry_id", id),
+                0);
+      if (rc != kExitOk) return rc;
+    }
+  }
   if (int rc = drain(0); rc != kExitOk) return rc;
   if (progress.enabled()) {
     progress.Finish();
-    std::cerr << "imported " << records->size() << " keys\n";
+    std::cerr << "imported " << dump->keys.size() << " keys, " << dump->streams.size()
+              << " streams\n";
   }
   return kExitOk;
 }

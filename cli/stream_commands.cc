@@ -126,4 +126,20 @@ Result<Command> ParseTrim(const std::vector<Token>& tokens) {
   return Simple("xtrim", "xtrim", std::move(r));
 }
 
+// XCOMMIT stream group entry_id   and   XOFFSET stream group
+Result<Command> ParseGroup(const std::vector<Token>& tokens) {
+  bool commit = Upper(tokens[0].text) == "XCOMMIT";
+  Args a(tokens, commit ? "XCOMMIT stream group entry_id" : "XOFFSET stream group");
+  LS_TRY(a.Done(commit ? 3 : 2));
+  Request r;
+  r.Str("stream", a[0].text).Str("group", a[1].text);
+  if (commit) {
+    auto id = ParseUint(a[2], "the entry id");
+    if (!id.ok()) return id.status();
+    r.Uint("entry_id", *id);
+  }
+  std::string op = commit ? "xcommit" : "xoffset";
+  return Simple(op, op, std::move(r));
+}
+
 }  // namespace litestash::cli::command_internal

@@ -215,9 +215,16 @@ def populate(data, extra):
         'SET "key with spaces" true',
         'SET ttl "soon" EX 3600',
         'SET hist 1', 'SET hist 2', 'DEL hist', 'SET hist 3',
+        # Streams: a trimmed head, exact types, retention and a committed offset; an empty one.
+        'ADD "e1" TO events', 'ADD "e2" TO events', 'ADD f32:0.5 TO events',
+        'ADD bin:beef TO events', 'ADD {"n": 5} TO events MAXLEN 100',
+        'TRIM events MAXLEN 3',
+        'XCOMMIT events readers 4',
+        'ADD 1 TO gone', 'ADD 2 TO gone', 'TRIM gone MAXLEN 0',
     ]) + "\n"
     ok(data, stdin=script.encode(), extra=extra)
     ok(data, "mset", *sum(([f"bulk:{i:04d}", str(i)] for i in range(1500)), []), extra=extra)
+
 
 
 def split_frames(blob):
@@ -277,6 +284,14 @@ def test_export_import_export_is_identical(tmp_path, fmt):
     raw = export_bytes(dst, "raw", extra)
     assert b"\xa4str8\xa5value\xd9\x01a" in raw
     assert b"\xa5map16\xa5value\xde\x00\x01" in raw
+    # Streams come back with their ids, exact values, retention and offsets.
+    info = js(dst, "xinfo", "events", extra=extra)
+    assert (info["first_id"], info["last_id"], info["maxlen"]) == (3, 5, 100)
+    assert info["groups"] == {"readers": 4}
+    assert ok(dst, "--human", "xrange", "events", extra=extra).splitlines() == [
+        "3: (float32) 0.5", "4: (bin) beef", '5: {"n": 5}']
+    gone = js(dst, "xinfo", "gone", extra=extra)
+    assert gone["exists"] and (gone["first_id"], gone["last_id"], gone["length"]) == (3, 2, 0)
     if fmt == "raw":
         # History travels in raw exports: two older values and a tombstone.
         vs = js(dst, "versions", "hist", extra=extra)
@@ -288,7 +303,12 @@ def test_jsonl_lines_are_json_objects(tmp_path):
     populate(data, ())
     lines = export_bytes(data, "jsonl").decode().splitlines()
     objs = [json.loads(l) for l in lines]
-    assert len(objs) == 1516
+    assert len(objs) == 1516 + 2
+    streams = {o["stream"]: o for o in objs if "stream" in o}
+    assert streams["events"]["entries"] == [0.5, {"$bin": "beef"}, {"n": 5}]
+    assert streams["events"]["entries_mp"] == ["ca3f000000", "c402beef", None]
+    assert streams["gone"] == {"stream": "gone", "first_id": 3, "entries": []}
+    objs = [o for o in objs if "key" in o]
     by_key = {o["key"]: o for o in objs}
     assert by_key["plain"] == {"key": "plain", "value": "text"}
     assert by_key["blob"]["value"] == {"$bin": "00ff10"} and by_key["blob"]["mp"] == "c40300ff10"
