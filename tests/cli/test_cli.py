@@ -541,3 +541,28 @@ def test_one_shot_tail_prints_json_lines_and_stops_on_ctrl_c(data):
     p.send_signal(2)  # SIGINT
     out, err = p.communicate(timeout=20)
     assert p.returncode == 0 and out == b"" and b"Broken pipe" not in err
+
+
+def test_engine_found_beside_the_cli_then_on_path(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "LITESTASH_ENGINE"}
+    beside = tmp_path / "beside"
+    beside.mkdir()
+    shutil.copy(CLI, beside / "litestash-cli")
+    os.symlink(ENGINE, beside / "litestash-engine")
+    r = subprocess.run([str(beside / "litestash-cli"), "--data-dir", str(tmp_path / "d1"),
+                        "ping"], env=env, capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(CLI, alone / "litestash-cli")
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    os.symlink(ENGINE, on_path / "litestash-engine")
+    env["PATH"] = f"{on_path}:/usr/bin:/bin"
+    r = subprocess.run([str(alone / "litestash-cli"), "--data-dir", str(tmp_path / "d2"),
+                        "ping"], env=env, capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    env["PATH"] = "/usr/bin:/bin"
+    r = subprocess.run([str(alone / "litestash-cli"), "--data-dir", str(tmp_path / "d3"),
+                        "ping"], env=env, capture_output=True, timeout=30)
+    assert r.returncode == 3 and b"litestash-engine" in r.stderr
