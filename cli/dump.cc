@@ -18,6 +18,7 @@ namespace {
 
 constexpr uint64_t kPage = 1000;
 constexpr size_t kMaxInFlight = 64;
+constexpr uint64_t kVersionsPage = 10000;
 constexpr uint64_t kStreamPage = 10000;  // xrange limit and xadds per txn
 
 uint64_t NowMs() {
@@ -51,7 +52,8 @@ Result<std::vector<KeyRecord>> FetchPage(EngineClient& c, const std::vector<std:
   std::vector<uint64_t> ttls, versions;
   for (const auto& k : keys) {
     ttls.push_back(c.Send(Request("ttl").Str("key", k)));
-    if (history) versions.push_back(c.Send(Request("versions").Str("key", k).Uint("limit", 10000)));
+    if (history)
+      versions.push_back(c.Send(Request("versions").Str("key", k).Uint("limit", kVersionsPage)));
   }
   uint64_t now = NowMs();
   auto m = c.Receive(mget);
@@ -75,16 +77,30 @@ Result<std::vector<KeyRecord>> FetchPage(EngineClient& c, const std::vector<std:
     if (auto ms = t->Uint("ttl_ms")) r.expires_at_ms = now + *ms;
     std::vector<std::pair<bool, uint64_t>> gets;
     if (v && v->ok()) {
-      auto vs = v->Items("versions");
-      auto del = v->Items("deleted");
-      // Newest first, the current version first: the rest is history, sent oldest first.
-      for (size_t j = vs.size(); j-- > 1;) {
-        bool d = j < del.size() && BoolOf(del[j]).value_or(false);
+      // Newest first, the current version first: the rest is history, sent oldest first. A
+      // key with more than one page of history is paged backwards with `before`.
+      std::vector<std::pair<uint64_t, bool>> all;
+      for (;;) {
+        auto vs = v->Items("versions");
+        auto del = v->Items("deleted");
+        for (size_t j = 0; j < vs.size(); ++j) {
+          all.emplace_back(UintOf(vs[j]).value_or(0),
+                           j < del.size() && BoolOf(del[j]).value_or(false));
+        }
+        if (!v->Bool("more") || vs.empty()) break;
+        auto next = c.Call(Request("versions")
+                               .Str("key", keys[i])
+                               .Uint("limit", kVersionsPage)
+                               .Uint("before", all.back().first));
+        if (!next.ok()) return next.status();
+        if (!next->ok()) break;
+        v = std::move(next).value();
+      }
+      for (size_t j = all.size(); j-- > 1;) {
+        auto [version, deleted] = all[j];
         uint64_t id =
-            d ? 0
-              : c.Send(
-                    Request("get").Str("key", keys[i]).Uint("version", UintOf(vs[j]).value_or(0)));
-        gets.emplace_back(d, id);
+            deleted ? 0 : c.Send(Request("get").Str("key", keys[i]).Uint("version", version));
+        gets.emplace_back(deleted, id);
       }
     }
     out.push_back(std::move(r));

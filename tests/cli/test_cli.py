@@ -566,3 +566,17 @@ def test_engine_found_beside_the_cli_then_on_path(tmp_path):
     r = subprocess.run([str(alone / "litestash-cli"), "--data-dir", str(tmp_path / "d3"),
                         "ping"], env=env, capture_output=True, timeout=30)
     assert r.returncode == 3 and b"litestash-engine" in r.stderr
+
+
+def test_export_pages_through_long_histories(tmp_path):
+    data = tmp_path / "long"
+    extra = ("--keep-versions", "all")
+    line = "MSET " + " ".join(f"h {i}" for i in range(10005)) + "\n"
+    ok(data, stdin=line.encode(), extra=extra)
+    frames = split_frames(export_bytes(data, "raw", extra))
+    assert len(frames) == 2
+    body = frames[1]
+    # history: an array 16 (dc) of 10004 [false, value] pairs, oldest (0) first.
+    i = body.index(b"\xa7history\xdc")
+    assert struct.unpack(">H", body[i + 9:i + 11])[0] == 10004
+    assert body[i + 11:i + 14] == b"\x92\xc2\x00"
