@@ -43,7 +43,7 @@ TEST_CASE("explicit forms give the types JSON cannot") {
   CHECK(Hex(ParseValue("mp:d903616263")) == "d903616263");  // str 8 kept as typed
 }
 
-TEST_CASE("bare words are strings; broken forms are errors") {
+TEST_CASE("bare words are strings, broken forms are errors") {
   CHECK(Hex(ParseValue("hello")) == "a568656c6c6f");
   CHECK_FALSE(ParseValue("hello", /*bare_words=*/false).ok());
   CHECK_FALSE(ParseValue("{\"a\": 1").ok());
