@@ -196,6 +196,18 @@ int CheckDataDir(const std::string& data_dir, std::optional<uint32_t> shards, st
           db.db, "SELECT name FROM streams",
           [&](sqlite3_stmt* st) { route("stream", Text(st, 0), nullptr, 0); }, &err);
     }
+    if (ok && HasTable(db.db, "expiry")) {
+      ok = Query(
+          db.db,
+          "SELECT count(*) FROM expiry e WHERE NOT EXISTS "
+          "(SELECT 1 FROM stash s WHERE s.key_hash = e.key_hash)",
+          [&](sqlite3_stmt* st) {
+            if (int64_t n = sqlite3_column_int64(st, 0)) {
+              problem(file, std::to_string(n) + " expiry rows without a stash row");
+            }
+          },
+          &err);
+    }
     if (!ok) problem(file, "reading rows: " + err);
     total_keys += keys;
     progress.Add(1);

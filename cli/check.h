@@ -10,7 +10,8 @@
 //   - layout_version is unknown (newer than kKnownLayout) or differs between the files;
 //   - a stash row's key_hash is not the BLAKE2b-512 of its key, or the key routes to another
 //     shard (first 8 digest bytes big-endian, modulo the count: the engine's routing), and
-//     likewise every history row's key and every stream's name.
+//     likewise every history row's key and every stream's name;
+//   - an expiry row has no stash row.
 // One line per shard goes to `out`, every problem to `out` too, a summary at the end. Returns
 // kExitOk, or kExitCheckFailed when anything was found.
 #pragma once

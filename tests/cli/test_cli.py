@@ -365,12 +365,14 @@ def test_check_finds_bad_hash_and_meta(data):
     con = sqlite3.connect(shard_file(data, 1))  # "a" routes to shard 1 of 4
     con.execute("UPDATE stash SET key_hash = zeroblob(64) WHERE key = 'a'")
     con.execute("UPDATE meta SET value = 99 WHERE name = 'layout_version'")
+    con.execute("INSERT INTO expiry VALUES (randomblob(64), 1)")
     con.commit()
     con.close()
     r = run(data, "check")
     assert r.returncode == 4
     assert b"key_hash is not the BLAKE2b-512" in r.stdout
     assert b"unknown layout_version 99" in r.stdout
+    assert b"1 expiry rows without a stash row" in r.stdout
 
 
 def test_check_finds_corrupted_files(data):
