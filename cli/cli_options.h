@@ -1,6 +1,10 @@
 // The command line of litestash-cli:
 //
-//   litestash-cli [--engine PATH] [--data-dir DIR] [engine flags] [--human] [COMMAND ARGS...]
+//   litestash-cli [--engine PATH] [--data-dir DIR] [engine flags] [--human|--json]
+//                 [COMMAND ARGS...]
+//
+// One-shot commands print JSON; --human prints them as the REPL does, and --json makes
+// `stats` JSON too (it is a table by default).
 //
 // Engine flags (--shards, --sync, --keep-versions, --memory, --log-level, --max-*-bytes,
 // --max-inflight*, --cache-mib, --read-cache-mib, --busy-poll-us, --max-waiting-reads) are
@@ -10,7 +14,7 @@
 //
 // COMMAND is one of the REPL's commands (get, set, xadd, ...: parsed here with ParseCommand,
 // so a malformed one is a usage error before any engine starts), or `repl`, `export
-// [--format jsonl|raw] [FILE]`, `import [FILE]`, `backup DIR`, `check`. No command: the REPL
+// [--format jsonl|raw] [FILE]`, `import [--batch N] [FILE]`, `check`. No command: the REPL
 // when stdin is a terminal, else commands read line by line from stdin.
 //
 // ParseCommandLine() never exits or prints: --help gives `help` text, errors a status.
