@@ -122,11 +122,27 @@ int Execute(EngineClient& client, const Command& command, ValueStyle style, std:
       err << "litestash-cli: " << command.word << " works only in the REPL\n";
       return kExitUsage;
   }
-  auto a = client.Call(command.request);
-  if (!a.ok()) return Failed(a.status(), err);
-  if (!a->ok()) return PrintError(*a, style, out, err);
-  out << FormatAnswer(command.word, *a, style, command.request) << "\n";
+  return PrintOutcome(command, client.Call(command.request), style, out, err);
+}
+
+int PrintOutcome(const Command& command, const Result<Answer>& answer, ValueStyle style,
+                 std::ostream& out, std::ostream& err) {
+  if (!answer.ok()) return Failed(answer.status(), err);
+  if (!answer->ok()) return PrintError(*answer, style, out, err);
+  out << FormatAnswer(command.word, *answer, style, command.request) << "\n";
   return kExitOk;
+}
+
+bool Pipelinable(const Command& command) {
+  static const char* kOps[] = {"set",     "get",     "delete", "mdelete", "exists",   "mget",
+                               "mset",    "ttl",     "expire", "persist", "versions", "count",
+                               "xadd",    "xget",    "xrange", "xinfo",   "xtrim",    "xdrop",
+                               "xcommit", "xoffset", "ping",   "hello",   "stats",    "txn"};
+  if (command.kind != CommandKind::kRequest) return false;
+  for (const char* op : kOps) {
+    if (command.request.op == op) return true;
+  }
+  return false;
 }
 
 }  // namespace litestash::cli

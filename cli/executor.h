@@ -30,4 +30,14 @@ inline constexpr int kExitIO = 5;           // a file could not be read or writt
 int Execute(EngineClient& client, const Command& command, ValueStyle style, std::ostream& out,
             std::ostream& err);
 
+// Prints the answer (or transport failure) of a kRequest command sent earlier, as Execute does.
+int PrintOutcome(const Command& command, const Result<Answer>& answer, ValueStyle style,
+                 std::ostream& out, std::ostream& err);
+
+// True for a kRequest whose op may be sent before the answers to earlier lines are read
+// without changing what any line sees: keyed ops are ordered per key by the engine (protocol
+// 5.1) and all-shard reads queue behind everything sent before them. backup, compact, sync,
+// xread and xstreams are not (they wait for everything answered, or may block).
+bool Pipelinable(const Command& command);
+
 }  // namespace litestash::cli

@@ -3,8 +3,10 @@
 
 #include <editline/readline.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -19,17 +21,44 @@ namespace {
 // One shell session: the state that spans lines (an open TXN).
 class Shell {
  public:
-  explicit Shell(EngineClient& client) : client_(client) {}
+  // `pipeline`: send pipelinable commands without waiting (RunLines); their answers are
+  // printed in line order by Drain(), which every other command calls first.
+  Shell(EngineClient& client, bool pipeline) : client_(client), pipeline_(pipeline) {}
+
+  // Prints the answers of the pipelined lines still owed, oldest first; returns the worst
+  // exit code among them.
+  int Drain(size_t keep = 0) {
+    int worst = kExitOk;
+    while (queued_.size() > keep) {
+      auto& [id, command] = queued_.front();
+      int rc =
+          PrintOutcome(command, client_.Receive(id), ValueStyle::kDisplay, std::cout, std::cerr);
+      worst = std::max(worst, rc);
+      queued_.pop_front();
+    }
+    drained_worst_ = std::max(drained_worst_, worst);
+    return worst;
+  }
 
   bool in_txn() const { return in_txn_; }
+  // The worst exit code of the pipelined lines printed so far.
+  int drained_worst() const { return drained_worst_; }
   bool quit() const { return quit_; }
 
   // Runs one line; returns the exit code of the command (kExitOk for blank lines).
   int Line(const std::string& line) {
     auto tokens = Tokenize(line);
-    if (!tokens.ok()) return Usage(tokens.status());
+    if (!tokens.ok()) {
+      Drain();
+      return Usage(tokens.status());
+    }
     if (tokens->empty()) return kExitOk;
     auto command = ParseCommand(*tokens);
+    if (pipeline_ && !in_txn_ && command.ok() && Pipelinable(*command)) {
+      queued_.emplace_back(client_.Send(command->request), std::move(command).value());
+      return queued_.size() >= kMaxQueued ? Drain(kMaxQueued / 2) : kExitOk;
+    }
+    if (int rc = Drain(); rc != kExitOk && rc != kExitErrorAnswer) return rc;
     if (!command.ok()) return Usage(command.status());
     switch (command->kind) {
       case CommandKind::kQuit:
@@ -83,7 +112,12 @@ class Shell {
     return kExitUsage;
   }
 
+  static constexpr size_t kMaxQueued = 256;
+
   EngineClient& client_;
+  bool pipeline_;
+  int drained_worst_ = kExitOk;
+  std::deque<std::pair<uint64_t, Command>> queued_;
   bool in_txn_ = false;
   bool quit_ = false;
   std::vector<Command> txn_;
@@ -135,7 +169,7 @@ int RunRepl(EngineClient& client) {
 
   std::cout << "litestash-cli: engine " << client.hello().Str("version").value_or("?") << ", "
             << client.shards() << " shards. HELP lists the commands.\n";
-  Shell shell(client);
+  Shell shell(client, /*pipeline=*/false);
   int last = kExitOk;
   while (!shell.quit()) {
     EngineClient::ClearInterrupt();
@@ -158,7 +192,7 @@ int RunRepl(EngineClient& client) {
 }
 
 int RunLines(EngineClient& client, std::istream& in) {
-  Shell shell(client);
+  Shell shell(client, /*pipeline=*/true);
   int worst = kExitOk;
   std::string line;
   while (!shell.quit() && std::getline(in, line)) {
@@ -166,7 +200,10 @@ int RunLines(EngineClient& client, std::istream& in) {
     if (rc == kExitEngine) return rc;
     if (rc != kExitOk) worst = kExitErrorAnswer;
   }
-  return worst;
+  shell.Drain();
+  int drained = shell.drained_worst();
+  if (drained == kExitEngine) return drained;
+  return drained != kExitOk ? kExitErrorAnswer : worst;
 }
 
 }  // namespace litestash::cli

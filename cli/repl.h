@@ -7,8 +7,9 @@
 // TXN switches the prompt to `txn>` and collects SET/DEL/ADD lines until END (sends one txn)
 // or DISCARD. Ctrl-C stops a TAIL (or drops the line being typed); Ctrl-D or QUIT leaves.
 //
-// RunLines does the same for lines read from `in` (no prompt, no history); it returns
-// kExitErrorAnswer if any command failed, kExitEngine if the engine went away.
+// RunLines does the same for lines read from `in` (no prompt, no history), pipelining
+// consecutive keyed commands (see Pipelinable) with their answers printed in line order; it
+// returns kExitErrorAnswer if any command failed, kExitEngine if the engine went away.
 #pragma once
 
 #include <istream>

@@ -582,3 +582,18 @@ def test_export_pages_through_long_histories(tmp_path):
     i = body.index(b"\xa7history\xdc")
     assert struct.unpack(">H", body[i + 9:i + 11])[0] == 10004
     assert body[i + 11:i + 14] == b"\x92\xc2\x00"
+
+
+def test_stdin_lines_are_pipelined_but_answered_in_order(data):
+    lines = [f"SET k{i} {i}" for i in range(3000)]
+    lines += ["GET k2999", "DEL k0", "GET k0", "BOGUS", "COUNT", "SCAN k299", "EXISTS k1"]
+    t0 = time.time()
+    r = run(data, stdin=("\n".join(lines) + "\n").encode())
+    assert time.time() - t0 < 20
+    out = r.stdout.decode().splitlines()
+    assert r.returncode == 1  # BOGUS
+    assert all(l.startswith("OK (version ") for l in out[:3000])
+    assert out[3000:] == ["2999", "(integer) 1", "(nil)", "(error) unknown command 'BOGUS' (try HELP)",
+                          "(integer) 2999", '1) "k299"', '2) "k2990"', '3) "k2991"', '4) "k2992"',
+                          '5) "k2993"', '6) "k2994"', '7) "k2995"', '8) "k2996"', '9) "k2997"',
+                          '10) "k2998"', '11) "k2999"', "(integer) 1"]
