@@ -438,9 +438,11 @@ def repl(data, tmp_path):
     t = Tmux(f"{CLI} --engine {ENGINE} --data-dir {data} --shards {SHARDS}",
              {"LITESTASH_HISTORY": hist, "TERM": "xterm"})
     t.hist = hist
-    t.wait_for("litestash>")
-    yield t
-    t.close()
+    try:
+        t.wait_for("litestash>")
+        yield t
+    finally:
+        t.close()  # also when the prompt never came: no session (and engine) left behind
 
 
 def test_repl_klite_and_kv(repl, data):
