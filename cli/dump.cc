@@ -27,12 +27,6 @@ uint64_t NowMs() {
       .count();
 }
 
-std::string MapOf(const std::vector<std::pair<std::string, std::string>>& fields) {
-  std::string out(1, static_cast<char>(0x80 | fields.size()));
-  for (const auto& [k, v] : fields) out += PackStr(k) + v;
-  return out;
-}
-
 int Fail(const std::string& what) {
   std::cerr << "litestash-cli: " << what << "\n";
   return kExitEngine;
@@ -279,7 +273,7 @@ int ImportData(EngineClient& c, const std::string& file, uint32_t batch) {
     std::vector<std::string> appends;
     auto xadd_op = [&](const std::string& value) {
       appends.push_back(
-          MapOf({{"op", PackStr("xadd")}, {"stream", PackStr(s.name)}, {"value", value}}));
+          PackMap({{"op", PackStr("xadd")}, {"stream", PackStr(s.name)}, {"value", value}}));
     };
     auto flush_appends = [&]() -> int {
       if (appends.empty()) return kExitOk;

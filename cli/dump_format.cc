@@ -15,12 +15,6 @@ std::string Frame(const std::string& body) {
   return out + body;
 }
 
-std::string MapOf(const Fields& fields) {
-  std::string out(1, static_cast<char>(0x80 | fields.size()));
-  for (const auto& [k, v] : fields) out += PackStr(k) + v;
-  return out;
-}
-
 // The stream's fields but its entries, shared by both formats (as packed MessagePack).
 Fields StreamFields(const StreamRecord& r) {
   Fields f{{"stream", PackStr(r.name)}, {"first_id", PackUint(r.first_id)}};
@@ -29,7 +23,7 @@ Fields StreamFields(const StreamRecord& r) {
   if (!r.groups.empty()) {
     Fields groups;
     for (const auto& [g, id] : r.groups) groups.emplace_back(g, PackUint(id));
-    f.emplace_back("groups", MapOf(groups));
+    f.emplace_back("groups", PackMap(groups));
   }
   return f;
 }
@@ -102,9 +96,9 @@ Status ReadRecord(std::string_view map, DumpContents* out, bool* header) {
 
 std::string EncodeHeader(bool raw, uint64_t keys) {
   if (!raw) return "";
-  return Frame(MapOf({{"format", PackStr("litestash-export")},
-                      {"version", PackUint(1)},
-                      {"keys", PackUint(keys)}}));
+  return Frame(PackMap({{"format", PackStr("litestash-export")},
+                        {"version", PackUint(1)},
+                        {"keys", PackUint(keys)}}));
 }
 
 std::string EncodeKey(const KeyRecord& r, bool raw) {
@@ -124,14 +118,14 @@ std::string EncodeKey(const KeyRecord& r, bool raw) {
     }
     f.emplace_back("history", PackArray(items));
   }
-  return Frame(MapOf(f));
+  return Frame(PackMap(f));
 }
 
 std::string EncodeStream(const StreamRecord& r, bool raw) {
   Fields f = StreamFields(r);
   if (raw) {
     f.emplace_back("entries", PackArray(r.values));
-    return Frame(MapOf(f));
+    return Frame(PackMap(f));
   }
   std::string out = "{";
   for (const auto& [name, packed] : f) {

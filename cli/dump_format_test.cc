@@ -65,6 +65,20 @@ TEST_CASE("both formats decode to the records they were encoded from") {
   }
 }
 
+TEST_CASE("a stream with more than 15 groups survives both formats") {
+  StreamRecord s;
+  s.name = "busy";
+  s.first_id = 1;
+  for (uint64_t i = 0; i < 20; ++i) s.groups.emplace_back("g" + std::to_string(i), i);
+  for (bool raw : {false, true}) {
+    INFO(raw);
+    auto out = DecodeDump(EncodeHeader(raw, 0) + EncodeStream(s, raw));
+    REQUIRE(out.ok());
+    REQUIRE(out->streams.size() == 1);
+    CHECK(out->streams[0].groups == s.groups);
+  }
+}
+
 TEST_CASE("jsonl lines carry exact bytes only where JSON is lossy") {
   DumpContents d = Sample();
   CHECK(EncodeKey(d.keys[0], false) == "{\"key\": \"plain\", \"value\": {\"a\": [1, 2.5]}}\n");

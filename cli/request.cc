@@ -52,6 +52,17 @@ std::string PackArray(const std::vector<std::string>& items) {
   return std::move(s.out);
 }
 
+std::string PackMap(const std::vector<std::pair<std::string, std::string>>& fields) {
+  Sink s;
+  msgpack::packer<Sink> pk(s);
+  pk.pack_map(fields.size());
+  for (const auto& [name, packed] : fields) {
+    pk.pack_str(name.size()).pack_str_body(name.data(), name.size());
+    s.out += packed;
+  }
+  return std::move(s.out);
+}
+
 std::string Request::Encode(uint64_t id) const {
   FrameEncoder enc;
   enc.BeginRequest(id, op, fields.size());

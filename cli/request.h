@@ -26,6 +26,8 @@ std::string PackBool(bool b);
 std::string PackFloat32(float f);
 std::string PackFloat64(double d);
 std::string PackArray(const std::vector<std::string>& packed_items);
+// A map of str keys to already packed values, in the order given.
+std::string PackMap(const std::vector<std::pair<std::string, std::string>>& fields);
 
 struct Request {
   std::string op;

@@ -15,7 +15,7 @@ Result<Request> BuildTxn(const std::vector<Command>& commands) {
     if (c.kind != CommandKind::kRequest || (op != "set" && op != "delete" && op != "xadd")) {
       return Usage("a TXN holds only SET, DEL (one key), ADD and XADD");
     }
-    std::vector<std::string> pairs;
+    std::vector<std::pair<std::string, std::string>> fields{{"op", PackStr(op)}};
     std::string key;
     for (const auto& [name, packed] : c.request.fields) {
       if (name == "if_version") {
@@ -26,13 +26,9 @@ Result<Request> BuildTxn(const std::vector<Command>& commands) {
         return Usage("retention (MAXLEN) is not taken inside a TXN");
       }
       if (name == "key") key = *StrOf(packed);
-      pairs.push_back(PackStr(name) + packed);
+      fields.emplace_back(name, packed);
     }
-    std::string map = "\x80";
-    map[0] = static_cast<char>(0x80 | (pairs.size() + 1));
-    map += PackStr("op") + PackStr(op);
-    for (const auto& p : pairs) map += p;
-    ops.push_back(std::move(map));
+    ops.push_back(PackMap(fields));
   }
   if (ops.empty()) return Usage("an empty TXN");
   Request r("txn");

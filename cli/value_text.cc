@@ -1,9 +1,13 @@
 // ParseValue() and FormatValue(): see value_text.h for the forms and styles.
 #include "cli/value_text.h"
 
+#include <openssl/evp.h>
+
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <msgpack.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli/request.h"
 #include "common/utf8.h"
@@ -191,56 +195,51 @@ Result<std::string> HexDecode(std::string_view hex) {
   return out;
 }
 
+// Standard Base64 (RFC 4648 section 4), decoded by OpenSSL. The URL-safe alphabet (section 5)
+// and missing padding are taken too. EVP_DecodeBlock() itself is lenient: it skips blanks around
+// the text, reads '=' anywhere as zero bits and counts padding as decoded bytes, so the text is
+// checked here and the padding taken off the length.
 Result<std::string> Base64Decode(std::string_view b64) {
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : b64) {
-    int v = (c >= 'A' && c <= 'Z')   ? c - 'A'
-            : (c >= 'a' && c <= 'z') ? c - 'a' + 26
-            : (c >= '0' && c <= '9') ? c - '0' + 52
-            : (c == '+' || c == '-') ? 62
-            : (c == '/' || c == '_') ? 63
-                                     : -1;
-    if (c == '=') break;
-    if (v < 0) return Status::InvalidArgument("not base64: '" + std::string(b64) + "'");
-    acc = (acc << 6) | v, bits += 6;
-    if (bits >= 8) bits -= 8, out += static_cast<char>((acc >> bits) & 0xFF);
+  auto bad = [&] { return Status::InvalidArgument("not base64: '" + std::string(b64) + "'"); };
+  std::string text(b64);
+  for (char& c : text) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  size_t data = text.find_last_not_of('=') + 1;  // 0 when empty or all '='
+  text.append((4 - text.size() % 4) % 4, '=');
+  size_t padding = text.size() - data;
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  if (padding > 2 || text.size() > INT_MAX || text.find_first_not_of(kAlphabet) < data) {
+    return bad();
   }
+  if (text.empty()) return std::string();
+  std::string out(text.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0 || static_cast<size_t>(n) != out.size()) return bad();
+  out.resize(out.size() - padding);
   return out;
 }
 
+// nlohmann-json writes the literal. A str that is not UTF-8 is read as Latin-1 (one code point
+// per byte) and written ASCII-only, so each byte above 0x7f shows as \u00XX.
 std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  bool utf8 = IsValidUtf8(s);
+  using json = nlohmann::json;
+  if (IsValidUtf8(s)) {
+    return json(std::string(s))
+        .dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
+  }
+  std::string latin1;
   for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || (!utf8 && c >= 0x80)) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
+    if (c < 0x80) {
+      latin1 += static_cast<char>(c);
+    } else {
+      latin1 += static_cast<char>(0xC0 | (c >> 6));
+      latin1 += static_cast<char>(0x80 | (c & 0x3F));
     }
   }
-  return out + "\"";
+  return json(std::move(latin1))
+      .dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
 }
 
 Result<std::string> ParseValue(std::string_view text, bool bare_words) {

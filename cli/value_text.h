@@ -31,7 +31,8 @@ namespace litestash::cli {
 
 Result<std::string> ParseValue(std::string_view text, bool bare_words = true);
 
-// Strict JSON only (no explicit forms, no bare words) to MessagePack.
+// Strict JSON only (no explicit forms, no bare words; parsed by nlohmann-json, so strings must
+// be UTF-8) to MessagePack. Object keys keep their order; nesting is capped at 512 levels.
 Result<std::string> JsonToMsgpack(std::string_view json);
 
 enum class ValueStyle { kDisplay, kJson };
@@ -40,11 +41,13 @@ std::string FormatValue(std::string_view msgpack, ValueStyle style);
 // True when JsonToMsgpack(FormatValue(msgpack, kJson)) == msgpack.
 bool IsExactJson(std::string_view msgpack);
 
-// A str as a JSON string literal, quotes included (invalid UTF-8 bytes as \u00XX).
+// A str as a JSON string literal, quotes included (written by nlohmann-json; a str that is not
+// UTF-8 has its bytes above 0x7f as \u00XX).
 std::string JsonQuote(std::string_view s);
 
 std::string HexEncode(std::string_view bytes);
 Result<std::string> HexDecode(std::string_view hex);
+// Base64 (standard or URL-safe alphabet, padding optional) by OpenSSL.
 Result<std::string> Base64Decode(std::string_view b64);
 
 }  // namespace litestash::cli

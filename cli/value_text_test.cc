@@ -59,6 +59,19 @@ TEST_CASE("bare words are strings, broken forms are errors") {
   CHECK_FALSE(JsonToMsgpack("01").ok());    // leading zero
   CHECK_FALSE(JsonToMsgpack("[1,]").ok());
   CHECK_FALSE(JsonToMsgpack("1 2").ok());
+  CHECK_FALSE(JsonToMsgpack(std::string("1\0 2", 4)).ok());  // not the end of the input
+  CHECK_FALSE(JsonToMsgpack("\"\xff\"").ok());               // strings are UTF-8
+  CHECK(JsonToMsgpack("1e400").status().message() == "JSON: number overflow parsing '1e400'");
+  CHECK(JsonToMsgpack("[1,]").status().message().rfind("JSON: parse error at line 1, column 4",
+                                                       0) == 0);
+}
+
+TEST_CASE("JSON objects keep their key order and duplicates, nesting stops at 512") {
+  CHECK(Hex(JsonToMsgpack(R"({"z": 1, "a": 2, "z": 3})")) == "83a17a01a16102a17a03");
+  auto nested = [](int n) { return std::string(n, '[') + "1" + std::string(n, ']'); };
+  CHECK(JsonToMsgpack(nested(512)).ok());
+  CHECK(JsonToMsgpack(nested(513)).status().message() == "JSON: nested deeper than 512 levels");
+  CHECK_FALSE(JsonToMsgpack(std::string(100000, '[')).ok());
 }
 
 TEST_CASE("display style shows the exact type where JSON cannot") {
@@ -117,9 +130,22 @@ TEST_CASE("hex and base64 helpers") {
   CHECK(HexEncode(std::string("\x00\xff", 2)) == "00ff");
   CHECK(*HexDecode("00FF") == std::string("\x00\xff", 2));
   CHECK(*Base64Decode("aGVsbG8=") == "hello");
+  CHECK(*Base64Decode("aGVsbG8") == "hello");  // padding optional
+  CHECK(*Base64Decode("aGk=") == "hi");
+  CHECK(*Base64Decode("") == "");
+  CHECK(*Base64Decode("-_8=") == "\xfb\xff");  // URL-safe alphabet
+  CHECK(*Base64Decode("+/8=") == "\xfb\xff");
   CHECK_FALSE(Base64Decode("a*b").ok());
+  CHECK_FALSE(Base64Decode("a").ok());         // 6 bits are no byte
+  CHECK_FALSE(Base64Decode("aG=k").ok());      // '=' inside
+  CHECK_FALSE(Base64Decode("aGk=aGk=").ok());  // text after the padding
+  CHECK_FALSE(Base64Decode("aGVsbG8===").ok());
+  CHECK_FALSE(Base64Decode(" aGk=").ok());  // OpenSSL would skip the blank
   CHECK(JsonQuote("a\"\\\x01") == "\"a\\\"\\\\\\u0001\"");
+  CHECK(JsonQuote("\b\f\n\x7f") == "\"\\b\\f\\n\x7f\"");
+  CHECK(JsonQuote("caf\xc3\xa9") == "\"caf\xc3\xa9\"");
   CHECK(JsonQuote("\xff") == "\"\\u00ff\"");
+  CHECK(JsonQuote("a\xe9\x01") == "\"a\\u00e9\\u0001\"");
 }
 
 }  // namespace
