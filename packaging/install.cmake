@@ -36,7 +36,9 @@ if(HELP2MAN_EXECUTABLE AND GZIP_EXECUTABLE)
     add_custom_command(
       OUTPUT ${_page}.gz
       COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
-      COMMAND ${HELP2MAN_EXECUTABLE} --no-info --section=1 "--name=${_name_${prog}}"
+      # The version is the project's (a program needs only --help); --help may use stderr.
+      COMMAND ${HELP2MAN_EXECUTABLE} --no-info --no-discard-stderr --section=1
+              "--name=${_name_${prog}}" "--version-string=${prog} ${PROJECT_VERSION}"
               "--source=${PROJECT_NAME} ${PROJECT_VERSION}" ${_include_arg}
               --output=${_page} $<TARGET_FILE:${prog}>
       # -n: no name or timestamp in the gzip header, so the page is reproducible.
