@@ -58,5 +58,5 @@ rm -rf "$stage/src/litestash/__pycache__"
   --disable-pip-version-check --wheel-dir "$out" "$stage/src" >&2
 
 echo "make_packages: in $out" >&2
-(cd "$out" && ls -l litestash-engine_*.deb litestash-engine-*.tar.gz litestash_engine-*.whl \
-  litestash-*.whl | awk '{printf "  %10s  %s\n", $5, $9}') >&2
+(cd "$out" && stat -c '  %10s  %n' litestash-engine_*.deb litestash-engine-*.tar.gz \
+  litestash_engine-*.whl litestash-*.whl) >&2

@@ -47,11 +47,12 @@ programs=(litestash-engine)
 echo "version $version, arch $arch, platform $platform, programs ${programs[*]}"
 
 deb="$out/litestash-engine_${version}-1_${arch}.deb"
-tgz="$(ls "$out"/litestash-engine-"$version"-Linux-*.tar.gz 2>/dev/null | head -1)"
+top="litestash-engine-$version-Linux-$(uname -m)"
+tgz="$out/$top.tar.gz"
 engine_whl="$out/litestash_engine-${version}-py3-none-${platform}.whl"
 host_whl="$out/litestash-${version}-py3-none-any.whl"
 for f in "$deb" "$tgz" "$engine_whl" "$host_whl"; do
-  check "package $(basename "${f:-tarball}") ($(stat -c %s "$f" 2>/dev/null || echo missing) bytes)" \
+  check "package $(basename "$f") ($(stat -c %s "$f" 2>/dev/null || echo missing) bytes)" \
     test -s "$f"
 done
 
@@ -123,6 +124,28 @@ check "deb: Version is $version-1" test "$(dpkg-deb -f "$deb" Version)" = "$vers
 for lib in libc6 libstdc++6 libsqlite3-0 libssl3 libspdlog libfmt; do
   check "deb: Depends names $lib" bash -c "grep -q '\\b$lib' <<<'$depends'"
 done
+# Each Depends clause is met by an installed package (what `apt install ./<deb>` would check).
+depends_met() {
+  local clause alt name op ver have provides
+  provides="$(dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n')"
+  local IFS=','
+  for clause in $1; do
+    local met=1
+    IFS='|'
+    for alt in $clause; do
+      IFS=" " read -r name op ver <<<"$(sed -E 's/[()]//g' <<<"$alt")"
+      if dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q "install ok installed"; then
+        have="$(dpkg-query -W -f='${Version}' "$name")"
+        if [ -z "$op" ] || dpkg --compare-versions "$have" "$op" "$ver"; then met=0; fi
+      elif [ -z "$op" ] && grep -qE "^ii .*[|,] ?${name//./\\.}( |,|$)" <<<"$provides"; then
+        met=0  # a virtual package (libspdlog1.10-fmt9 is provided by libspdlog1.10)
+      fi
+    done
+    IFS=','
+    [ $met -eq 0 ] || { echo "    unmet: $clause"; return 1; }
+  done
+}
+check "deb: Depends met by this system's packages" depends_met "$depends"
 dpkg-deb -c "$deb" | awk '{print $6}' >"$work/deb.list"
 for p in "${programs[@]}"; do
   check "deb: has /usr/bin/$p" grep -qx "./usr/bin/$p" "$work/deb.list"
@@ -192,8 +215,7 @@ check "venv: python (not activated, no LITESTASH_ENGINE) sets and gets a key" \
   bash -c "cd '$work/app' && env -u LITESTASH_ENGINE PATH=/usr/bin:/bin '$venv/bin/python' check.py '$venv' '$work/app/data'"
 
 # ---------------------------------------------------------------------------------------------
-echo "--- tarball: $(basename "${tgz:-missing}")"
-top="litestash-engine-$version-Linux-$(uname -m)"
+echo "--- tarball: $(basename "$tgz")"
 tar tzf "$tgz" >"$work/tgz.list" 2>/dev/null
 echo "    $(wc -l <"$work/tgz.list") entries"
 has() { grep -qx "$top/$1" "$work/tgz.list"; }
