@@ -16,11 +16,15 @@ endif()
 install(TARGETS ${LITESTASH_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         COMPONENT runtime)
 
-# Man pages from each program's own --help / --version, so they never drift from the flags.
-# Without help2man the build goes on without them (packaging/ensure-deps.sh package installs it).
+# Man pages from each program's own --help, so they never drift from the flags. Without
+# help2man the build goes on without them (packaging/ensure-deps.sh package installs it).
+# Sanitizer builds skip them: running an instrumented binary at build time buys nothing.
+option(LITESTASH_MAN_PAGES "Generate man pages with help2man at build time" ON)
 find_program(HELP2MAN_EXECUTABLE help2man)
 find_program(GZIP_EXECUTABLE gzip)
-if(HELP2MAN_EXECUTABLE AND GZIP_EXECUTABLE)
+if(LITESTASH_SANITIZE OR NOT LITESTASH_MAN_PAGES)
+  message(STATUS "man pages: off (LITESTASH_SANITIZE or LITESTASH_MAN_PAGES=OFF)")
+elseif(HELP2MAN_EXECUTABLE AND GZIP_EXECUTABLE)
   set(_man_pages)
   set(_name_litestash-engine "sharded SQLite key-value storage engine spoken to over stdio frames")
   set(_name_litestash-cli "command-line client for litestash-engine")
