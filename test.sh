@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Every test of the project, in one command: installs what is missing, builds, then runs the
 # unit tests (CTest), the black-box wire suite, the Python, Elixir and Rust hosts (and their
-# installs into fresh environments), the cross-language matrix, the reliability suites (crash loop, several processes, hostile input,
-# security), a short fuzzing run, the sanitizer builds and the benchmark smoke run. Each suite
-# prints its own counts; the last line sums the suites up. Exit code: non-zero if any suite
-# failed.
+# installs into fresh environments), the packages (.deb, wheels, tarball), the cross-language
+# matrix, the reliability suites (crash loop, several processes, hostile input, security), a
+# short fuzzing run, the sanitizer builds and the benchmark smoke run. Each suite prints its own
+# counts; the last line sums the suites up. Exit code: non-zero if any suite failed.
 set -uo pipefail
 cd "$(dirname "$0")"
 root="$PWD"
 export LITESTASH_ENGINE="$root/build/litestash-engine"
 py=/usr/bin/python3
 
-packaging/ensure-deps.sh build python hosts bench fuzz || exit 1
+packaging/ensure-deps.sh build python hosts bench fuzz package || exit 1
 packaging/build.sh build -DLITESTASH_TESTS=ON -DLITESTASH_BENCH=ON || exit 1
 
 passed=0
@@ -40,6 +40,9 @@ suite "python host" hosts/python/run_tests.sh
 suite "elixir host" hosts/elixir/run_tests.sh
 suite "rust host" hosts/rust/run_tests.sh
 suite "host libraries installed into fresh environments" hosts/install_test.sh
+# Its own release build in build-pkg/ (tests and bench off), then the .deb, both wheels and the
+# release tarball, each installed or unpacked and run.
+suite "packages (deb, wheels, tarball)" tests/packaging/test_packages.sh "$root/build-pkg"
 suite "cross-language matrix" conformance/matrix/run_tests.sh
 suite "reliability (crash loop, processes, hostile input, security)" "$py" -m pytest -q -p no:cacheprovider tests/reliability
 # Checks muted with FUZZ_SKIP_CHECKS for local work on a known bug never reach this run.

@@ -16,7 +16,8 @@ version=v)`; `set`/`delete` with `if_version=` (a failed condition raises `Confl
 
 `AsyncLiteStash` is the asyncio twin with many requests in flight. Errors are `LiteStashError`
 subclasses carrying the engine's error code in `.code`. The engine binary is the `engine=`
-argument, else $LITESTASH_ENGINE, else `litestash-engine` on $PATH (`EngineNotFound` otherwise).
+argument, else $LITESTASH_ENGINE, else `litestash-engine` on $PATH, else in this interpreter's
+scripts dir (where the `litestash-engine` wheel puts it; `EngineNotFound` otherwise).
 """
 from .aio import AsyncLiteStash
 from .client import LiteStash

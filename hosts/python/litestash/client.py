@@ -31,8 +31,8 @@ class LiteStash:
     def __init__(self, data_dir=None, shards: int = protocol.DEFAULT_SHARDS, engine: Optional[str] = None,
                  *, timeout: Optional[float] = None, long_timeout: Optional[float] = None,
                  env: Optional[dict] = None, **flags):
-        """Start `engine` (default: $LITESTASH_ENGINE, then `litestash-engine` on $PATH) on
-        `data_dir`; EngineNotFound when there is none.
+        """Start `engine` (default: $LITESTASH_ENGINE, then `litestash-engine` on $PATH, then
+        in this interpreter's scripts dir) on `data_dir`; EngineNotFound when there is none.
 
         Extra keyword flags become engine flags: memory=True -> --memory,
         max_value_bytes=1024 -> --max-value-bytes 1024, keep_versions="all" (or

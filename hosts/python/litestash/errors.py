@@ -101,7 +101,8 @@ class InternalError(LiteStashError):
 
 class EngineNotFound(LiteStashError, FileNotFoundError):
     """No engine binary: the message says where the host looked (explicit path,
-    $LITESTASH_ENGINE, `litestash-engine` on $PATH). Also a builtin FileNotFoundError."""
+    $LITESTASH_ENGINE, `litestash-engine` on $PATH, the interpreter's scripts dirs). Also a
+    builtin FileNotFoundError."""
     code = "engine_not_found"
 
 

@@ -13,7 +13,9 @@ import functools
 import hashlib
 import os
 import shutil
+import site
 import struct
+import sysconfig
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import msgpack
@@ -53,9 +55,24 @@ def _resolve(path: str) -> Optional[str]:
     return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 
+def scripts_dirs() -> List[str]:
+    """Where pip puts the programs of this interpreter's environment: its scripts dir (a venv's
+    bin/, also when the venv is not activated) and the user scheme's (~/.local/bin). The
+    `litestash-engine` wheel installs the engine there."""
+    dirs = [sysconfig.get_path("scripts")]
+    if site.ENABLE_USER_SITE:
+        try:
+            dirs.append(sysconfig.get_path("scripts", "%s_user" % os.name))
+        except KeyError:
+            pass
+    return [d for i, d in enumerate(dirs) if d and d not in dirs[:i]]
+
+
 def find_engine(engine: Optional[str] = None) -> str:
     """The engine binary: the explicit `engine` if given, else $LITESTASH_ENGINE if set, else
-    `litestash-engine` on $PATH. Raises EngineNotFound saying where it looked."""
+    `litestash-engine` on $PATH, else in this interpreter's scripts dirs (`scripts_dirs()`,
+    where `pip install litestash-engine` puts it). Raises EngineNotFound saying where it
+    looked."""
     if engine:
         engine = os.fspath(engine)
         found = _resolve(engine)
@@ -73,11 +90,16 @@ def find_engine(engine: Optional[str] = None) -> str:
                                  % (env, where))
         return found
     found = shutil.which(ENGINE_NAME)
-    if found is None:
-        raise EngineNotFound("litestash-engine not found: no engine= given, $LITESTASH_ENGINE is "
-                             "not set, and no %s on $PATH (%s)"
-                             % (ENGINE_NAME, os.environ.get("PATH", "")))
-    return found
+    if found is not None:
+        return found
+    dirs = scripts_dirs()
+    for d in dirs:
+        found = _resolve(os.path.join(d, ENGINE_NAME))
+        if found is not None:
+            return found
+    raise EngineNotFound("litestash-engine not found: no engine= given, $LITESTASH_ENGINE is "
+                         "not set, and no %s on $PATH (%s) nor in %s"
+                         % (ENGINE_NAME, os.environ.get("PATH", ""), os.pathsep.join(dirs)))
 
 
 def engine_argv(engine: Optional[str], data_dir: Optional[str], shards: int, flags: dict) -> List[str]:

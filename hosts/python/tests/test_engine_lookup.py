@@ -1,11 +1,11 @@
 """How the engine binary is found (engine= argument, then $LITESTASH_ENGINE, then
-`litestash-engine` on $PATH), what the error says when there is none, and the default
-`--log-level warn`."""
+`litestash-engine` on $PATH, then the interpreter's scripts dirs), what the error says when there
+is none, and the default `--log-level warn`."""
 import os
 
 import pytest
 
-from litestash import EngineNotFound, LiteStash
+from litestash import EngineNotFound, LiteStash, protocol
 from litestash.protocol import engine_argv, find_engine
 
 
@@ -47,10 +47,29 @@ def test_path_last_then_nowhere(bin_dir, data_dir, tmp_path, monkeypatch):
     empty = str(tmp_path / "empty")
     os.mkdir(empty)
     monkeypatch.setenv("PATH", empty)
+    monkeypatch.setattr(protocol, "scripts_dirs", lambda: [empty])
     with pytest.raises(EngineNotFound) as ei:
         LiteStash(data_dir=data_dir)
     msg = str(ei.value)
     assert "engine=" in msg and "LITESTASH_ENGINE is not set" in msg and empty in msg
+
+
+def test_scripts_dir_after_path(bin_dir, data_dir, tmp_path, monkeypatch):
+    """An engine pip installed into this environment's bin/ (the litestash-engine wheel) is
+    found without that bin/ on $PATH, as when a venv's python runs without activation."""
+    monkeypatch.delenv("LITESTASH_ENGINE", raising=False)
+    empty = str(tmp_path / "empty")
+    os.mkdir(empty)
+    monkeypatch.setenv("PATH", empty)
+    monkeypatch.setattr(protocol, "scripts_dirs", lambda: [empty, bin_dir])
+    assert find_engine() == os.path.join(bin_dir, "litestash-engine")
+    with LiteStash(data_dir=data_dir) as db:
+        assert db.ping() is True
+
+
+def test_scripts_dirs_start_with_this_interpreters():
+    import sysconfig
+    assert protocol.scripts_dirs()[0] == sysconfig.get_path("scripts")
 
 
 def _log_level(argv):
