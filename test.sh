@@ -43,6 +43,7 @@ suite "host libraries installed into fresh environments" hosts/install_test.sh
 # Its own release build in build-pkg/ (tests and bench off), then the .deb, both wheels and the
 # release tarball, each installed or unpacked and run.
 suite "packages (deb, wheels, tarball)" tests/packaging/test_packages.sh "$root/build-pkg"
+suite "litestash-cli (one-shot, export/import, check, REPL in tmux)" tests/cli/run_tests.sh "$root/build"
 suite "cross-language matrix" conformance/matrix/run_tests.sh
 suite "reliability (crash loop, processes, hostile input, security)" "$py" -m pytest -q -p no:cacheprovider tests/reliability
 # Checks muted with FUZZ_SKIP_CHECKS for local work on a known bug never reach this run.

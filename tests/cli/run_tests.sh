@@ -2,7 +2,7 @@
 # Runs litestash-cli's process-level tests (tests/cli/test_cli.py) with the system pytest.
 # usage: tests/cli/run_tests.sh [BUILD_DIR] [pytest args...]
 #   BUILD_DIR (default build) holds litestash-cli; LITESTASH_ENGINE overrides the engine
-#   (default BUILD_DIR/litestash-engine). The REPL tests need tmux (skipped without it).
+#   (default BUILD_DIR/litestash-engine). The REPL tests need tmux (they fail without it).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

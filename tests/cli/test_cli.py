@@ -433,7 +433,7 @@ class Tmux:
 @pytest.fixture
 def repl(data, tmp_path):
     if not shutil.which("tmux"):
-        pytest.skip("tmux is not installed")
+        pytest.fail("tmux is not installed (packaging/debian-packages.txt, group build)")
     hist = tmp_path / "history"
     t = Tmux(f"{CLI} --engine {ENGINE} --data-dir {data} --shards {SHARDS}",
              {"LITESTASH_HISTORY": hist, "TERM": "xterm"})
@@ -513,7 +513,7 @@ def test_repl_tail_completion_and_ctrl_c(repl, data):
 
 def test_progress_bar_only_on_a_terminal(tmp_path):
     if not shutil.which("tmux"):
-        pytest.skip("tmux is not installed")
+        pytest.fail("tmux is not installed (packaging/debian-packages.txt, group build)")
     dump = tmp_path / "big.jsonl"
     with open(dump, "w") as f:
         for i in range(100000):
