@@ -10,23 +10,17 @@ namespace litestash {
 Status ExpiryTable::Prepare(sqlite3* db, std::string_view file) {
   db_ = db;
   file_ = std::string(file);
-  struct {
-    Statement* stmt;
-    const char* sql;
-  } const statements[] = {
-      {&set_, "INSERT OR REPLACE INTO expiry(key_hash, expires_at) VALUES (?1, ?2)"},
-      {&clear_, "DELETE FROM expiry WHERE key_hash = ?1"},
-      {&clear_all_, "DELETE FROM expiry"},
-      {&any_, "SELECT EXISTS (SELECT 1 FROM expiry)"},
-      {&count_after_, "SELECT count(*) FROM expiry WHERE expires_at > ?1"},
-      {&expired_,
-       "SELECT key_hash FROM expiry WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2"},
-  };
-  for (const auto& s : statements) {
-    int rc = s.stmt->Prepare(db, s.sql);
-    if (rc != SQLITE_OK) return SqliteStatus(db, file_, std::string("preparing ") + s.sql, rc);
-  }
-  return Status::Ok();
+  return PrepareStatements(
+      db, file_,
+      {
+          {&set_, "INSERT OR REPLACE INTO expiry(key_hash, expires_at) VALUES (?1, ?2)"},
+          {&clear_, "DELETE FROM expiry WHERE key_hash = ?1"},
+          {&clear_all_, "DELETE FROM expiry"},
+          {&any_, "SELECT EXISTS (SELECT 1 FROM expiry)"},
+          {&count_after_, "SELECT count(*) FROM expiry WHERE expires_at > ?1"},
+          {&expired_,
+           "SELECT key_hash FROM expiry WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2"},
+      });
 }
 
 Status ExpiryTable::Run(Statement& stmt, const Digest* digest, std::optional<int64_t> at,
@@ -46,7 +40,9 @@ Status ExpiryTable::Clear(const Digest& digest) {
   return Run(clear_, &digest, std::nullopt, "clearing an expiry");
 }
 
-Status ExpiryTable::ClearAll() { return Run(clear_all_, nullptr, std::nullopt, "clearing expiries"); }
+Status ExpiryTable::ClearAll() {
+  return Run(clear_all_, nullptr, std::nullopt, "clearing expiries");
+}
 
 Result<bool> ExpiryTable::Any() {
   StatementUse use(any_);

@@ -15,32 +15,26 @@ int64_t Clamp(uint64_t v) { return static_cast<int64_t>(std::min<uint64_t>(v, IN
 Status HistoryTable::Prepare(sqlite3* db, std::string_view file) {
   db_ = db;
   file_ = std::string(file);
-  struct {
-    Statement* stmt;
-    const char* sql;
-  } const statements[] = {
-      {&push_,
-       "INSERT OR REPLACE INTO history(key_hash, version, key, value) VALUES (?1, ?2, ?3, ?4)"},
-      // The keep-th newest version; everything older goes (nothing when fewer rows exist).
-      {&trim_,
-       "DELETE FROM history WHERE key_hash = ?1 AND version <= (SELECT version FROM history"
-       " WHERE key_hash = ?1 ORDER BY version DESC LIMIT 1 OFFSET ?2)"},
-      {&any_, "SELECT EXISTS (SELECT 1 FROM history)"},
-      {&list_,
-       "SELECT version, value IS NULL FROM history WHERE key_hash = ?1 AND version < ?2"
-       " ORDER BY version DESC LIMIT ?3"},
-      {&get_, "SELECT value FROM history WHERE key_hash = ?1 AND version = ?2"},
-      {&keys_first_, "SELECT DISTINCT key_hash FROM history ORDER BY key_hash LIMIT ?2"},
-      {&keys_after_,
-       "SELECT DISTINCT key_hash FROM history WHERE key_hash > ?1 ORDER BY key_hash LIMIT ?2"},
-      {&delete_all_, "DELETE FROM history"},
-      {&count_, "SELECT count(*) FROM history"},
-  };
-  for (const auto& s : statements) {
-    int rc = s.stmt->Prepare(db, s.sql);
-    if (rc != SQLITE_OK) return SqliteStatus(db, file_, std::string("preparing ") + s.sql, rc);
-  }
-  return Status::Ok();
+  return PrepareStatements(
+      db, file_,
+      {
+          {&push_,
+           "INSERT OR REPLACE INTO history(key_hash, version, key, value) VALUES (?1, ?2, ?3, ?4)"},
+          // The keep-th newest version; everything older goes (nothing when fewer rows exist).
+          {&trim_,
+           "DELETE FROM history WHERE key_hash = ?1 AND version <= (SELECT version FROM history"
+           " WHERE key_hash = ?1 ORDER BY version DESC LIMIT 1 OFFSET ?2)"},
+          {&any_, "SELECT EXISTS (SELECT 1 FROM history)"},
+          {&list_,
+           "SELECT version, value IS NULL FROM history WHERE key_hash = ?1 AND version < ?2"
+           " ORDER BY version DESC LIMIT ?3"},
+          {&get_, "SELECT value FROM history WHERE key_hash = ?1 AND version = ?2"},
+          {&keys_first_, "SELECT DISTINCT key_hash FROM history ORDER BY key_hash LIMIT ?2"},
+          {&keys_after_,
+           "SELECT DISTINCT key_hash FROM history WHERE key_hash > ?1 ORDER BY key_hash LIMIT ?2"},
+          {&delete_all_, "DELETE FROM history"},
+          {&count_, "SELECT count(*) FROM history"},
+      });
 }
 
 Status HistoryTable::Push(const Digest& digest, std::string_view key,

@@ -37,39 +37,32 @@ Status KvTable::Prepare(sqlite3* db, std::string_view file) {
   file_ = std::string(file);
   const std::string scan_incl = std::string(kScanHead) + ">= ?1" + kScanTail;
   const std::string scan_excl = std::string(kScanHead) + "> ?1" + kScanTail;
-  struct {
-    Statement* stmt;
-    std::string_view sql;
-  } const statements[] = {
-      {&upsert_,
-       "INSERT INTO stash(key_hash, key, value, timestamp, microsecond) VALUES (?1,?2,?3,?4,?5)"
-       " ON CONFLICT(key_hash) DO UPDATE SET key=excluded.key, value=excluded.value,"
-       " timestamp=excluded.timestamp, microsecond=excluded.microsecond"},
-      {&lookup_,
-       "SELECT s.value, s.timestamp, s.microsecond, e.expires_at FROM stash AS s"
-       " LEFT JOIN expiry AS e ON e.key_hash = s.key_hash WHERE s.key_hash = ?1"},
-      {&lookup_plain_, "SELECT value, timestamp, microsecond FROM stash WHERE key_hash = ?1"},
-      {&expiry_of_,
-       "SELECT e.expires_at FROM stash AS s LEFT JOIN expiry AS e ON e.key_hash = s.key_hash"
-       " WHERE s.key_hash = ?1"},
-      {&delete_, "DELETE FROM stash WHERE key_hash = ?1"},
-      {&delete_all_, "DELETE FROM stash"},
-      {&scan_incl_, scan_incl},
-      {&scan_excl_, scan_excl},
-      {&all_,
-       "SELECT s.key_hash, s.key, s.value, s.timestamp, s.microsecond, e.expires_at FROM stash AS s"
-       " LEFT JOIN expiry AS e ON e.key_hash = s.key_hash ORDER BY s.key_hash"},
-      {&count_live_,
-       "SELECT (SELECT count(*) FROM stash) -"
-       " (SELECT count(*) FROM expiry WHERE expires_at <= ?1)"},
-  };
-  for (const auto& s : statements) {
-    int rc = s.stmt->Prepare(db, s.sql);
-    if (rc != SQLITE_OK) {
-      return SqliteStatus(db, file_, "preparing '" + std::string(s.sql) + "'", rc);
-    }
-  }
-  return Status::Ok();
+  return PrepareStatements(
+      db, file_,
+      {
+          {&upsert_,
+           "INSERT INTO stash(key_hash, key, value, timestamp, microsecond) VALUES (?1,?2,?3,?4,?5)"
+           " ON CONFLICT(key_hash) DO UPDATE SET key=excluded.key, value=excluded.value,"
+           " timestamp=excluded.timestamp, microsecond=excluded.microsecond"},
+          {&lookup_,
+           "SELECT s.value, s.timestamp, s.microsecond, e.expires_at FROM stash AS s"
+           " LEFT JOIN expiry AS e ON e.key_hash = s.key_hash WHERE s.key_hash = ?1"},
+          {&lookup_plain_, "SELECT value, timestamp, microsecond FROM stash WHERE key_hash = ?1"},
+          {&expiry_of_,
+           "SELECT e.expires_at FROM stash AS s LEFT JOIN expiry AS e ON e.key_hash = s.key_hash"
+           " WHERE s.key_hash = ?1"},
+          {&delete_, "DELETE FROM stash WHERE key_hash = ?1"},
+          {&delete_all_, "DELETE FROM stash"},
+          {&scan_incl_, scan_incl},
+          {&scan_excl_, scan_excl},
+          {&all_,
+           "SELECT s.key_hash, s.key, s.value, s.timestamp, s.microsecond, e.expires_at FROM stash "
+           "AS s"
+           " LEFT JOIN expiry AS e ON e.key_hash = s.key_hash ORDER BY s.key_hash"},
+          {&count_live_,
+           "SELECT (SELECT count(*) FROM stash) -"
+           " (SELECT count(*) FROM expiry WHERE expires_at <= ?1)"},
+      });
 }
 
 Status KvTable::Upsert(const Digest& digest, std::string_view key, std::string_view value,

@@ -7,21 +7,14 @@ namespace litestash {
 Status MetaTable::Prepare(sqlite3* db, std::string_view file) {
   db_ = db;
   file_ = std::string(file);
-  struct {
-    Statement* stmt;
-    const char* sql;
-  } const statements[] = {
-      {&get_, "SELECT value FROM meta WHERE name = ?1"},
-      {&set_, "INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)"},
-      {&increment_,
-       "INSERT INTO meta(name, value) VALUES (?1, 1)"
-       " ON CONFLICT(name) DO UPDATE SET value = value + 1"},
-  };
-  for (const auto& s : statements) {
-    int rc = s.stmt->Prepare(db, s.sql);
-    if (rc != SQLITE_OK) return SqliteStatus(db, file_, std::string("preparing ") + s.sql, rc);
-  }
-  return Status::Ok();
+  return PrepareStatements(db, file_,
+                           {
+                               {&get_, "SELECT value FROM meta WHERE name = ?1"},
+                               {&set_, "INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)"},
+                               {&increment_,
+                                "INSERT INTO meta(name, value) VALUES (?1, 1)"
+                                " ON CONFLICT(name) DO UPDATE SET value = value + 1"},
+                           });
 }
 
 Result<std::optional<int64_t>> MetaTable::Get(std::string_view name) {

@@ -141,7 +141,8 @@ Status ShardStore::RecordDepth() {
     }
   }
   if (st.ok()) st = Exec("COMMIT");
-  if (!st.ok() && sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");  // statements unprepared
+  if (!st.ok() && sqlite3_get_autocommit(db_) == 0)
+    (void)Exec("ROLLBACK");  // statements unprepared
   return st.ok() ? Status::Ok() : st.WithContext("recording keep_versions");
 }
 
@@ -151,18 +152,14 @@ Status ShardStore::PrepareStatements() {
   LITESTASH_RETURN_IF_ERROR(streams_.Prepare(db_, name_));
   LITESTASH_RETURN_IF_ERROR(history_.Prepare(db_, name_));
   LITESTASH_RETURN_IF_ERROR(txns_.Prepare(db_, name_));
-  struct {
-    Statement* stmt;
-    const char* sql;
-  } const statements[] = {
-      {&begin_read_, "BEGIN"},  {&begin_write_, "BEGIN IMMEDIATE"},      {&commit_, "COMMIT"},
-      {&rollback_, "ROLLBACK"}, {&data_version_, "PRAGMA data_version"},
-  };
-  for (const auto& s : statements) {
-    int rc = s.stmt->Prepare(db_, s.sql);
-    if (rc != SQLITE_OK) return SqlError(std::string("preparing ") + s.sql, rc);
-  }
-  return Status::Ok();
+  return litestash::PrepareStatements(db_, name_,
+                                      {
+                                          {&begin_read_, "BEGIN"},
+                                          {&begin_write_, "BEGIN IMMEDIATE"},
+                                          {&commit_, "COMMIT"},
+                                          {&rollback_, "ROLLBACK"},
+                                          {&data_version_, "PRAGMA data_version"},
+                                      });
 }
 
 Status ShardStore::Begin(bool write, bool wait) {

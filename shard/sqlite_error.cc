@@ -29,4 +29,15 @@ Status SqliteStatus(sqlite3* db, std::string_view file, std::string_view what, i
   }
 }
 
+Status PrepareStatements(sqlite3* db, std::string_view file,
+                         std::initializer_list<StatementSql> statements) {
+  for (const StatementSql& s : statements) {
+    int rc = s.stmt->Prepare(db, s.sql);
+    if (rc != SQLITE_OK) {
+      return SqliteStatus(db, file, "preparing '" + std::string(s.sql) + "'", rc);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace litestash

@@ -13,12 +13,23 @@
 
 #include <sqlite3.h>
 
+#include <initializer_list>
 #include <string_view>
 
 #include "common/status.h"
+#include "shard/sqlite_statement.h"
 
 namespace litestash {
 
 Status SqliteStatus(sqlite3* db, std::string_view file, std::string_view what, int rc);
+
+// One statement of a table: where it is kept and its SQL.
+struct StatementSql {
+  Statement* stmt;
+  std::string_view sql;
+};
+// Prepares each statement on `db`; the first failure is "<file>: preparing '<sql>': ...".
+Status PrepareStatements(sqlite3* db, std::string_view file,
+                         std::initializer_list<StatementSql> statements);
 
 }  // namespace litestash

@@ -38,8 +38,8 @@ struct Range {
   bool more = false;
 };
 
-Range Get(ShardStore& s, std::string_view stream, uint64_t after, uint64_t before,
-          uint64_t limit, bool from_start = true) {
+Range Get(ShardStore& s, std::string_view stream, uint64_t after, uint64_t before, uint64_t limit,
+          bool from_start = true) {
   REQUIRE(s.Begin(false).ok());
   std::vector<StreamEntry> entries;
   Range r;

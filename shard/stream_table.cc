@@ -42,52 +42,48 @@ std::optional<std::string> PrefixEnd(std::string_view prefix) {
 Status StreamTable::Prepare(sqlite3* db, std::string_view file) {
   db_ = db;
   file_ = std::string(file);
-  constexpr const char* kMeta = "SELECT stream_id, first_id, last_id, maxlen, max_age_ms FROM streams";
+  constexpr const char* kMeta =
+      "SELECT stream_id, first_id, last_id, maxlen, max_age_ms FROM streams";
   const std::string names_head = "SELECT name FROM streams WHERE name ";
   const std::string names_tail = " AND (?2 IS NULL OR name < ?2) ORDER BY name LIMIT ?3";
-  struct {
-    Statement* stmt;
-    std::string sql;
-  } const statements[] = {
-      {&find_, std::string(kMeta) + " WHERE name = ?1"},
-      {&create_,
-       "INSERT INTO streams(name, first_id, last_id) VALUES (?1, 1, 0)"
-       " RETURNING stream_id, first_id, last_id, maxlen, max_age_ms"},
-      {&update_,
-       "UPDATE streams SET first_id = ?2, last_id = ?3, maxlen = ?4, max_age_ms = ?5"
-       " WHERE stream_id = ?1"},
-      {&append_, "INSERT INTO stream_entries(stream_id, entry_id, ts, value) VALUES (?1,?2,?3,?4)"},
-      {&delete_below_, "DELETE FROM stream_entries WHERE stream_id = ?1 AND entry_id < ?2"},
-      {&first_at_,
-       "SELECT entry_id FROM stream_entries WHERE stream_id = ?1 AND ts >= ?2"
-       " ORDER BY entry_id LIMIT 1"},
-      {&ts_of_, "SELECT ts FROM stream_entries WHERE stream_id = ?1 AND entry_id = ?2"},
-      {&get_, "SELECT ts, value FROM stream_entries WHERE stream_id = ?1 AND entry_id = ?2"},
-      {&range_asc_,
-       "SELECT entry_id, ts, value FROM stream_entries WHERE stream_id = ?1"
-       " AND entry_id > ?2 AND entry_id < ?3 ORDER BY entry_id LIMIT ?4"},
-      {&range_desc_,
-       "SELECT entry_id, ts, value FROM stream_entries WHERE stream_id = ?1"
-       " AND entry_id > ?2 AND entry_id < ?3 ORDER BY entry_id DESC LIMIT ?4"},
-      {&drop_entries_, "DELETE FROM stream_entries WHERE stream_id = ?1"},
-      {&drop_groups_, "DELETE FROM stream_groups WHERE stream_id = ?1"},
-      {&drop_stream_, "DELETE FROM streams WHERE stream_id = ?1"},
-      {&names_incl_, names_head + ">= ?1" + names_tail},
-      {&names_excl_, names_head + "> ?1" + names_tail},
-      {&aged_,
-       "SELECT stream_id, first_id, last_id, maxlen, max_age_ms, name FROM streams"
-       " WHERE max_age_ms IS NOT NULL AND name > ?1 ORDER BY name LIMIT ?2"},
-      {&set_group_,
-       "INSERT INTO stream_groups(stream_id, grp, committed) VALUES (?1, ?2, ?3)"
-       " ON CONFLICT(stream_id, grp) DO UPDATE SET committed = excluded.committed"},
-      {&group_, "SELECT committed FROM stream_groups WHERE stream_id = ?1 AND grp = ?2"},
-      {&groups_, "SELECT grp, committed FROM stream_groups WHERE stream_id = ?1 ORDER BY grp"},
-  };
-  for (const auto& s : statements) {
-    int rc = s.stmt->Prepare(db, s.sql);
-    if (rc != SQLITE_OK) return SqliteStatus(db, file_, "preparing '" + s.sql + "'", rc);
-  }
-  return Status::Ok();
+  return PrepareStatements(
+      db, file_,
+      {
+          {&find_, std::string(kMeta) + " WHERE name = ?1"},
+          {&create_,
+           "INSERT INTO streams(name, first_id, last_id) VALUES (?1, 1, 0)"
+           " RETURNING stream_id, first_id, last_id, maxlen, max_age_ms"},
+          {&update_,
+           "UPDATE streams SET first_id = ?2, last_id = ?3, maxlen = ?4, max_age_ms = ?5"
+           " WHERE stream_id = ?1"},
+          {&append_,
+           "INSERT INTO stream_entries(stream_id, entry_id, ts, value) VALUES (?1,?2,?3,?4)"},
+          {&delete_below_, "DELETE FROM stream_entries WHERE stream_id = ?1 AND entry_id < ?2"},
+          {&first_at_,
+           "SELECT entry_id FROM stream_entries WHERE stream_id = ?1 AND ts >= ?2"
+           " ORDER BY entry_id LIMIT 1"},
+          {&ts_of_, "SELECT ts FROM stream_entries WHERE stream_id = ?1 AND entry_id = ?2"},
+          {&get_, "SELECT ts, value FROM stream_entries WHERE stream_id = ?1 AND entry_id = ?2"},
+          {&range_asc_,
+           "SELECT entry_id, ts, value FROM stream_entries WHERE stream_id = ?1"
+           " AND entry_id > ?2 AND entry_id < ?3 ORDER BY entry_id LIMIT ?4"},
+          {&range_desc_,
+           "SELECT entry_id, ts, value FROM stream_entries WHERE stream_id = ?1"
+           " AND entry_id > ?2 AND entry_id < ?3 ORDER BY entry_id DESC LIMIT ?4"},
+          {&drop_entries_, "DELETE FROM stream_entries WHERE stream_id = ?1"},
+          {&drop_groups_, "DELETE FROM stream_groups WHERE stream_id = ?1"},
+          {&drop_stream_, "DELETE FROM streams WHERE stream_id = ?1"},
+          {&names_incl_, names_head + ">= ?1" + names_tail},
+          {&names_excl_, names_head + "> ?1" + names_tail},
+          {&aged_,
+           "SELECT stream_id, first_id, last_id, maxlen, max_age_ms, name FROM streams"
+           " WHERE max_age_ms IS NOT NULL AND name > ?1 ORDER BY name LIMIT ?2"},
+          {&set_group_,
+           "INSERT INTO stream_groups(stream_id, grp, committed) VALUES (?1, ?2, ?3)"
+           " ON CONFLICT(stream_id, grp) DO UPDATE SET committed = excluded.committed"},
+          {&group_, "SELECT committed FROM stream_groups WHERE stream_id = ?1 AND grp = ?2"},
+          {&groups_, "SELECT grp, committed FROM stream_groups WHERE stream_id = ?1 ORDER BY grp"},
+      });
 }
 
 Result<std::optional<StreamMeta>> StreamTable::Find(std::string_view name) {

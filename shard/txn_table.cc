@@ -31,28 +31,24 @@ PendingTxn PendingOf(const StatementUse& use) {
 Status TxnTable::Prepare(sqlite3* db, std::string_view file) {
   db_ = db;
   file_ = std::string(file);
-  struct {
-    Statement* stmt;
-    const char* sql;
-  } const statements[] = {
-      {&add_intent_,
-       "INSERT OR REPLACE INTO txn_intents(txn_id, owner, created_ms, body) VALUES (?1,?2,?3,?4)"},
-      {&intent_, "SELECT txn_id, owner, created_ms, body FROM txn_intents WHERE txn_id = ?1"},
-      {&intents_,
-       "SELECT txn_id, owner, created_ms, body FROM txn_intents WHERE txn_id > ?1"
-       " ORDER BY txn_id LIMIT ?2"},
-      {&delete_intent_, "DELETE FROM txn_intents WHERE txn_id = ?1"},
-      {&add_pending_,
-       "INSERT OR REPLACE INTO txn_pending(txn_id, coord, owner) VALUES (?1, ?2, ?3)"},
-      {&delete_pending_, "DELETE FROM txn_pending WHERE txn_id = ?1 AND coord = ?2"},
-      {&has_pending_, "SELECT EXISTS (SELECT 1 FROM txn_pending WHERE txn_id = ?1 AND coord = ?2)"},
-      {&all_pending_, "SELECT txn_id, coord, owner FROM txn_pending"},
-  };
-  for (const auto& s : statements) {
-    int rc = s.stmt->Prepare(db, s.sql);
-    if (rc != SQLITE_OK) return SqliteStatus(db, file_, std::string("preparing ") + s.sql, rc);
-  }
-  return Status::Ok();
+  return PrepareStatements(
+      db, file_,
+      {
+          {&add_intent_,
+           "INSERT OR REPLACE INTO txn_intents(txn_id, owner, created_ms, body) VALUES "
+           "(?1,?2,?3,?4)"},
+          {&intent_, "SELECT txn_id, owner, created_ms, body FROM txn_intents WHERE txn_id = ?1"},
+          {&intents_,
+           "SELECT txn_id, owner, created_ms, body FROM txn_intents WHERE txn_id > ?1"
+           " ORDER BY txn_id LIMIT ?2"},
+          {&delete_intent_, "DELETE FROM txn_intents WHERE txn_id = ?1"},
+          {&add_pending_,
+           "INSERT OR REPLACE INTO txn_pending(txn_id, coord, owner) VALUES (?1, ?2, ?3)"},
+          {&delete_pending_, "DELETE FROM txn_pending WHERE txn_id = ?1 AND coord = ?2"},
+          {&has_pending_,
+           "SELECT EXISTS (SELECT 1 FROM txn_pending WHERE txn_id = ?1 AND coord = ?2)"},
+          {&all_pending_, "SELECT txn_id, coord, owner FROM txn_pending"},
+      });
 }
 
 Status TxnTable::AddIntent(const TxnIntent& t) {

@@ -283,6 +283,9 @@ def test_kill_without_requests_in_flight_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cl.Writer, "run", one_chunk_then_idle)
     monkeypatch.setattr(cl, "MAX_FREEZES", 3)
+    # The first freeze must come after the chunk is answered, even on a loaded machine where
+    # the engine's start alone can outlast the usual 30 ms (then the kill would be valid).
+    monkeypatch.setattr(cl, "LOAD_MS", (2000, 2000))
     with pytest.raises(ReliabilityError, match="no request was in flight"):
         cl.run(1, _seed(), tmp_path / "data", verbose=False)
 
