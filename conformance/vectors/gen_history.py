@@ -231,27 +231,7 @@ def build_history():
 
 
 def main(argv):
-    check = "--check" in argv
-    js, mp = gv.render(build_history())
-    stale = []
-    for ext_, data in ((".json", js), (".msgpack", mp)):
-        path = os.path.join(HERE, "history" + ext_)
-        if check:
-            try:
-                with open(path, "rb") as f:
-                    if f.read() != data:
-                        stale.append(path)
-            except FileNotFoundError:
-                stale.append(path)
-        else:
-            with open(path, "wb") as f:
-                f.write(data)
-            print("wrote %s (%d bytes)" % (os.path.relpath(path), len(data)))
-    if check and stale:
-        print("stale: " + ", ".join(stale) + " (run gen_history.py)", file=sys.stderr)
-        return 1
-    return 0
-
+    return gv.emit(HERE, [("history", build_history())], "--check" in argv, "gen_history.py")
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -761,14 +761,15 @@ def render(doc):
     return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8"), pack(doc)
 
 
-def main(argv):
-    check = "--check" in argv
+def emit(directory, docs, check, script):
+    """Writes each (name, doc) of `docs` as directory/name.json and .msgpack (render()), or
+    with `check` only compares them with the files there. Returns the exit status: 1 when a
+    checked file is stale or missing (named on stderr, with `script` to run), else 0."""
     stale = []
-    for name, builder in (("hash_vectors", build_hash_vectors), ("scenario", build_scenario),
-                          ("dataset", build_dataset)):
-        js, mp = render(builder())
+    for name, doc in docs:
+        js, mp = render(doc)
         for ext_, data in ((".json", js), (".msgpack", mp)):
-            path = os.path.join(HERE, name + ext_)
+            path = os.path.join(directory, name + ext_)
             if check:
                 try:
                     with open(path, "rb") as f:
@@ -781,10 +782,16 @@ def main(argv):
                     f.write(data)
                 print("wrote %s (%d bytes)" % (os.path.relpath(path), len(data)))
     if check and stale:
-        print("stale: " + ", ".join(stale) + " (run gen_vectors.py)", file=sys.stderr)
+        print("stale: " + ", ".join(stale) + " (run %s)" % script, file=sys.stderr)
         return 1
     return 0
 
+
+def main(argv):
+    builders = (("hash_vectors", build_hash_vectors), ("scenario", build_scenario),
+                ("dataset", build_dataset))
+    return emit(HERE, [(name, builder()) for name, builder in builders], "--check" in argv,
+                "gen_vectors.py")
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -88,27 +88,7 @@ def build_streams():
 
 
 def main(argv):
-    check = "--check" in argv
-    js, mp = gv.render(build_streams())
-    stale = []
-    for ext_, data in ((".json", js), (".msgpack", mp)):
-        path = os.path.join(VECTORS, "streams" + ext_)
-        if check:
-            try:
-                with open(path, "rb") as f:
-                    if f.read() != data:
-                        stale.append(path)
-            except FileNotFoundError:
-                stale.append(path)
-        else:
-            with open(path, "wb") as f:
-                f.write(data)
-            print("wrote %s (%d bytes)" % (os.path.relpath(path), len(data)))
-    if check and stale:
-        print("stale: " + ", ".join(stale) + " (run gen_streams.py)", file=sys.stderr)
-        return 1
-    return 0
-
+    return gv.emit(VECTORS, [("streams", build_streams())], "--check" in argv, "gen_streams.py")
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

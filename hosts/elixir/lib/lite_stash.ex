@@ -486,20 +486,10 @@ defmodule LiteStash do
     default = Keyword.get(opts, :default)
 
     with {:ok, raws} <- mget_raw(server, keys, opts) do
-      Enum.reduce_while(raws, {:ok, []}, fn
-        nil, {:ok, acc} ->
-          {:cont, {:ok, [default | acc]}}
-
-        raw, {:ok, acc} ->
-          case decode_value(raw) do
-            {:ok, v} -> {:cont, {:ok, [v | acc]}}
-            err -> {:halt, err}
-          end
+      map_ok(raws, fn
+        nil -> {:ok, default}
+        raw -> decode_value(raw)
       end)
-      |> case do
-        {:ok, acc} -> {:ok, Enum.reverse(acc)}
-        err -> err
-      end
     end
   end
 
@@ -529,16 +519,11 @@ defmodule LiteStash do
   def mset(server, entries), do: mset(server, entries, [])
 
   def mset(server, entries, opts) do
-    Enum.reduce_while(entries, {:ok, []}, fn {k, v}, {:ok, acc} ->
-      case encode_value(v) do
-        {:ok, raw} -> {:cont, {:ok, [{k, raw} | acc]}}
-        err -> {:halt, err}
-      end
-    end)
-    |> case do
-      {:ok, acc} -> mset_raw(server, Enum.reverse(acc), opts)
-      err -> err
-    end
+    with {:ok, pairs} <-
+           map_ok(entries, fn {k, v} ->
+             with {:ok, raw} <- encode_value(v), do: {:ok, {k, raw}}
+           end),
+         do: mset_raw(server, pairs, opts)
   end
 
   def mset_raw(a) when is_list(a) or is_map(a), do: mset_raw(__MODULE__, a, [])
@@ -1153,7 +1138,9 @@ defmodule LiteStash do
   end
 
   # Maps `fun` (answering {:ok, x} or an error) over `list`: {:ok, xs} or the first error.
-  defp map_ok(list, fun) do
+  # Also used by LiteStash.Txn.
+  @doc false
+  def map_ok(list, fun) do
     Enum.reduce_while(list, {:ok, []}, fn item, {:ok, acc} ->
       case fun.(item) do
         {:ok, x} -> {:cont, {:ok, [x | acc]}}

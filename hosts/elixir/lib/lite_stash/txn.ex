@@ -134,18 +134,7 @@ defmodule LiteStash.Txn do
     end
   end
 
-  defp encode_ops(ops) do
-    Enum.reduce_while(ops, {:ok, []}, fn op, {:ok, acc} ->
-      case encode_op(op) do
-        {:ok, map} -> {:cont, {:ok, [map | acc]}}
-        err -> {:halt, err}
-      end
-    end)
-    |> case do
-      {:ok, acc} -> {:ok, Enum.reverse(acc)}
-      err -> err
-    end
-  end
+  defp encode_ops(ops), do: LiteStash.map_ok(ops, &encode_op/1)
 
   defp encode_op({:set, key, value, opts}) do
     ttl = for {:ttl_ms, ms} <- opts, do: {"ttl_ms", ms}
