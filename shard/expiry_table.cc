@@ -1,8 +1,5 @@
 #include "shard/expiry_table.h"
 
-#include <algorithm>
-#include <cstring>
-
 #include "shard/sqlite_error.h"
 
 namespace litestash {
@@ -64,10 +61,7 @@ Status ExpiryTable::Expired(int64_t now_ms, int limit, std::vector<Digest>* out)
   use.Int(1, now_ms).Int(2, limit);
   int rc;
   while ((rc = use.Step()) == SQLITE_ROW) {
-    std::string_view h = use.ColumnBytes(0);
-    Digest d{};
-    std::memcpy(d.data(), h.data(), std::min(h.size(), d.size()));
-    out->push_back(d);
+    out->push_back(use.ColumnDigest(0));
   }
   return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "finding expired keys", rc);
 }

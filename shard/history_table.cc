@@ -1,7 +1,6 @@
 #include "shard/history_table.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "shard/sqlite_error.h"
 
@@ -41,11 +40,7 @@ Status HistoryTable::Push(const Digest& digest, std::string_view key,
                           std::optional<std::string_view> value, uint64_t version) {
   StatementUse use(push_);
   use.Blob(1, digest.data(), digest.size()).Int(2, Clamp(version)).Text(3, key);
-  if (value) {
-    use.Blob(4, value->data(), value->size());
-  } else {
-    use.Null(4);
-  }
+  use.BlobOrNull(4, value);
   int rc = use.Step();
   return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "writing history", rc);
 }
@@ -94,10 +89,7 @@ Status HistoryTable::Keys(const std::optional<Digest>& after, int limit, std::ve
   use.Int(2, limit);
   int rc;
   while ((rc = use.Step()) == SQLITE_ROW) {
-    std::string_view h = use.ColumnBytes(0);
-    Digest d{};
-    std::memcpy(d.data(), h.data(), std::min(h.size(), d.size()));
-    out->push_back(d);
+    out->push_back(use.ColumnDigest(0));
   }
   return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "listing history", rc);
 }

@@ -1,8 +1,5 @@
 #include "shard/kv_table.h"
 
-#include <algorithm>
-#include <cstring>
-
 #include "shard/sqlite_error.h"
 
 namespace litestash {
@@ -14,16 +11,6 @@ constexpr const char* kScanHead =
 constexpr const char* kScanTail =
     " AND (?2 IS NULL OR s.key < ?2)"
     " AND (e.expires_at IS NULL OR e.expires_at > ?3) ORDER BY s.key LIMIT ?4";
-
-// The smallest string greater than every string starting with `prefix` (bytewise), or nullopt
-// when there is none (empty prefix, or all 0xFF bytes).
-std::optional<std::string> PrefixEnd(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
-  if (end.empty()) return std::nullopt;
-  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return end;
-}
 
 uint64_t VersionOf(const StatementUse& use, int timestamp_column) {
   return static_cast<uint64_t>(use.ColumnInt(timestamp_column)) * 1000000 +
@@ -118,14 +105,9 @@ Status KvTable::Scan(std::string_view prefix, std::optional<std::string_view> af
                      int64_t now_ms, std::vector<std::string>* keys) {
   // Start at the larger of the two lower bounds so the key index is entered in the right place.
   const bool use_after = after && *after >= prefix;
-  const std::optional<std::string> end = PrefixEnd(prefix);
   StatementUse use(use_after ? scan_excl_ : scan_incl_);
-  use.Text(1, use_after ? *after : prefix).Int(3, now_ms).Int(4, static_cast<int64_t>(limit));
-  if (end) {
-    use.Text(2, *end);
-  } else {
-    use.Null(2);
-  }
+  use.Text(1, use_after ? *after : prefix).PrefixEnd(2, prefix).Int(3, now_ms);
+  use.Int(4, static_cast<int64_t>(limit));
   int rc;
   while ((rc = use.Step()) == SQLITE_ROW) keys->emplace_back(use.ColumnBytes(0));
   return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "scanning keys", rc);
@@ -136,8 +118,7 @@ Status KvTable::All(std::vector<KeyedRecord>* out) {
   int rc;
   while ((rc = use.Step()) == SQLITE_ROW) {
     KeyedRecord r;
-    std::string_view h = use.ColumnBytes(0);
-    std::memcpy(r.digest.data(), h.data(), std::min(h.size(), r.digest.size()));
+    r.digest = use.ColumnDigest(0);
     r.key = std::string(use.ColumnBytes(1));
     r.record.stored.value = std::string(use.ColumnBytes(2));
     r.record.stored.version = VersionOf(use, 3);

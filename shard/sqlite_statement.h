@@ -6,8 +6,14 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
 #include <string_view>
+
+#include "common/blake2b.h"
 
 namespace litestash {
 
@@ -58,6 +64,23 @@ class StatementUse {
     sqlite3_bind_null(s_, i);
     return *this;
   }
+  StatementUse& IntOrNull(int i, std::optional<uint64_t> v) {
+    return v ? Int(i, static_cast<int64_t>(*v)) : Null(i);
+  }
+  StatementUse& BlobOrNull(int i, std::optional<std::string_view> v) {
+    return v ? Blob(i, v->data(), v->size()) : Null(i);
+  }
+  // Binds the smallest string greater than every string starting with `prefix` (bytewise), or
+  // NULL when there is none (empty prefix, or all 0xFF bytes): the exclusive end of a prefix
+  // range. The string is kept by the statement (SQLITE_TRANSIENT).
+  StatementUse& PrefixEnd(int i, std::string_view prefix) {
+    std::string end(prefix);
+    while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
+    if (end.empty()) return Null(i);
+    end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+    sqlite3_bind_text64(s_, i, end.data(), end.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    return *this;
+  }
   int Step() { return sqlite3_step(s_); }
 
   int64_t ColumnInt(int c) const { return sqlite3_column_int64(s_, c); }
@@ -65,6 +88,13 @@ class StatementUse {
   std::string_view ColumnBytes(int c) const {
     const void* p = sqlite3_column_blob(s_, c);
     return {static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, c))};
+  }
+  // A key hash column (zero-filled past a short value).
+  Digest ColumnDigest(int c) const {
+    const std::string_view h = ColumnBytes(c);
+    Digest d{};
+    std::memcpy(d.data(), h.data(), std::min(h.size(), d.size()));
+    return d;
   }
 
  private:

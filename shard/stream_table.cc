@@ -20,23 +20,6 @@ StreamMeta MetaOf(const StatementUse& use) {  // columns: stream_id, first, last
   return m;
 }
 
-void BindOptional(StatementUse& use, int i, std::optional<uint64_t> v) {
-  if (v) {
-    use.Int(i, static_cast<int64_t>(*v));
-  } else {
-    use.Null(i);
-  }
-}
-
-// The smallest string greater than every string starting with `prefix` (bytewise), or nullopt.
-std::optional<std::string> PrefixEnd(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
-  if (end.empty()) return std::nullopt;
-  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return end;
-}
-
 }  // namespace
 
 Status StreamTable::Prepare(sqlite3* db, std::string_view file) {
@@ -125,8 +108,7 @@ Status StreamTable::FlushMeta() {
     use.Int(1, c.meta->stream_id)
         .Int(2, static_cast<int64_t>(c.meta->first_id))
         .Int(3, static_cast<int64_t>(c.meta->last_id));
-    BindOptional(use, 4, c.meta->maxlen);
-    BindOptional(use, 5, c.meta->max_age_ms);
+    use.IntOrNull(4, c.meta->maxlen).IntOrNull(5, c.meta->max_age_ms);
     int rc = use.Step();
     if (rc != SQLITE_DONE) st = SqliteStatus(db_, file_, "writing a stream", rc);
   }
@@ -217,14 +199,9 @@ Status StreamTable::Drop(std::string_view name, int64_t stream_id) {
 Status StreamTable::Names(std::string_view prefix, std::optional<std::string_view> after,
                           uint64_t limit, std::vector<std::string>* out) {
   const bool use_after = after && *after >= prefix;
-  const std::optional<std::string> end = PrefixEnd(prefix);
   StatementUse use(use_after ? names_excl_ : names_incl_);
-  use.Text(1, use_after ? *after : prefix).Int(3, static_cast<int64_t>(limit));
-  if (end) {
-    use.Text(2, *end);
-  } else {
-    use.Null(2);
-  }
+  use.Text(1, use_after ? *after : prefix).PrefixEnd(2, prefix);
+  use.Int(3, static_cast<int64_t>(limit));
   int rc;
   while ((rc = use.Step()) == SQLITE_ROW) out->emplace_back(use.ColumnBytes(0));
   return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "listing streams", rc);
