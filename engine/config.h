@@ -26,6 +26,9 @@ struct Config {
   int64_t read_cache_mib = 8;         // the reader thread's exact read cache (0: off)
   int64_t busy_poll_us = 100;         // how long the reader polls stdin before sleeping (0: never)
   int64_t max_waiting_reads = 10000;  // parked blocking reads (xread wait_ms) at once
+  // WAL frames per shard at which the background checkpointer copies the log into the file
+  // (shard/checkpointer.h); 0: SQLite's own checkpoint inside the commit (1000 pages).
+  int64_t checkpoint_pages = 2000;
   std::optional<uint32_t> keep_versions;  // history depth to record (nullopt: as recorded)
 };
 

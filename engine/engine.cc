@@ -24,6 +24,7 @@
 #include "engine/exit_codes.h"
 #include "engine/output_writer.h"
 #include "protocol/session.h"
+#include "shard/checkpointer.h"
 
 namespace litestash {
 namespace {
@@ -91,7 +92,7 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
 // created go to `still_opening` and the engine serves meanwhile (a shard's tasks wait in its
 // queue until it is open; `hello` needs no shard). On failure stops every worker and returns
 // the exit code. `meanwhile` runs on the calling thread while the shard threads open files.
-int OpenShards(const Config& config, const TxnServices& txns,
+int OpenShards(const Config& config, const TxnServices& txns, Checkpointer* checkpointer,
                std::vector<std::unique_ptr<ShardWorker>>* workers,
                const std::function<void()>& meanwhile,
                std::vector<std::future<Status>>* still_opening) {
@@ -101,6 +102,7 @@ int OpenShards(const Config& config, const TxnServices& txns,
   for (uint32_t i = 0; i < config.shards && failure.ok(); ++i) {
     ShardOptions options = ShardOptionsFor(config, i);
     options.recovery = txns.recovery_env();
+    options.checkpointer = checkpointer;
     workers->push_back(std::make_unique<ShardWorker>(options));
     opened.push_back(workers->back()->Start());
     if (i == 0 && existing) {
@@ -278,6 +280,17 @@ int RunEngine(const Config& config) {
   if (!config.memory) {
     if (int rc = PrepareDataDir(config.data_dir); rc != kExitOk) return rc;
   }
+  // Declared before the workers: their connections' WAL hooks point at it until they close.
+  std::unique_ptr<Checkpointer> checkpointer;
+  if (!config.memory && config.checkpoint_pages > 0) {
+    std::vector<std::string> paths;
+    for (uint32_t i = 0; i < config.shards; ++i) paths.push_back(ShardPath(config.data_dir, i));
+    CheckpointerOptions options;
+    options.trigger_pages = static_cast<int>(config.checkpoint_pages);
+    options.hard_limit_pages =
+        static_cast<int>(std::min<int64_t>(config.checkpoint_pages * 8, 1 << 30));
+    checkpointer = std::make_unique<Checkpointer>(std::move(paths), config.sync, options);
+  }
   std::vector<std::unique_ptr<ShardWorker>> workers;
   // Fetching OpenSSL's BLAKE2b-512 (provider start-up) costs as much as opening a shard; do it
   // while the shard threads open their files.
@@ -295,7 +308,8 @@ int RunEngine(const Config& config) {
     return kExitCannotOpen;
   }
   std::shared_ptr<TxnServices> txn_services = std::move(txns).value();
-  if (int rc = OpenShards(config, *txn_services, &workers, create_hasher, &still_opening);
+  if (int rc = OpenShards(config, *txn_services, checkpointer.get(), &workers, create_hasher,
+                          &still_opening);
       rc != kExitOk) {
     return rc;
   }
@@ -337,6 +351,8 @@ int RunEngine(const Config& config) {
   // No read connection may hold back the shards' final checkpoints, or outlive their close;
   // parked blocking reads are handed back to the shards, which answer them as they finish.
   dispatcher.Stop();
+  // Likewise the checkpointer's connections (the shards' own close checkpoints what is left).
+  if (checkpointer) checkpointer->Stop();
 
   // Every accepted request is queued; each worker finishes its queue, commits, checkpoints and
   // closes. Then the writer flushes the last answers.

@@ -8,6 +8,7 @@
 #include <limits>
 #include <thread>
 
+#include "shard/checkpointer.h"
 #include "shard/snapshot_copy.h"
 #include "shard/sqlite_error.h"
 #include "shard/txn_recovery.h"
@@ -113,6 +114,7 @@ Status ShardStore::Init() {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     if (rc != SQLITE_OK) return SqlError("enabling WAL", rc);
+    if (options_.checkpointer != nullptr) options_.checkpointer->Watch(db_, options_.index);
   }
   const std::string cache = "PRAGMA cache_size=-" + std::to_string(options_.cache_kib);
   LITESTASH_RETURN_IF_ERROR(Exec(cache.c_str()));

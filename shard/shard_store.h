@@ -57,6 +57,7 @@
 namespace litestash {
 
 struct TxnRecoveryEnv;
+class Checkpointer;
 
 // History depth meaning "every version".
 inline constexpr uint32_t kKeepAllVersions = 0xffffffff;
@@ -80,6 +81,9 @@ struct ShardOptions {
   // Read-write opens of a data dir: resolves multi-shard writes left by dead engines at the
   // start of each write transaction (null: none; in-memory shards need none).
   std::shared_ptr<const TxnRecoveryEnv> recovery;
+  // Read-write opens of a file: checkpoints the WAL off the commit path (shard/checkpointer.h);
+  // not owned, outlives the store. Null: SQLite's autocheckpoint inside the committing write.
+  Checkpointer* checkpointer = nullptr;
 };
 
 // One batch's notion of time, taken once when the batch starts.

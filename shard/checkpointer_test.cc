@@ -1,0 +1,185 @@
+#include "shard/checkpointer.h"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "common/test_digest.h"
+#include "shard/shard_store.h"
+#include "shard/test_dir.h"
+
+namespace litestash {
+namespace {
+
+using testing::TempDir;
+
+constexpr uint64_t kFrameBytes = 4096 + 24;
+
+std::unique_ptr<ShardStore> OpenOrDie(const ShardOptions& o) {
+  auto s = ShardStore::Open(o);
+  INFO(s.status().ToString());
+  REQUIRE(s.ok());
+  REQUIRE(s.value()->PrepareStatements().ok());
+  return std::move(s).value();
+}
+
+ShardOptions FileShard(const TempDir& dir, Checkpointer* checkpointer) {
+  ShardOptions o;
+  o.path = dir.file("shard-00.db");
+  o.checkpointer = checkpointer;
+  return o;
+}
+
+// `txns` transactions of `rows` keys each, 400-byte values (a few pages per transaction).
+void Write(ShardStore& s, const std::string& prefix, int txns, int rows) {
+  const std::string value(400, 'v');
+  for (int t = 0; t < txns; ++t) {
+    REQUIRE(s.Begin(true).ok());
+    for (int r = 0; r < rows; ++r) {
+      const std::string key = prefix + std::to_string(t * rows + r);
+      REQUIRE(s.Put(testing::DigestOf(key), key, value, std::nullopt, Clock::Now()).ok());
+    }
+    REQUIRE(s.Commit().ok());
+  }
+}
+
+uint64_t WalBytes(const TempDir& dir) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(dir.file("shard-00.db-wal"), ec);
+  return ec ? 0 : n;
+}
+
+template <typename Pred>
+bool WaitFor(Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+int64_t CountKeys(ShardStore& s, const std::string& prefix, int n) {
+  int64_t found = 0;
+  REQUIRE(s.Begin(false).ok());
+  for (int i = 0; i < n; ++i) {
+    const std::string key = prefix + std::to_string(i);
+    auto v = s.Get(testing::DigestOf(key), Clock::Now());
+    REQUIRE(v.ok());
+    if (v.value()) ++found;
+  }
+  REQUIRE(s.Commit().ok());
+  return found;
+}
+
+TEST_CASE("checkpointer: commits past the trigger are checkpointed off the committing thread") {
+  TempDir dir;
+  CheckpointerOptions co;
+  co.trigger_pages = 64;
+  co.hard_limit_pages = 1 << 20;  // never reached: every checkpoint must be the thread's
+  co.full_wait_ms = 50;
+  Checkpointer cp({dir.file("shard-00.db")}, SyncMode::kNormal, co);
+  auto s = OpenOrDie(FileShard(dir, &cp));
+  Write(*s, "k", 400, 10);
+  REQUIRE(WaitFor([&] { return cp.counters().passive.load() > 0; }));
+  CHECK(cp.counters().inline_runs.load() == 0);
+  CHECK(cp.counters().errors.load() == 0);
+  // Once the checkpointer has caught up, the next write starts the log over and cuts the file
+  // back to the trigger's size: without it the log would hold all 4,000 rows (> 1.6 MB).
+  const uint64_t grown = WalBytes(dir);
+  bool restarted = WaitFor([&] {
+    Write(*s, "more", 1, 1);
+    return WalBytes(dir) <= 64 * 4096 + 8 * kFrameBytes;
+  });
+  INFO("wal bytes before " << grown << ", now " << WalBytes(dir));
+  CHECK(restarted);
+  CHECK(CountKeys(*s, "k", 4000) == 4000);
+}
+
+TEST_CASE("checkpointer: a stopped checkpointer leaves the hard limit to the committing write") {
+  TempDir dir;
+  CheckpointerOptions co;
+  co.trigger_pages = 16;
+  co.hard_limit_pages = 64;
+  Checkpointer cp({dir.file("shard-00.db")}, SyncMode::kNormal, co);
+  cp.Stop();
+  auto s = OpenOrDie(FileShard(dir, &cp));
+  uint64_t largest = 0;
+  for (int i = 0; i < 400; ++i) {
+    Write(*s, "k" + std::to_string(i) + ":", 1, 1);
+    largest = std::max(largest, WalBytes(dir));
+  }
+  CHECK(cp.counters().inline_runs.load() > 0);
+  CHECK(cp.counters().passive.load() == 0);
+  // The hard limit plus one transaction's frames (one row: leaves, parents, pointer maps, the
+  // clock's page). Unbounded, the log would hold all 400 transactions (over 1,000 frames).
+  CHECK(largest <= (64 + 16) * kFrameBytes + 32);
+}
+
+TEST_CASE("checkpointer: an old reader makes the full step give up, and the log restarts later") {
+  TempDir dir;
+  CheckpointerOptions co;
+  co.trigger_pages = 32;
+  co.hard_limit_pages = 1 << 20;
+  co.full_wait_ms = 5;
+  Checkpointer cp({dir.file("shard-00.db")}, SyncMode::kNormal, co);
+  auto s = OpenOrDie(FileShard(dir, &cp));
+  Write(*s, "a", 10, 10);
+  ShardOptions ro = FileShard(dir, nullptr);
+  ro.read_only = true;
+  auto reader = OpenOrDie(ro);
+  REQUIRE(reader->Begin(false).ok());
+  REQUIRE(CountKeys(*s, "a", 100) == 100);
+  {
+    // The reader's snapshot sees frames the checkpoint must not overwrite.
+    auto v = reader->Get(testing::DigestOf("a1"), Clock::Now());
+    REQUIRE(v.ok());
+  }
+  Write(*s, "b", 200, 10);
+  REQUIRE(WaitFor([&] { return cp.counters().busy.load() > 0; }));
+  CHECK(cp.counters().restarts.load() == 0);
+  REQUIRE(reader->Commit().ok());
+  REQUIRE(WaitFor([&] {
+    Write(*s, "c", 5, 10);
+    return cp.counters().restarts.load() > 0;
+  }));
+  CHECK(CountKeys(*s, "b", 2000) == 2000);
+}
+
+TEST_CASE("checkpointer: two writers with checkpointers of their own keep every row") {
+  // Two engines on one data dir: each connection has its own checkpointer.
+  TempDir dir;
+  CheckpointerOptions co;
+  co.trigger_pages = 32;
+  co.full_wait_ms = 5;
+  Checkpointer cp1({dir.file("shard-00.db")}, SyncMode::kNormal, co);
+  Checkpointer cp2({dir.file("shard-00.db")}, SyncMode::kNormal, co);
+  auto s1 = OpenOrDie(FileShard(dir, &cp1));
+  auto s2 = OpenOrDie(FileShard(dir, &cp2));
+  std::thread t1([&] { Write(*s1, "one", 300, 10); });
+  std::thread t2([&] { Write(*s2, "two", 300, 10); });
+  t1.join();
+  t2.join();
+  CHECK(cp1.counters().passive.load() + cp2.counters().passive.load() > 0);
+  CHECK(cp1.counters().errors.load() + cp2.counters().errors.load() == 0);
+  cp1.Stop();
+  cp2.Stop();
+  CHECK(CountKeys(*s1, "one", 3000) == 3000);
+  CHECK(CountKeys(*s1, "two", 3000) == 3000);
+  s2.reset();
+  s1.reset();
+  // The file as SQLite sees it after both are gone.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(dir.file("shard-00.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+          SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
+  sqlite3_finalize(st);
+  sqlite3_close_v2(db);
+}
+
+}  // namespace
+}  // namespace litestash
