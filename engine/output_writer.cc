@@ -145,7 +145,10 @@ void OutputWriter::HandBack(int64_t frames, int64_t bytes, std::vector<std::stri
   }
   writing_ = false;
   room_cv_.notify_all();
-  cv_.notify_one();
+  // The writer thread sleeps until writing_ is free and there is something to write (or it must
+  // close): wake it only then. Waking it for nothing cost a futex wake and two context switches
+  // per answer batch of the reader (perf, 1M uniform GETs: 15 % of engine CPU).
+  if (!queue_.empty() || closing_) cv_.notify_one();
   if (queue_.empty()) drained_cv_.notify_all();
 }
 
