@@ -15,7 +15,7 @@ Contract:
 """
 import math
 
-PHASE_RUNS = ("engine", "engine_full", "sqlite", "redis", "engine_streams", "redis_streams")
+PHASE_RUNS = ("engine", "engine_full", "engine_versions", "sqlite", "redis", "engine_streams", "redis_streams")
 PHASE_METRICS = ("ops_per_s", "keys_per_s", "entries_per_s", "p50_us", "p99_us", "p999_us", "max_us", "seconds",
                  "target_cpu_us_per_op", "client_cpu_us_per_op", "engine_avg_batch", "errors", "misses",
                  "commit_every")
@@ -32,13 +32,24 @@ TARGETS = [
     ("set_vs_sqlite_batch", "Pipelined SET, depth {d} vs raw SQLite committing every K writes (K = engine batch)",
      "engine.set_seq_d{d}.ops_per_s", "sqlite.set_seq_engine_batch.ops_per_s", "ops/s", "higher", ("ratio", 1.0)),
     ("set_vs_sqlite_one_txn", "Pipelined SET, depth {d} vs raw SQLite in one big transaction",
-     "engine.set_seq_d{d}.ops_per_s", "sqlite.set_seq_one_txn.ops_per_s", "ops/s", "higher", None),
+     "engine.set_seq_d{d}.ops_per_s", "sqlite.set_seq_one_txn.ops_per_s", "ops/s", "higher", ("ratio", 0.75)),
+    ("set_p99", "Pipelined SET, depth {d}, p99 latency (checkpoints off the commit path)",
+     "engine.set_seq_d{d}.p99_us", None, "us", "lower", ("max", 5000.0)),
+    ("mixed_vs_sqlite", "Mixed 90 % GET / 10 % SET, depth {d} vs raw SQLite, same mix, committing every K writes",
+     "engine.mixed_uniform_d{d}.ops_per_s", "sqlite.mixed_uniform.ops_per_s", "ops/s", "higher", ("ratio", 1.0)),
     ("set_vs_redis", "Pipelined SET, depth {d} vs Redis SET pipelined {d}",
      "engine.set_seq_d{d}.ops_per_s", "redis.set_seq_d{d}.ops_per_s", "ops/s", "higher", None),
     ("get_uniform_vs_sqlite", "Pipelined GET depth {d}, uniform over {keys} keys vs raw SQLite GET",
-     "engine.get_uniform_d{d}.ops_per_s", "sqlite.get_uniform.ops_per_s", "ops/s", "higher", ("ratio", 0.9)),
+     "engine.get_uniform_d{d}.ops_per_s", "sqlite.get_uniform.ops_per_s", "ops/s", "higher", ("ratio", 1.0)),
+    ("get_uniform_d256_vs_sqlite", "Pipelined GET depth {wd}, uniform over {keys} keys vs raw SQLite GET",
+     "engine.get_uniform_d{wd}.ops_per_s", "sqlite.get_uniform.ops_per_s", "ops/s", "higher", ("ratio", 1.0)),
+    # Absent keys: "key:<keys>".."key:<2*keys-1>", never written; every answer must be a miss.
+    ("get_absent_vs_sqlite", "GET of absent keys, depth {d} vs raw SQLite GET of absent keys",
+     "engine.get_absent_d{d}.ops_per_s", "sqlite.get_absent.ops_per_s", "ops/s", "higher", ("ratio", 1.0)),
+    ("get_absent_vs_redis", "GET of absent keys, depth {d} vs Redis pipelined GET of absent keys",
+     "engine.get_absent_d{d}.ops_per_s", "redis.get_absent_d{d}.ops_per_s", "ops/s", "higher", None),
     ("get_hot_vs_redis", "GET of a 10k-key hot set, depth {d} vs Redis pipelined GET (same keys)",
-     "engine.get_hot10k_d{d}.ops_per_s", "redis.get_hot10k_d{d}.ops_per_s", "ops/s", "higher", ("ratio", 1.0)),
+     "engine.get_hot10k_d{d}.ops_per_s", "redis.get_hot10k_d{d}.ops_per_s", "ops/s", "higher", ("ratio", 1.5)),
     ("get_d1_vs_redis_d1", "Depth-1 GET vs Redis single-client unpipelined GET",
      "engine.get_uniform_d1.ops_per_s", "redis.get_uniform_d1.ops_per_s", "ops/s", "higher", ("ratio", 2.0)),
     ("py_set_async_vs_diskcache", "Python host single sets from 64 asyncio tasks vs diskcache FanoutCache(shards=16) set",
@@ -55,6 +66,22 @@ TARGETS = [
      "engine_full.set_seq_d{d}.ops_per_s", "engine_full.set_seq_d1.ops_per_s", "ops/s", "higher", ("ratio", 10.0)),
     ("sync_full_vs_sqlite_k1", "--sync full depth {d} vs raw SQLite synchronous=FULL, one commit per write",
      "engine_full.set_seq_d{d}.ops_per_s", "sqlite.set_seq_full_k1.ops_per_s", "ops/s", "higher", None),
+    # Transactions: one txn of {tb} sets per request, keys/s, beside the mset of as many keys.
+    ("txn_vs_mset", "txn of {tb} sets, depth {d}, keys/s vs the engine's mset of {tb} keys, keys/s",
+     "engine.txn{tb}_uniform_d{d}.keys_per_s", "engine.mset{tb}_uniform_d{d}.keys_per_s", "keys/s", "higher",
+     ("ratio", 0.5)),
+    ("txn_vs_redis", "txn of {tb} sets, depth {d}, keys/s vs Redis MULTI, {tb} SETs, EXEC pipelined {d}, keys/s",
+     "engine.txn{tb}_uniform_d{d}.keys_per_s", "redis.txn{tb}_uniform_d{d}.keys_per_s", "keys/s", "higher", None),
+    # History (engine_versions run, --keep-versions {kv}).
+    ("set_history_vs_none", "Uniform SET overwrites, depth {d}, --keep-versions {kv} vs the same without history",
+     "engine_versions.set_uniform_d{d}.ops_per_s", "engine.set_uniform_d{d}.ops_per_s", "ops/s", "higher",
+     ("ratio", 0.7)),
+    ("get_old_version_vs_current", "GET at a key's superseded first version, depth {d} vs GET of the same keys' current value",
+     "engine_versions.get_old_version_d{d}.ops_per_s", "engine_versions.get_current_d{d}.ops_per_s", "ops/s",
+     "higher", None),
+    ("versions_vs_get", "versions of a key with history, depth {d} vs GET of the same keys' current value",
+     "engine_versions.versions_d{d}.ops_per_s", "engine_versions.get_current_d{d}.ops_per_s", "ops/s", "higher",
+     None),
     # Streams (issue #9): own engine process and own Redis server, see report.py stream_phases().
     ("xadd_one_stream_vs_redis", "XADD depth {d}, 100-byte values, one stream vs Redis XADD * pipelined {d}",
      "engine_streams.xadd_1stream_d{d}.ops_per_s", "redis_streams.xadd_1stream_d{d}.ops_per_s", "ops/s", "higher",
@@ -72,7 +99,8 @@ TARGETS = [
 ]
 
 ANCHOR_OF = {"sqlite": "raw SQLite", "redis": "Redis", "python": "diskcache", "engine_full": "engine depth 1",
-             "spawn": "-", "redis_streams": "Redis streams", "redis_wakeup": "Redis XREAD BLOCK", "wakeup": "-"}
+             "spawn": "-", "redis_streams": "Redis streams", "redis_wakeup": "Redis XREAD BLOCK", "wakeup": "-",
+             "engine_versions": "engine without history"}
 
 
 def _num(v):
@@ -128,7 +156,8 @@ def goal_text(goal, unit, better):
     if not goal:
         return "%s is better" % better
     kind, x = goal
-    return ("≥ %s×" % ("%.1f" % x if x < 10 else "%g" % x)) if kind == "ratio" else ("≤ %g %s" % (x, unit))
+    ratio = "%.2f" % x if x < 10 and round(x, 1) != x else ("%.1f" % x if x < 10 else "%g" % x)
+    return ("≥ %s×" % ratio) if kind == "ratio" else ("≤ %g %s" % (x, unit))
 
 
 def goal_met(goal, value, ratio):
@@ -142,7 +171,8 @@ def goal_met(goal, value, ratio):
 
 def targets(fig, config):
     rows = []
-    fmt = {"d": config["depth"], "keys": "{:,}".format(config["keys"])}
+    fmt = {"d": config["depth"], "keys": "{:,}".format(config["keys"]), "wd": config.get("wide_depth", 256),
+           "tb": config.get("txn_batch", 8), "kv": config.get("keep_versions", 10)}
     for tid, title, mine, anchor, unit, better, goal in TARGETS:
         mine, anchor = mine.format(**fmt), anchor.format(**fmt) if anchor else None
         v, a = fig.get(mine), fig.get(anchor) if anchor else None
@@ -159,9 +189,19 @@ def sanity_notes(runs):
         for phase, r in (runs.get(run) or {}).get("phases", {}).items():
             if r.get("errors"):
                 notes.append("%s.%s: %d error answers (first: %s)" % (run, phase, r["errors"], r.get("first_error")))
-            if r.get("misses") and r.get("op") == "xrange":
+            if r.get("absent_keys"):
+                found = (r.get("answered") or 0) * (r.get("batch") or 1) - (r.get("errors") or 0) - (r.get("misses") or 0)
+                if found > 0:
+                    notes.append("%s.%s: %d keys found although none of them was ever written" % (run, phase, found))
+            elif r.get("misses") and r.get("op") == "xrange":
                 notes.append("%s.%s: %d entries missing from xrange answers although the stream holds every "
                              "entry read" % (run, phase, r["misses"]))
+            elif r.get("misses") and r.get("at"):
+                notes.append("%s.%s: %d gets at the key's first version found nothing although the history "
+                             "should hold it" % (run, phase, r["misses"]))
+            elif r.get("misses") and r.get("op") == "versions":
+                notes.append("%s.%s: %d versions answers empty although every key read was written before"
+                             % (run, phase, r["misses"]))
             elif r.get("misses"):
                 notes.append("%s.%s: %d keys not found although every key read was written before"
                              % (run, phase, r["misses"]))
@@ -216,7 +256,23 @@ def _header(doc):
            "write phase, %s per pipelined read phase (%s at depth 1); Python ops %s. Whole run: %.0f s." % (
                "{:,}".format(c["keys"]), c["value_size"], c["shards"], c["sync"], c["depth"],
                "{:,}".format(c["ops"]), "{:,}".format(c.get("reads", c["ops"])), "{:,}".format(c["depth_ops"]),
-               "{:,}".format(c["python_ops"]), doc["seconds"]), ""] + _streams_line(c)
+               "{:,}".format(c["python_ops"]), doc["seconds"]), ""] + _more_lines(c) + _streams_line(c)
+
+
+def _more_lines(c):
+    """Absent keys, the depth-256 GET, txn and history phases (absent from configs of older runs)."""
+    if c.get("txn_batch") is None:
+        return []
+    text = ("Absent keys: uniform gets of key:%d..key:%d, which no phase writes (every one must miss), at depth %d "
+            "and 1; pipelined uniform GET also at depth %d. txn: %s requests of %d sets each, right after an mset "
+            "phase of as many keys." % (c["keys"], 2 * c["keys"] - 1, c["depth"], c["wide_depth"],
+                                        "{:,}".format(c["txn_ops"]), c["txn_batch"]))
+    if "versions" not in (c.get("skipped") or []):
+        text += (" History: a second engine with --keep-versions %d, the same preload and %s uniform overwrites, then "
+                 "keys 0..%d written once more in order; %s gets of those keys at their current value, as many at "
+                 "their first (superseded) version, as many `versions`." % (
+                     c["keep_versions"], "{:,}".format(c["ops"]), c["versions_keys"] - 1, "{:,}".format(c["ops"])))
+    return [text, ""]
 
 
 def _streams_line(c):
@@ -271,11 +327,19 @@ def markdown(doc, png_name):
                 notes.append("commit every %s" % (r["commit_every"] or "phase (one txn)"))
             if _num(r.get("engine_avg_batch")):
                 notes.append("engine batch %.1f" % r["engine_avg_batch"])
+            if r.get("absent_keys"):
+                notes.append("keys never written (all must miss)")
+            if r.get("at"):
+                notes.append("get at the key's %s version" % r["at"])
+            if run == "engine_versions":
+                notes.append("--keep-versions %s" % doc["config"].get("keep_versions", "?"))
+            if r.get("op") == "txn":
+                notes.append("txn of %s sets" % r.get("batch"))
             if r.get("op") in ("xadd", "xrange"):
                 notes.append("%s, %s stream%s%s" % (r["op"], r.get("streams"), "" if r.get("streams") == 1 else "s",
                                                      ", %s entries per call" % r.get("batch") if r["op"] == "xrange"
                                                      else ""))
-            if r.get("errors") or r.get("misses"):
+            if r.get("errors") or (r.get("misses") and not r.get("absent_keys")):
                 notes.append("errors %s misses %s" % (r.get("errors"), r.get("misses")))
             if r.get("broken"):
                 notes.append("BROKEN: %s" % r.get("broken_reason"))
@@ -331,6 +395,23 @@ def targets_text(doc):
     return "\n".join(lines) + "\n"
 
 
+def _spread(positions, gap, lo=0.0, hi=1.0):
+    """Moves sorted positions (axes fractions) apart to at least `gap`, kept within [lo, hi] where
+    they fit; returns the new positions in the same order."""
+    out = list(positions)
+    for i in range(1, len(out)):
+        out[i] = max(out[i], out[i - 1] + gap)
+    if out and out[-1] > hi:
+        out[-1] = hi
+        for i in range(len(out) - 2, -1, -1):
+            out[i] = min(out[i], out[i + 1] - gap)
+    if out and out[0] < lo:  # more labels than fit: start at lo and let the top run over
+        out[0] = lo
+        for i in range(1, len(out)):
+            out[i] = max(out[i], out[i - 1] + gap)
+    return out
+
+
 def chart(doc, path):
     try:
         import matplotlib
@@ -339,7 +420,8 @@ def chart(doc, path):
     except Exception as e:  # matplotlib missing or broken: results stay valid without the chart
         return str(e)
     rows = [t for t in doc["targets"] if t["ratio"] is not None]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 6.5), gridspec_kw={"width_ratios": [3, 2]})
+    height = max(6.5, 0.3 * len(rows) + 1.8)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(16, height), gridspec_kw={"width_ratios": [3, 2]})
     if rows:
         labels = [t["id"] for t in rows][::-1]
         ratios = [t["ratio"] for t in rows][::-1]
@@ -348,33 +430,79 @@ def chart(doc, path):
         ax1.barh(labels, ratios, color=["#3a7d44" if g else "#b5473a" for g in good])
         ax1.axvline(1.0, color="black", linewidth=1)
         ax1.set_xscale("log")
+        # Room for the ratio printed after each bar, and for bars shorter than 1 on the left.
+        ax1.set_xlim(min(min(ratios), 1.0) / 1.5, max(max(ratios), 1.0) * 2.2)
+        ax1.set_ylim(-0.7, len(rows) - 0.3)
         for i, r in enumerate(ratios):
             ax1.text(r, i, " %s" % _ratio(r), va="center", fontsize=8)
+        ax1.tick_params(axis="y", labelsize=8)
         ax1.set_xlabel("litestash / anchor (log; green = goal met, or litestash better where no goal)")
     ax1.set_title("Targets (%s scale, %s keys)" % (doc["config"]["scale"], "{:,}".format(doc["config"]["keys"])))
-    # SET throughput against pipeline depth, with the anchors as horizontal lines.
-    f = doc["figures"]
-    sweep = sorted((int(k.split(".")[1].split("_d")[1]), v) for k, v in f.items()
-                   if k.startswith("engine.set_uniform_d") and k.endswith(".ops_per_s"))
-    if sweep:
-        ax2.plot([s[0] for s in sweep], [s[1] for s in sweep], marker="o", label="engine SET (uniform overwrite)")
-    for key, label, style in (("sqlite.set_seq_engine_batch.ops_per_s", "raw SQLite, commit every K", "--"),
-                              ("sqlite.set_seq_one_txn.ops_per_s", "raw SQLite, one transaction", ":"),
-                              ("redis.set_seq_d%d.ops_per_s" % doc["config"]["depth"], "Redis SET pipelined", "-.")):
-        if _num(f.get(key)):
-            ax2.axhline(f[key], linestyle=style, color="gray")
-            ax2.text(sweep[0][0] if sweep else 1, f[key], " " + label, va="bottom", fontsize=8)
-    ax2.set_xscale("log", base=2)
-    if sweep:
-        ax2.set_xticks([s[0] for s in sweep])
-        ax2.set_xticklabels([str(s[0]) for s in sweep])
-    ax2.set_yscale("log")
-    ax2.set_xlabel("requests in flight")
-    ax2.set_ylabel("ops/s")
-    ax2.set_title("SET throughput vs pipeline depth")
-    if sweep:
-        ax2.legend(loc="lower right", fontsize=8)
+    _depth_chart(ax2, doc)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return None
+
+
+def _depth_chart(ax, doc):
+    """SET throughput against pipeline depth. The anchors are horizontal lines, each labelled with its
+    name and figure at the plot's right edge; labels too close together are moved apart and joined to
+    their line by a short leader, so none overlaps another or the data."""
+    f, d = doc["figures"], doc["config"]["depth"]
+    sweep = sorted((int(k.split(".")[1].split("_d")[1]), v) for k, v in f.items()
+                   if k.startswith("engine.set_uniform_d") and k.endswith(".ops_per_s"))
+    k_every = (((doc["runs"].get("sqlite") or {}).get("phases") or {}).get("set_seq_engine_batch") or {}).get(
+        "commit_every")
+    anchors = []
+    for key, label, style in (
+            ("sqlite.set_seq_engine_batch.ops_per_s",
+             "raw SQLite, commit every %s" % (k_every if k_every else "K"), "--"),
+            ("sqlite.set_seq_one_txn.ops_per_s", "raw SQLite, one transaction", ":"),
+            ("redis.set_seq_d%d.ops_per_s" % d, "Redis SET, pipelined %d" % d, "-.")):
+        if _num(f.get(key)) and f[key] > 0:
+            anchors.append((f[key], label, style))
+    hist = f.get("engine_versions.set_uniform_d%d.ops_per_s" % d)
+    values = [v for _, v in sweep] + [a[0] for a in anchors] + ([hist] if _num(hist) and hist > 0 else [])
+    if not values:
+        ax.set_title("SET throughput vs pipeline depth (no figures)")
+        return
+    lo, hi = min(values) / 1.6, max(values) * 1.6
+    ax.set_yscale("log")
+    ax.set_ylim(lo, hi)
+    if sweep:
+        ax.plot([s[0] for s in sweep], [s[1] for s in sweep], marker="o", color="#1f77b4",
+                label="engine SET, uniform overwrites")
+        for x, y in sweep:
+            # Below and right of the point: clear of a curve that rises with depth.
+            ax.annotate(_fmt(y), (x, y), textcoords="offset points", xytext=(5, -11), ha="left", fontsize=7,
+                        color="#1f77b4")
+    if _num(hist) and hist > 0:
+        ax.plot([d], [hist], marker="D", linestyle="none", color="#d98c1f",
+                label="engine SET with --keep-versions %s" % doc["config"].get("keep_versions", "?"))
+        # Left of its marker: the sweep's own figure for this depth sits below and right.
+        ax.annotate(_fmt(hist), (d, hist), textcoords="offset points", xytext=(-7, 0), ha="right", va="center",
+                    fontsize=7, color="#d98c1f")
+    span = math.log(hi) - math.log(lo)
+    order = sorted(anchors, key=lambda a: a[0])
+    ys = [(math.log(a[0]) - math.log(lo)) / span for a in order]
+    label_ys = _spread(ys, gap=0.085, lo=0.03, hi=0.97)
+    for (v, label, style), y, ly in zip(order, ys, label_ys):
+        ax.axhline(v, linestyle=style, color="gray", linewidth=1.2)
+        ax.annotate("%s\n%s ops/s" % (label, _fmt(v)), xy=(1.0, v), xycoords=ax.get_yaxis_transform(),
+                    xytext=(1.03, ly), textcoords="axes fraction", va="center", ha="left", fontsize=8,
+                    annotation_clip=False,
+                    arrowprops=dict(arrowstyle="-", color="gray", linewidth=0.8, shrinkA=0, shrinkB=0)
+                    if abs(ly - y) > 0.01 else None)
+    ax.set_xscale("log", base=2)
+    xs = sorted({s[0] for s in sweep} | ({d} if _num(hist) else set()))
+    if xs:
+        ax.set_xticks(xs)
+        ax.set_xticklabels([str(x) for x in xs])
+        ax.set_xlim(xs[0] / 1.6, xs[-1] * 2.4)  # room for the last point's figure
+    ax.set_xlabel("requests in flight")
+    ax.set_ylabel("ops/s")
+    ax.set_title("SET throughput vs pipeline depth (anchors: gray lines)")
+    ax.grid(True, which="major", axis="y", color="#dddddd", linewidth=0.6)
+    if sweep or _num(hist):
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)

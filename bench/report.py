@@ -3,12 +3,15 @@
     /usr/bin/python3 bench/report.py [--keys N] [--quick | --smoke] [--engine PATH]
     (bench/run_bench.sh is the same with the repo root as working directory)
 
-Runs, in order: spawn-to-hello timing, the phased engine run (--sync as configured), an engine
-run with --sync full, the stream phases on an engine of their own and the blocking-read wake-up
-timing (same engine / a second engine on the data dir), raw SQLite (anchor a), Redis 7 (anchor b,
-skipped with a note when not installed) plus a redis-benchmark cross-check, then the same stream
-phases and XREAD BLOCK wake-up on a fresh Redis server, and diskcache vs the Python host
-(anchor c). --skip streams leaves out every stream step.
+Runs, in order: spawn-to-hello timing, the phased engine run (--sync as configured: preload,
+gets of present and absent keys, overwrites, mixed, mget/mset, txn vs mset of 8 keys, the SET
+depth sweep, deletes), an engine run with --sync full, an engine run with --keep-versions 10
+(the same preload and overwrites with history, then gets of old versions and `versions`), the
+stream phases on an engine of their own and the blocking-read wake-up timing (same engine / a
+second engine on the data dir), raw SQLite (anchor a), Redis 7 (anchor b, skipped with a note when
+not installed) plus a redis-benchmark cross-check, then the same stream phases and XREAD BLOCK
+wake-up on a fresh Redis server, and diskcache vs the Python host (anchor c). --skip streams
+leaves out every stream step, --skip versions the history run.
 Writes <out-dir>/<name>.json (every figure under stable dotted names in "figures", the target
 ratios in "targets", each tool's raw JSON in "runs"), <name>.md (tables) and <name>.png (chart).
 Default name is "latest" ("smoke" with --smoke).
@@ -39,15 +42,20 @@ SCALES = {
     # get phase (a get runs ~10x faster than a set: long enough to be more than warm-up); d1: depth-1 phases;
     # full64/full1: writes of the --sync full runs; py: Python ops; spawns: spawn-to-hello repeats.
     # Streams: the one-stream xadd phase writes `keys` entries (the stream xrange reads), the 16-stream
-    # one `ops`; xr: xrange calls of 100 entries; wake: wake-up rounds per mode.
+    # one `ops`; xr: xrange calls of 100 entries; wake: wake-up rounds per mode. Absent-key gets run
+    # `reads` requests (d1 at depth 1), txn/mset of 8 keys `ops` // 8 requests (`ops` keys), the history
+    # run `ops` overwrites and `ops` reads of each kind (see versions_phases()).
     "full": dict(keys=1_000_000, ops=200_000, reads=1_000_000, d1=50_000, full64=20_000, full1=2_000, py=20_000, spawns=7,
                  sweep=True, xr=20_000, wake=1_000),
     "quick": dict(keys=100_000, ops=50_000, reads=200_000, d1=10_000, full64=5_000, full1=200, py=5_000, spawns=5,
                   sweep=True, xr=5_000, wake=300),
-    "smoke": dict(keys=2_000, ops=1_000, reads=1_000, d1=200, full64=300, full1=20, py=300, spawns=2, sweep=False,
+    "smoke": dict(keys=2_000, ops=1_000, reads=1_000, d1=200, full64=300, full1=20, py=300, spawns=2, sweep=True,
                   xr=100, wake=20),
 }
 XRANGE_DEPTH = 16  # xrange calls in flight (each answer ~11 KB: 16 deep is ~180 KB outstanding)
+WIDE_DEPTH = 256  # the second pipelined uniform GET phase (get_uniform_d256)
+TXN_BATCH = 8  # keys per txn (and per the mset it is compared with)
+KEEP_VERSIONS = 10  # history depth of the engine_versions run
 
 
 def log(msg):
@@ -104,22 +112,57 @@ def phase_avg_batch(doc, phase):
 def engine_phases(sc, d):
     k, m, m1, r = sc["keys"], sc["ops"], sc["d1"], sc["reads"]
     batches = max(1, m // 100)
-    p = [
-        "set_seq_d%d:op=set,dist=seq,n=%d,depth=%d" % (d, k, d),
-        "get_uniform_d%d:op=get,dist=uniform,n=%d,depth=%d" % (d, r, d),
+    p = ["set_seq_d%d:op=set,dist=seq,n=%d,depth=%d" % (d, k, d),
+         "get_uniform_d%d:op=get,dist=uniform,n=%d,depth=%d" % (d, r, d)]
+    if d != WIDE_DEPTH:
+        p.append("get_uniform_d%d:op=get,dist=uniform,n=%d,depth=%d" % (WIDE_DEPTH, r, WIDE_DEPTH))
+    p += [
+        # Keys "key:<keys>".."key:<2*keys-1>": never written, every get must miss.
+        "get_absent_d%d:op=get,dist=uniform,absent=1,n=%d,depth=%d" % (d, r, d),
         "get_hot10k_d%d:op=get,dist=hot,hot=10000,n=%d,depth=%d" % (d, r, d),
         "get_uniform_d1:op=get,dist=uniform,n=%d,depth=1" % m1,
+        "get_absent_d1:op=get,dist=uniform,absent=1,n=%d,depth=1" % m1,
         "set_uniform_d%d:op=set,dist=uniform,n=%d,depth=%d" % (d, m, d),
         "mixed_uniform_d%d:op=mixed,dist=uniform,n=%d,depth=%d" % (d, m, d),
         "mget100_uniform_d8:op=mget,dist=uniform,batch=100,n=%d,depth=8" % batches,
         "mset100_uniform_d8:op=mset,dist=uniform,batch=100,n=%d,depth=8" % batches,
-    ]
+    ] + txn_phases(sc, d, engine=True)
     if sc["sweep"]:
         for sd in (1, 16, 256, 1024):
             if sd != d:
                 p.append("set_uniform_d%d:op=set,dist=uniform,n=%d,depth=%d" % (sd, m1 if sd == 1 else m // 2, sd))
     p.append("delete_seq_d%d:op=delete,dist=seq,n=%d,depth=%d" % (d, min(m, k), d))
     return p
+
+
+def txn_phases(sc, d, engine):
+    """txn of TXN_BATCH sets (Redis: MULTI, the SETs, EXEC), `ops` keys in all; on the engine the mset
+    of as many keys runs just before it, as the txn's anchor."""
+    n = max(1, sc["ops"] // TXN_BATCH)
+    txn = "txn%d_uniform_d%d:op=txn,dist=uniform,batch=%d,n=%d,depth=%d" % (TXN_BATCH, d, TXN_BATCH, n, d)
+    mset = "mset%d_uniform_d%d:op=mset,dist=uniform,batch=%d,n=%d,depth=%d" % (TXN_BATCH, d, TXN_BATCH, n, d)
+    return [mset, txn] if engine else [txn]
+
+
+def versions_phases(sc, d):
+    """The engine_versions run (--keep-versions KEEP_VERSIONS): the same preload and uniform overwrites as
+    the main run (the overwrite is compared with the main run's set_uniform phase), then keys 0..h-1
+    written once more in order, so each has its first version in history; gets of those keys at their
+    current and at their first version, and `versions` of them."""
+    k, m = sc["keys"], sc["ops"]
+    h = versions_keys(sc)
+    return [
+        "set_seq_d%d:op=set,dist=seq,n=%d,depth=%d" % (d, k, d),
+        "set_uniform_d%d:op=set,dist=uniform,n=%d,depth=%d" % (d, m, d),
+        "overwrite_seq_d%d:op=set,dist=seq,n=%d,depth=%d" % (d, h, d),
+        "get_current_d%d:op=get,dist=hot,hot=%d,n=%d,depth=%d" % (d, h, m, d),
+        "get_old_version_d%d:op=get,at=first,dist=hot,hot=%d,n=%d,depth=%d" % (d, h, m, d),
+        "versions_d%d:op=versions,dist=hot,hot=%d,n=%d,depth=%d" % (d, h, m, d),
+    ]
+
+
+def versions_keys(sc):
+    return max(1, min(sc["keys"], sc["ops"] // 4))
 
 
 def stream_phases(sc, d):
@@ -147,7 +190,8 @@ def main():
     ap.add_argument("--sync", default="normal", choices=["off", "normal", "full"])
     ap.add_argument("--depth", type=int, default=64, help="pipeline depth of the main phases")
     ap.add_argument("--commit", type=int, help="raw SQLite commit-every K (default: engine's average batch)")
-    ap.add_argument("--skip", action="append", default=[], choices=["redis", "python", "sqlite", "full-sync", "spawn", "streams"])
+    ap.add_argument("--skip", action="append", default=[],
+                    choices=["redis", "python", "sqlite", "full-sync", "spawn", "streams", "versions"])
     ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--name", help="output file stem (default latest, or smoke with --smoke)")
     ap.add_argument("--tmp-dir", default=None, help="where temp data dirs go (default $TMPDIR or /tmp)")
@@ -192,6 +236,10 @@ def main():
                              ["--phase", "set_seq_d%d:op=set,dist=seq,n=%d,depth=%d" % (d, sc["full64"], d),
                               "--phase", "set_seq_d1:op=set,dist=seq,n=%d,depth=1,from=%d" % (sc["full1"], sc["full64"])],
                              timeout)
+    if "versions" not in args.skip:
+        steps.run("engine_versions", bench + ["engine", "--sync", args.sync, "--engine-arg", "--keep-versions",
+                                              "--engine-arg", str(KEEP_VERSIONS)] + eng + common +
+                  sum((["--phase", p] for p in versions_phases(sc, d)), []), timeout)
     streams = "streams" not in args.skip
     if streams:
         steps.run("engine_streams", bench + ["engine", "--sync", args.sync] + eng + common +
@@ -212,6 +260,9 @@ def main():
         steps.run("sqlite", bench + ["sqlite"] + common + [
             "--phase", "set_seq_engine_batch:op=set,dist=seq,n=%d,depth=1,commit=%d" % (sc["keys"], k_main),
             "--phase", "get_uniform:op=get,dist=uniform,n=%d,depth=1" % sc["reads"],
+            "--phase", "get_absent:op=get,dist=uniform,absent=1,n=%d,depth=1" % sc["reads"],
+            # 90 % gets, 10 % sets, committing every K writes like the engine's pipelined SET.
+            "--phase", "mixed_uniform:op=mixed,dist=uniform,n=%d,depth=1,commit=%d" % (sc["ops"], k_main),
             "--phase", "set_seq_one_txn:op=set,dist=seq,n=%d,depth=1,commit=0,fresh=1" % sc["keys"],
             "--phase", "set_seq_full_k1:op=set,dist=seq,n=%d,depth=1,commit=1,sync=full,fresh=1" % sc["full1"],
             "--phase", "set_seq_full_engine_batch:op=set,dist=seq,n=%d,depth=1,commit=%d,sync=full,fresh=1"
@@ -226,10 +277,12 @@ def main():
                     steps.run("redis", bench + ["redis", "--port", str(rs.port), "--target-pid", str(rs.proc.pid)] + common + [
                         "--phase", "set_seq_d%d:op=set,dist=seq,n=%d,depth=%d" % (d, sc["keys"], d),
                         "--phase", "get_uniform_d%d:op=get,dist=uniform,n=%d,depth=%d" % (d, sc["reads"], d),
+                        "--phase", "get_absent_d%d:op=get,dist=uniform,absent=1,n=%d,depth=%d" % (d, sc["reads"], d),
                         "--phase", "get_hot10k_d%d:op=get,dist=hot,hot=10000,n=%d,depth=%d" % (d, sc["reads"], d),
                         "--phase", "get_uniform_d1:op=get,dist=uniform,n=%d,depth=1" % sc["d1"],
                         "--phase", "mget100_uniform_d8:op=mget,dist=uniform,batch=100,n=%d,depth=8"
-                        % max(1, sc["ops"] // 100)], timeout)
+                        % max(1, sc["ops"] // 100)] +
+                        sum((["--phase", p] for p in txn_phases(sc, d, engine=False)), []), timeout)
                     if "redis" in steps.runs:
                         steps.runs["redis"]["peak_rss_kb"] = rs.peak_rss_kb()
                         steps.runs["redis"]["server_version"] = rs.version
@@ -257,7 +310,9 @@ def main():
               "spawns": sc["spawns"], "value_size": args.value_size, "shards": args.shards, "sync": args.sync,
               "depth": d, "engine": os.path.relpath(args.engine, REPO), "skipped": args.skip,
               "stream_entries": sc["keys"], "xadd_16_ops": sc["ops"], "xrange_calls": sc["xr"],
-              "xrange_depth": XRANGE_DEPTH, "wake_rounds": sc["wake"]}
+              "xrange_depth": XRANGE_DEPTH, "wake_rounds": sc["wake"], "wide_depth": WIDE_DEPTH,
+              "txn_batch": TXN_BATCH, "txn_ops": max(1, sc["ops"] // TXN_BATCH), "keep_versions": KEEP_VERSIONS,
+              "versions_keys": versions_keys(sc)}
     machine = machine_info()
     machine["loadavg_start"], machine["loadavg_end"] = load_start, loadavg()
     if max(load_start or [0]) > (machine.get("cpus") or 1) or max(machine["loadavg_end"] or [0]) > (machine.get("cpus") or 1):

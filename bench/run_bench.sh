@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole benchmark (engine + raw SQLite + Redis + diskcache/Python host) and writes
 # bench/results/latest.{json,md,png}. Flags go to bench/report.py: --keys N, --quick, --smoke,
-# --engine PATH, --bench-bin PATH, --depth N, --skip redis|python|sqlite|full-sync|spawn|streams, ...
+# --engine PATH, --bench-bin PATH, --depth N, --skip redis|python|sqlite|full-sync|spawn|streams|versions, ...
 # Builds build/bench/litestash-bench first when the build tree is configured and it is missing.
 # Exit status: 0 ok, 1 a step crashed or produced no figures (no timing is asserted).
 set -euo pipefail

@@ -166,10 +166,26 @@ int RunEngineBench(const EngineBenchConfig& cfg, JsonWriter& w) {
   std::string failure;
   uint64_t control_id = kControlIdBase + 2;
   StatsSample last = before;
+  VersionLog versions;  // first versions of the keys, for get phases with at=first
   for (size_t i = 0; i < cfg.phases.size(); ++i) {
     const PhaseSpec& spec = cfg.phases[i];
     PhaseResult r;
-    EngineProtocol proto(spec, cfg.keys, 1000 + i, (static_cast<uint64_t>(i) + 1) << 40, value);
+    std::unique_ptr<EngineProtocol> owned_proto;
+    try {
+      owned_proto = std::make_unique<EngineProtocol>(spec, cfg.keys, 1000 + i, (static_cast<uint64_t>(i) + 1) << 40,
+                                                     value, &versions);
+    } catch (const std::exception& e) {
+      r.spec = spec;
+      r.broken = true;
+      r.broken_reason = e.what();
+      r.Summarize();
+      r.Log("engine");
+      w.Key(spec.name);
+      r.WriteJson(w);
+      failure = "phase " + spec.name + ": " + r.broken_reason;
+      break;
+    }
+    EngineProtocol& proto = *owned_proto;
     const double cpu0 = proc.CpuSeconds();
     RunPipeline(proc.stdin_fd(), proc.stdout_fd(), proto, spec, r, cfg.stall_timeout_s);
     const double cpu1 = proc.CpuSeconds();

@@ -2,6 +2,7 @@
 // (see engine_codec.h).
 #include "engine_codec.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "json_writer.h"
@@ -24,6 +25,7 @@ struct ScanVisitor : msgpack::null_visitor {
   bool end_map() { --depth; return true; }
   bool start_array(uint32_t n) {
     if (depth == 1 && !in_key && key1 == "entries") out.entries = n;
+    if (depth == 1 && !in_key && key1 == "versions") out.versions = n;
     ++depth;
     return true;
   }
@@ -55,6 +57,7 @@ struct ScanVisitor : msgpack::null_visitor {
     if (!in_key && depth == 1) {
       if (key1 == "id") { out.has_id = true; out.id = v; }
       else if (key1 == "entry_id") out.entry_id = static_cast<int64_t>(v);
+      else if (key1 == "version") out.version = static_cast<int64_t>(v);
     }
     return true;
   }
@@ -126,6 +129,20 @@ void AppendKeyed(std::string& out, uint64_t id, std::string_view op, std::string
 
 void AppendGet(std::string& out, uint64_t id, std::string_view key) {
   AppendKeyed(out, id, "get", key);
+}
+
+void AppendGetAt(std::string& out, uint64_t id, std::string_view key, uint64_t version) {
+  FrameEncoder& f = Encoder();
+  f.BeginRequest(id, "get", 2);
+  f.Key("key");
+  f.Str(key);
+  f.Key("version");
+  f.Uint(version);
+  f.FinishInto(&out);
+}
+
+void AppendVersions(std::string& out, uint64_t id, std::string_view key) {
+  AppendKeyed(out, id, "versions", key);
 }
 
 void AppendDelete(std::string& out, uint64_t id, std::string_view key) {
@@ -245,9 +262,22 @@ const msgpack::object* MapGet(const msgpack::object& o, std::string_view key) {
 }
 
 EngineProtocol::EngineProtocol(const PhaseSpec& spec, uint64_t key_count, uint64_t seed, uint64_t id_base,
-                               std::string value_msgpack)
+                               std::string value_msgpack, VersionLog* versions)
     : stream_(spec, key_count, seed), id_base_(id_base), value_(std::move(value_msgpack)),
-      op_kind_(spec.op), batch_(spec.batch) {
+      op_kind_(spec.op), batch_(spec.batch), versions_(versions), key_count_(std::max<uint64_t>(key_count, 1)),
+      seq_from_(spec.seq_from) {
+  if (versions_ && spec.op == OpKind::kSet && spec.dist == Dist::kSeq) {
+    record_versions_ = true;
+    if (versions_->first.size() < key_count_) versions_->first.resize(key_count_, 0);
+  }
+  if (spec.at == "first") {
+    if (!versions_ || versions_->recorded < key_count_) {
+      throw std::runtime_error("get at=first needs an earlier seq set phase over every key (versions recorded for " +
+                               std::to_string(versions_ ? versions_->recorded : 0) + " of " +
+                               std::to_string(key_count_) + " keys)");
+    }
+    get_at_first_ = true;
+  }
   if (IsStreamOp(spec.op)) {
     stream_names_.resize(spec.streams);
     for (uint32_t i = 0; i < spec.streams; ++i) StreamName(spec.stream, i, stream_names_[i]);
@@ -263,7 +293,11 @@ void EngineProtocol::Encode(uint64_t seq, std::string& out) {
   const uint64_t id = id_base_ + seq;
   switch (op_.kind) {
     case OpKind::kSet: AppendSet(out, id, keys_[0], value_); break;
-    case OpKind::kGet: AppendGet(out, id, keys_[0]); break;
+    case OpKind::kGet:
+      if (get_at_first_) AppendGetAt(out, id, keys_[0], versions_->first[op_.keys[0]]);
+      else AppendGet(out, id, keys_[0]);
+      break;
+    case OpKind::kVersions: AppendVersions(out, id, keys_[0]); break;
     case OpKind::kDelete: AppendDelete(out, id, keys_[0]); break;
     case OpKind::kMget: AppendMget(out, id, keys_); break;
     case OpKind::kMset: AppendMset(out, id, keys_, value_); break;
@@ -291,6 +325,17 @@ size_t EngineProtocol::Decode(const char* data, size_t len, std::vector<Answer>&
     a.ok = s.ok;
     if (!s.ok) a.error = s.error_code.empty() ? "(no code)" : s.error_code;
     a.misses = s.found_false + (s.found == 0 ? 1 : 0) + (s.deleted == 0 ? 1 : 0);
+    if (op_kind_ == OpKind::kVersions && s.ok) {
+      a.items = static_cast<uint32_t>(s.versions > 0 ? s.versions : 0);
+      if (a.items == 0) ++a.misses;
+    }
+    if (record_versions_ && s.ok && s.version > 0) {
+      uint64_t& v = versions_->first[(seq_from_ + a.seq) % key_count_];
+      if (v == 0) {
+        v = static_cast<uint64_t>(s.version);
+        ++versions_->recorded;
+      }
+    }
     if (s.entries >= 0) {
       a.items = static_cast<uint32_t>(s.entries);
       if (op_kind_ == OpKind::kXrange && s.ok && a.items < batch_) a.misses += batch_ - a.items;

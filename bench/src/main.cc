@@ -49,9 +49,10 @@ const char* kHelp =
     "  redis:  --port P --host H (127.0.0.1) --target-pid PID (server, for its CPU time)\n"
     "  wakeup: --mode same|other|both|redis (comma list; both = same,other) --n ROUNDS (100)\n"
     "          --warmup N (5); redis mode needs --port\n"
-    "  phase fields: op=set|get|mixed|mget|mset|delete|xadd|xrange n=REQUESTS depth=1..1024\n"
-    "                dist=seq|uniform|hot hot=N batch=B from=I commit=K sync=normal|full fresh=1\n"
-    "                stream=PREFIX streams=N (stream ops: streams PREFIX:0..N-1)\n";
+    "  phase fields: op=set|get|mixed|mget|mset|txn|delete|versions|xadd|xrange n=REQUESTS\n"
+    "                depth=1..1024 dist=seq|uniform|hot hot=N batch=B from=I commit=K\n"
+    "                sync=normal|full fresh=1 stream=PREFIX streams=N (stream ops: PREFIX:0..N-1)\n"
+    "                absent=1 (keys never written) at=first (engine get of the first seq set's version)\n";
 
 struct Args {
   std::string mode;

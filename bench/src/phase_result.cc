@@ -53,6 +53,8 @@ void PhaseResult::WriteJson(JsonWriter& w) const {
     w.Field("stream", spec.stream);
     w.Field("streams", spec.streams);
   }
+  if (spec.absent) w.Field("absent_keys", true);  // keys never written: every one must miss
+  if (!spec.at.empty()) w.Field("at", spec.at);
   w.Field("requests", spec.requests);
   if (spec.commit_every >= 0) w.Field("commit_every", static_cast<uint64_t>(spec.commit_every));
   if (!spec.sync.empty()) w.Field("sync", spec.sync);

@@ -124,6 +124,9 @@ RedisProtocol::RedisProtocol(const PhaseSpec& spec, uint64_t key_count, uint64_t
                              RedisStreamIds* ids)
     : stream_(spec, key_count, seed), value_(std::move(raw_value)), op_kind_(spec.op), batch_(spec.batch),
       streams_(spec.streams) {
+  if (spec.op == OpKind::kVersions || !spec.at.empty()) {
+    throw std::runtime_error("Redis keeps no versions (op=versions and at=first are engine-only)");
+  }
   if (!IsStreamOp(spec.op)) return;
   if (!ids) throw std::runtime_error("stream phase without a stream id log");
   stream_names_.resize(spec.streams);
@@ -186,7 +189,8 @@ void RedisProtocol::Encode(uint64_t, std::string& out) {
       }
       ArrayHeader(out, 1); Bulk(out, "EXEC");
       break;
-    case OpKind::kMixed: break;
+    case OpKind::kMixed:
+    case OpKind::kVersions: break;  // resolved by OpStream / refused by the constructor
   }
 }
 

@@ -6,7 +6,9 @@
 // - RedisProtocol encodes set/get/mget/mset/delete as SET/GET/MGET/MSET/DEL with the raw
 //   value bytes (no MessagePack framing: Redis stores plain strings); answers are matched to
 //   requests by order. A nil bulk reply (GET miss), nil items of an MGET array and DEL :0 count
-//   as misses; an error reply counts as an error.
+//   as misses; an error reply counts as an error. txn is MULTI, one SET per key, EXEC (only
+//   EXEC's reply is the answer). op=versions and at=first have no Redis form: the protocol's
+//   constructor throws std::runtime_error.
 // - Stream ops: xadd is `XADD <name> * v <value>`; the id each reply carries is recorded, per
 //   stream name, in the run's RedisStreamIds (so a later xrange phase can start at the p-th
 //   entry). xrange is `XRANGE <name> (<id of entry p> + COUNT <batch>` (`-` for p = 0); the

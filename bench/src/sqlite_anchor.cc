@@ -143,6 +143,7 @@ class Store {
 void RunPhase(Store& store, const SqliteAnchorConfig& cfg, const PhaseSpec& spec, size_t index,
               const std::string& value, PhaseResult& r, uint64_t& checksum) {
   r.spec = spec;
+  if (!spec.at.empty()) throw std::runtime_error("raw SQLite anchor keeps no versions (at=first is engine-only)");
   const bool writes = spec.op == OpKind::kSet || spec.op == OpKind::kMset || spec.op == OpKind::kMixed;
   if (r.spec.commit_every < 0 && writes) r.spec.commit_every = cfg.default_commit_every;
   if (!spec.sync.empty()) store.SetSync(spec.sync);

@@ -18,6 +18,7 @@ const char* OpKindName(OpKind k) {
     case OpKind::kDelete: return "delete";
     case OpKind::kXadd: return "xadd";
     case OpKind::kXrange: return "xrange";
+    case OpKind::kVersions: return "versions";
   }
   return "?";
 }
@@ -53,6 +54,7 @@ OpKind ParseOp(std::string_view v) {
   if (v == "delete") return OpKind::kDelete;
   if (v == "xadd") return OpKind::kXadd;
   if (v == "xrange") return OpKind::kXrange;
+  if (v == "versions") return OpKind::kVersions;
   throw std::invalid_argument("unknown op '" + std::string(v) + "'");
 }
 
@@ -94,6 +96,8 @@ PhaseSpec ParsePhaseSpec(std::string_view text) {
     else if (k == "commit") spec.commit_every = static_cast<int64_t>(ParseUint(k, v));
     else if (k == "sync") spec.sync = std::string(v);
     else if (k == "fresh") spec.fresh = ParseUint(k, v) != 0;
+    else if (k == "absent") spec.absent = ParseUint(k, v) != 0;
+    else if (k == "at") spec.at = std::string(v);
     else throw std::invalid_argument("unknown phase field '" + std::string(k) + "'");
   }
   if (spec.depth < 1 || spec.depth > 1024) throw std::invalid_argument("depth must be 1..1024");
@@ -109,6 +113,14 @@ PhaseSpec ParsePhaseSpec(std::string_view text) {
   if (spec.dist == Dist::kHot && spec.hot_keys == 0) throw std::invalid_argument("hot must be at least 1");
   if (spec.streams < 1) throw std::invalid_argument("streams must be at least 1");
   if (spec.stream.empty()) throw std::invalid_argument("stream must not be empty");
+  if (!spec.at.empty()) {
+    if (spec.at != "first") throw std::invalid_argument("at wants 'first', got '" + spec.at + "'");
+    if (spec.op != OpKind::kGet) throw std::invalid_argument("at=first applies to op=get only");
+    if (spec.absent) throw std::invalid_argument("at=first and absent=1 exclude each other");
+  }
+  if (spec.absent && spec.op != OpKind::kGet && spec.op != OpKind::kMget && spec.op != OpKind::kVersions) {
+    throw std::invalid_argument("absent=1 applies to the read ops get, mget and versions only");
+  }
   return spec;
 }
 
@@ -215,6 +227,9 @@ void OpStream::Next(Op& op) {
       key = NextKey();
     }
     op.keys.push_back(key);
+  }
+  if (spec_.absent) {
+    for (uint64_t& key : op.keys) key += key_count_;  // past every key a phase writes
   }
 }
 

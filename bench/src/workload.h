@@ -6,12 +6,19 @@
 // - Key i (0 <= i < key_count) is named "key:<i>" everywhere, so every target holds the same
 //   key set after a preload.
 // - A phase spec is "NAME:field=value,field=value,..."; fields: op (set|get|mixed|mget|mset|
-//   delete|xadd|xrange), n (requests), depth (1..1024 requests in flight), dist (seq|uniform|
-//   hot), hot (hot set size, keys 0..hot-1), batch (keys per mget/mset request; entries per
-//   xrange call, default 100, at most 10000), from (first key of a seq phase), stream (stream
-//   name prefix, default "stream"), streams (stream ops: how many streams, default 1), commit
-//   (raw SQLite only: commit each shard every K writes, 0 = one transaction), sync (raw SQLite
-//   only: normal|full), fresh (raw SQLite only: 1 = new empty files first).
+//   txn|delete|versions|xadd|xrange), n (requests), depth (1..1024 requests in flight), dist
+//   (seq|uniform|hot), hot (hot set size, keys 0..hot-1), batch (keys per mget/mset/txn request;
+//   entries per xrange call, default 100, at most 10000), from (first key of a seq phase),
+//   stream (stream name prefix, default "stream"), streams (stream ops: how many streams,
+//   default 1), commit (raw SQLite only: commit each shard every K writes, 0 = one
+//   transaction), sync (raw SQLite only: normal|full), fresh (raw SQLite only: 1 = new empty
+//   files first), absent (get, mget and versions only: 1 = keys no phase ever writes; every key
+//   index drawn is shifted by key_count, so the keys are "key:<key_count>".."key:<2*key_count-1>"
+//   and each one must miss), at (engine get only: "first" = send as the get's `version` the
+//   version the key got from the run's first seq set phase; on a --keep-versions engine an
+//   overwritten key's old version is read from its history).
+// - txn: one `txn` of `batch` sets, each key named once (Redis: MULTI, the SETs, EXEC).
+//   versions: the engine's `versions` op on one key (engine only).
 // - Streams are named "<stream>:<i>" (0 <= i < streams) on every target. xadd appends one value
 //   per request to the streams in turn (round-robin, request k to stream k mod streams). xrange
 //   reads `batch` consecutive entries of one stream (stream 0, or a uniform pick among
@@ -31,7 +38,7 @@
 
 namespace litestash::bench {
 
-enum class OpKind { kSet, kGet, kMixed, kMget, kMset, kDelete, kXadd, kXrange, kTxn };
+enum class OpKind { kSet, kGet, kMixed, kMget, kMset, kDelete, kXadd, kXrange, kTxn, kVersions };
 enum class Dist { kSeq, kUniform, kHot };
 
 const char* OpKindName(OpKind k);
@@ -51,6 +58,8 @@ struct PhaseSpec {
   int64_t commit_every = -1;  // raw SQLite only; -1 = use the tool's --commit default
   std::string sync;           // raw SQLite only; "" = leave as is
   bool fresh = false;         // raw SQLite only
+  bool absent = false;        // keys never written (indices shifted by key_count)
+  std::string at;             // engine get only: "" or "first" (version of the first seq set)
 };
 
 // Parses "NAME:op=get,n=1000,...". Throws std::invalid_argument with a readable message.

@@ -4,8 +4,9 @@
 
 Binaries: $LITESTASH_BENCH (default build/bench/litestash-bench) and $LITESTASH_ENGINE (default
 build/litestash-engine). What is checked: flag errors and a dead engine are reported as such,
-answers and misses are counted right (a get on an empty store must count every key missing),
-the raw SQLite anchor lays out and routes keys exactly like the engine, stream phases count the
+answers and misses are counted right (a get on an empty store must count every key missing; a get
+of absent=1 keys misses every key on every target), a get at=first reads a key's first version
+back from history, the raw SQLite anchor lays out and routes keys exactly like the engine, stream phases count the
 entries they get back on the engine and on Redis, the wake-up subcommand times every round it
 runs, and `report.py --smoke` produces every figure file. Nothing here asserts a timing.
 """
@@ -55,6 +56,12 @@ def test_bad_flags_exit_64_without_running_anything():
     assert rc == 64 and "--mode" in err
     rc, _, err = run_bench("wakeup", "--mode", "redis")
     assert rc == 64 and "--port" in err
+    rc, _, err = run_bench("engine", "--phase", "x:op=set,absent=1")
+    assert rc == 64 and "absent" in err
+    rc, _, err = run_bench("engine", "--phase", "x:op=set,at=first")
+    assert rc == 64 and "at=first" in err
+    rc, _, err = run_bench("engine", "--phase", "x:op=get,at=last")
+    assert rc == 64 and "at wants" in err
 
 
 def test_missing_engine_is_an_error_not_a_figure(tmp_path):
@@ -95,6 +102,46 @@ def test_engine_phases_count_answers_and_misses(tmp_path):
     assert p["many"]["keys_per_s"] == pytest.approx(p["many"]["ops_per_s"] * 50, rel=1e-4)
     assert doc["peak_rss_kb"] > 0 and doc["exit"]["cpu_s"] > 0
     assert doc["hello"]["shards"] == 16
+    assert os.listdir(tmp_path) == []
+
+
+def test_engine_absent_keys_txn_and_history(tmp_path):
+    rc, doc, err = run_bench(
+        "engine", "--engine", ENGINE, "--keys", "300", "--tmp-dir", str(tmp_path),
+        "--engine-arg", "--keep-versions", "--engine-arg", "3",
+        "--phase", "load:op=set,dist=seq,n=300,depth=64",
+        "--phase", "again:op=set,dist=seq,n=100,depth=16",               # keys 0..99: first version in history
+        "--phase", "old:op=get,at=first,dist=hot,hot=100,n=200,depth=32",
+        "--phase", "first:op=get,at=first,dist=seq,from=100,n=50,depth=8",  # never overwritten: current version
+        "--phase", "vers:op=versions,dist=hot,hot=100,n=100,depth=16",
+        "--phase", "absent:op=get,absent=1,n=200,depth=64",
+        "--phase", "absent1:op=get,absent=1,n=20,depth=1",
+        "--phase", "absentm:op=mget,absent=1,batch=10,n=5,depth=2",
+        "--phase", "absentv:op=versions,absent=1,n=10,depth=4",
+        "--phase", "txn:op=txn,batch=8,n=40,depth=16")
+    assert rc == 0, err
+    assert doc["ok"] and doc["hello"]["keep_versions"] == 3
+    p = doc["phases"]
+    for name, n in (("old", 200), ("first", 50), ("vers", 100), ("absent", 200), ("absent1", 20), ("absentm", 5),
+                    ("absentv", 10), ("txn", 40)):
+        assert p[name]["answered"] == n and p[name]["errors"] == 0, (name, p[name])
+    assert p["old"]["misses"] == 0 and p["old"]["at"] == "first" and p["first"]["misses"] == 0
+    assert p["vers"]["misses"] == 0 and p["txn"]["misses"] == 0 and p["txn"]["keys_per_s"] > 0
+    assert p["absent"]["misses"] == 200 and p["absent"]["absent_keys"] is True
+    assert p["absent1"]["misses"] == 20 and p["absentm"]["misses"] == 50 and p["absentv"]["misses"] == 10
+    assert "absent_keys" not in p["old"]
+    # Without history an overwritten key's first version is gone: some of those gets miss; and
+    # without an earlier seq set phase over every key there is no first version to ask for.
+    rc, doc, err = run_bench("engine", "--engine", ENGINE, "--keys", "100", "--tmp-dir", str(tmp_path),
+                             "--phase", "load:op=set,dist=seq,n=100,depth=64",
+                             "--phase", "again:op=set,dist=seq,n=100,depth=64",
+                             "--phase", "old:op=get,at=first,n=50,depth=16")
+    assert rc == 0, err
+    assert doc["phases"]["old"]["misses"] == 50
+    rc, doc, _ = run_bench("engine", "--engine", ENGINE, "--keys", "100", "--tmp-dir", str(tmp_path),
+                           "--phase", "half:op=set,dist=seq,n=50,depth=8", "--phase", "old:op=get,at=first,n=5")
+    assert rc == 3 and doc["ok"] is False and "needs an earlier seq set phase" in doc["error"]
+    assert doc["phases"]["old"]["broken"] is True
     assert os.listdir(tmp_path) == []
 
 
@@ -197,9 +244,11 @@ def test_sqlite_anchor_matches_the_engine_layout_and_routing(tmp_path):
     assert rc == 0, err
     rc, anc, err = run_bench("sqlite", "--keys", "300", "--keep", "--tmp-dir", str(tmp_path),
                              "--phase", "load:op=set,dist=seq,n=300,commit=3",
-                             "--phase", "read:op=get,dist=uniform,n=300")
+                             "--phase", "read:op=get,dist=uniform,n=300",
+                             "--phase", "absent:op=get,dist=uniform,absent=1,n=200")
     assert rc == 0, err
     assert anc["phases"]["read"]["misses"] == 0 and anc["phases"]["load"]["commit_every"] == 3
+    assert anc["phases"]["absent"]["misses"] == 200
     eng_dir = os.path.join(eng["kept_dir"], "data")
     try:
         assert _stash_layout(os.path.join(eng_dir, "shard-00.db")) == \
@@ -227,14 +276,21 @@ def test_redis_client_counts_answers_and_misses(tmp_path):
                                  "--phase", "warm:op=get,n=300,depth=64",
                                  "--phase", "many:op=mget,batch=40,n=5,depth=2",
                                  "--phase", "del:op=delete,dist=seq,n=50,depth=1",
-                                 "--phase", "gone:op=mget,dist=seq,batch=50,n=1,depth=1")
+                                 "--phase", "gone:op=mget,dist=seq,batch=50,n=1,depth=1",
+                                 "--phase", "absent:op=get,absent=1,n=100,depth=64",
+                                 "--phase", "txn:op=txn,batch=8,n=20,depth=16")
+        # Redis keeps no versions: such a phase is refused, not run.
+        rc2, doc2, _ = run_bench("redis", "--port", str(rs.port), "--keys", "10", "--phase", "v:op=versions,n=1")
         assert rs.peak_rss_kb() > 0
     assert rc == 0, err
     p = doc["phases"]
-    assert [p[k]["answered"] for k in ("cold", "load", "warm", "many", "del", "gone")] == [100, 400, 300, 5, 50, 1]
+    assert [p[k]["answered"] for k in ("cold", "load", "warm", "many", "del", "gone", "absent", "txn")] == \
+        [100, 400, 300, 5, 50, 1, 100, 20]
     assert p["cold"]["misses"] == 100 and p["warm"]["misses"] == 0 and p["many"]["misses"] == 0
-    assert p["del"]["misses"] == 0 and p["gone"]["misses"] == 50
+    assert p["del"]["misses"] == 0 and p["gone"]["misses"] == 50 and p["absent"]["misses"] == 100
+    assert p["txn"]["misses"] == 0 and p["txn"]["keys_per_s"] == pytest.approx(p["txn"]["ops_per_s"] * 8, rel=1e-4)
     assert all(p[k]["errors"] == 0 for k in p)
+    assert rc2 == 3 and doc2["ok"] is False and "no versions" in doc2["error"]
 
 
 def test_smoke_report_writes_every_output(tmp_path):
@@ -247,10 +303,13 @@ def test_smoke_report_writes_every_output(tmp_path):
     assert doc["ok"] and not doc["failures"] and doc["config"]["scale"] == "smoke"
     ids = {t["id"]: t for t in doc["targets"]}
     assert set(ids) == {"set_vs_sqlite_batch", "set_vs_sqlite_one_txn", "set_vs_redis", "get_uniform_vs_sqlite",
+                        "get_uniform_d256_vs_sqlite", "get_absent_vs_sqlite", "get_absent_vs_redis",
                         "get_hot_vs_redis", "get_d1_vs_redis_d1", "py_set_async_vs_diskcache", "py_set_vs_diskcache",
                         "py_mget_vs_diskcache_get", "spawn_to_hello", "peak_rss", "sync_full_d64_vs_d1",
-                        "sync_full_vs_sqlite_k1", "xadd_one_stream_vs_redis", "xadd_16_streams_vs_redis",
-                        "xrange_vs_redis", "xread_wake_same_p99", "xread_wake_other_p99"}
+                        "sync_full_vs_sqlite_k1", "txn_vs_mset", "txn_vs_redis", "set_history_vs_none",
+                        "get_old_version_vs_current", "versions_vs_get", "xadd_one_stream_vs_redis",
+                        "xadd_16_streams_vs_redis", "xrange_vs_redis", "xread_wake_same_p99", "xread_wake_other_p99",
+                        "set_p99", "mixed_vs_sqlite"}
     # Every Redis-side figure lives under a run named redis* (redis, redis_streams, redis_wakeup).
     with_anchor = [t for t in ids.values() if t["anchor_figure"] and
                    (redis_server.available() or not t["anchor_figure"].startswith("redis"))]
@@ -260,12 +319,40 @@ def test_smoke_report_writes_every_output(tmp_path):
         assert t["goal"] and t["goal_met"] in (None, True, False), t
     for tid, goal in (("xadd_one_stream_vs_redis", "≥ 0.5×"), ("xadd_16_streams_vs_redis", "≥ 0.5×"),
                       ("xrange_vs_redis", "≥ 1.0×"), ("xread_wake_same_p99", "≤ 1 ms"),
-                      ("xread_wake_other_p99", "≤ 50 ms")):
+                      ("xread_wake_other_p99", "≤ 50 ms"), ("get_uniform_vs_sqlite", "≥ 1.0×"),
+                      ("get_uniform_d256_vs_sqlite", "≥ 1.0×"), ("get_absent_vs_sqlite", "≥ 1.0×"),
+                      ("txn_vs_mset", "≥ 0.5×"), ("set_history_vs_none", "≥ 0.7×"),
+                      ("get_hot_vs_redis", "≥ 1.5×"), ("set_vs_sqlite_one_txn", "≥ 0.75×"),
+                      ("mixed_vs_sqlite", "≥ 1.0×")):
         assert ids[tid]["goal"] == goal, ids[tid]
+    for tid in ("get_absent_vs_redis", "txn_vs_redis", "get_old_version_vs_current", "versions_vs_get"):
+        assert ids[tid]["goal"] == "higher is better" and ids[tid]["goal_met"] is None, ids[tid]  # report-only
+    assert ids["get_absent_vs_sqlite"]["figure"] == "engine.get_absent_d64.ops_per_s"
+    assert ids["mixed_vs_sqlite"]["anchor_figure"] == "sqlite.mixed_uniform.ops_per_s"
+    assert ids["set_p99"]["figure"] == "engine.set_seq_d64.p99_us" and ids["set_p99"]["value"] > 0
+    assert ids["get_absent_vs_sqlite"]["anchor_figure"] == "sqlite.get_absent.ops_per_s"
+    assert ids["get_uniform_d256_vs_sqlite"]["figure"] == "engine.get_uniform_d256.ops_per_s"
+    assert ids["txn_vs_mset"]["figure"] == "engine.txn8_uniform_d64.keys_per_s"
+    assert ids["txn_vs_mset"]["anchor_figure"] == "engine.mset8_uniform_d64.keys_per_s"
+    assert ids["set_history_vs_none"]["figure"] == "engine_versions.set_uniform_d64.ops_per_s"
+    assert ids["set_history_vs_none"]["anchor_figure"] == "engine.set_uniform_d64.ops_per_s"
     assert ids["xread_wake_same_p99"]["value"] > 0 and ids["xread_wake_other_p99"]["value"] > 0
     assert ids["xread_wake_other_p99"]["goal_met"] is not None
     f = doc["figures"]
     assert f["engine.set_seq_d64.ops_per_s"] > 0 and f["sqlite.get_uniform.ops_per_s"] > 0
+    reads = doc["config"]["reads"]
+    # Absent keys: every get misses, on every target; nothing else misses.
+    assert f["engine.get_absent_d64.misses"] == reads and f["sqlite.get_absent.misses"] == reads
+    assert f["engine.get_absent_d1.misses"] == doc["config"]["depth_ops"]
+    assert f["engine.get_uniform_d256.ops_per_s"] > 0 and f["engine.get_uniform_d256.misses"] == 0
+    assert f["engine.txn8_uniform_d64.keys_per_s"] > 0 and f["engine.txn8_uniform_d64.errors"] == 0
+    assert f["engine.mset8_uniform_d64.keys_per_s"] > 0
+    # History run: the first versions come back from history; the sweep includes depth 1.
+    assert doc["runs"]["engine_versions"]["hello"]["keep_versions"] == 10
+    for ph in ("set_uniform_d64", "get_current_d64", "get_old_version_d64", "versions_d64"):
+        assert f["engine_versions.%s.ops_per_s" % ph] > 0 and f["engine_versions.%s.misses" % ph] == 0, ph
+    assert f["engine.set_uniform_d1.ops_per_s"] > 0 and f["engine.set_uniform_d1024.ops_per_s"] > 0
+    assert not any("found although" in n or "not found" in n for n in doc["notes"]), doc["notes"]
     assert f["python.host.mget.keys_per_s"] > 0 and f["engine.peak_rss_mb"] > 0
     assert f["engine_streams.xadd_1stream_d64.ops_per_s"] > 0 and f["engine_streams.xadd_16streams_d64.ops_per_s"] > 0
     assert f["engine_streams.xrange100_uniform_d16.entries_per_s"] > 0
@@ -274,14 +361,18 @@ def test_smoke_report_writes_every_output(tmp_path):
         assert f["wakeup.%s.n" % mode] == doc["config"]["wake_rounds"] and f["wakeup.%s.errors" % mode] == 0
         assert 0 < f["wakeup.%s.p50_ms" % mode] <= f["wakeup.%s.p99_ms" % mode]
     if redis_server.available():
+        assert f["redis.get_absent_d64.misses"] == reads and f["redis.txn8_uniform_d64.keys_per_s"] > 0
         assert f["redis_streams.xadd_1stream_d64.ops_per_s"] > 0
         assert f["redis_streams.xrange100_uniform_d16.misses"] == 0
         assert f["redis_wakeup.xread_block.p99_ms"] > 0
     md = (out / "smoke.md").read_text()
     assert "## Targets" in md and "smoke.png" in md
-    assert "| goal |" in md and "Streams:" in md
+    assert "| goal |" in md and "Streams:" in md and "Absent keys:" in md and "--keep-versions 10" in md
     for row in ("| engine_streams | xadd_1stream_d64 |", "| engine_streams | xrange100_uniform_d16 |",
-                "| wakeup | xread_wake_same |", "| wakeup | xread_wake_other |"):
+                "| wakeup | xread_wake_same |", "| wakeup | xread_wake_other |", "| engine | get_absent_d64 |",
+                "| engine | get_uniform_d256 |", "| engine | txn8_uniform_d64 |", "| sqlite | get_absent |",
+                "| engine_versions | get_old_version_d64 |", "| engine_versions | versions_d64 |",
+                "| GET of absent keys, depth 64 vs raw SQLite GET of absent keys |"):
         assert row in md, row
     assert (out / "smoke.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     leftovers = [p for p in os.listdir(tmp_path) if p != "results"]
