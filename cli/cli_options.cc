@@ -21,6 +21,7 @@ constexpr const char* kValueFlags[] = {"--shards",
                                        "--cache-mib",
                                        "--read-cache-mib",
                                        "--busy-poll-us",
+                                       "--checkpoint-pages",
                                        "--max-waiting-reads"};
 
 std::string Lower(std::string s) {
