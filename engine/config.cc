@@ -76,10 +76,9 @@ ParsedConfig ParseConfig(int argc, const char* const* argv) {
 
   app.add_option("--checkpoint-pages", c.checkpoint_pages,
                  "WAL pages per shard at which a background thread checkpoints (0: inside the "
-                 "committing write, SQLite's default)")
+                 "committing write, SQLite's default; unset: 2000, 0 under --sync full)")
       ->envname("LITESTASH_CHECKPOINT_PAGES")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
-      ->capture_default_str();
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
 
   app.add_option("--max-waiting-reads", c.max_waiting_reads,
                  "blocking reads (xread wait_ms) parked at once; beyond, xread answers at once")

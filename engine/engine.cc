@@ -285,13 +285,12 @@ int RunEngine(const Config& config) {
   }
   // Declared before the workers: their connections' WAL hooks point at it until they close.
   std::unique_ptr<Checkpointer> checkpointer;
-  if (!config.memory && config.checkpoint_pages > 0) {
+  if (const int64_t pages = CheckpointPages(config); !config.memory && pages > 0) {
     std::vector<std::string> paths;
     for (uint32_t i = 0; i < config.shards; ++i) paths.push_back(ShardPath(config.data_dir, i));
     CheckpointerOptions options;
-    options.trigger_pages = static_cast<int>(config.checkpoint_pages);
-    options.hard_limit_pages =
-        static_cast<int>(std::min<int64_t>(config.checkpoint_pages * 8, 1 << 30));
+    options.trigger_pages = static_cast<int>(pages);
+    options.hard_limit_pages = static_cast<int>(std::min<int64_t>(pages * 8, 1 << 30));
     checkpointer = std::make_unique<Checkpointer>(std::move(paths), config.sync, options);
   }
   std::vector<std::unique_ptr<ShardWorker>> workers;
