@@ -35,6 +35,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -231,6 +232,9 @@ class ShardStore {
   Status Init();
   Status Exec(const char* sql);
   Status SqlError(std::string_view what, int rc) const;
+  // The connection's busy handler (OnBusy) with this timeout; 0: fail at once with SQLITE_BUSY.
+  void SetBusyTimeout(int ms);
+  static int OnBusy(void* arg, int count);
   Status RecordDepth();
   Status ReadClockAndDepth();
   Status ReadDepth();
@@ -244,6 +248,8 @@ class ShardStore {
   const ShardOptions options_;
   const std::string name_;  // file name for messages, e.g. "shard-03.db"
   sqlite3* db_ = nullptr;
+  int busy_timeout_ms_ = 0;                             // OnBusy's bound
+  std::chrono::steady_clock::time_point busy_since_{};  // OnBusy: when this wait began
 
   bool in_write_txn_ = false;
   uint64_t last_version_ = 0;
