@@ -28,7 +28,7 @@ struct Config {
   int64_t max_waiting_reads = 10000;  // parked blocking reads (xread wait_ms) at once
   // WAL frames per shard at which the background checkpointer copies the log into the file
   // (shard/checkpointer.h); 0: SQLite's own checkpoint inside the commit (1000 pages).
-  // Unset: 2000, or 0 under --sync full (see CheckpointPages()).
+  // Unset: 4000, or 0 under --sync full (see CheckpointPages()).
   std::optional<int64_t> checkpoint_pages;
   std::optional<uint32_t> keep_versions;  // history depth to record (nullopt: as recorded)
 };
@@ -38,7 +38,7 @@ struct Config {
 // slower with the background checkpointer (10.6k vs 12.6k ops/s, three runs each), so that mode
 // keeps SQLite's checkpoint inside the commit unless --checkpoint-pages says otherwise.
 inline int64_t CheckpointPages(const Config& c) {
-  return c.checkpoint_pages.value_or(c.sync == SyncMode::kFull ? 0 : 2000);
+  return c.checkpoint_pages.value_or(c.sync == SyncMode::kFull ? 0 : 4000);
 }
 
 // Parses argv. Returns the config to run with, or an exit code: 0 after --help/--version

@@ -57,7 +57,7 @@ namespace litestash {
 enum class SyncMode;
 
 struct CheckpointerOptions {
-  int trigger_pages = 2000;      // a commit leaving this many frames in the log flags the shard
+  int trigger_pages = 4000;      // a commit leaving this many frames in the log flags the shard
   int hard_limit_pages = 16000;  // the committing connection checkpoints itself from here on
   int full_wait_ms = 5;          // how long step 2 waits for a writer or an old reader
 };
