@@ -2,27 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
 #include "shard/shard_store.h"
 #include "shard/sqlite_error.h"
 
 namespace litestash {
 namespace {
 
-const char* SyncPragmaFor(SyncMode mode) {
-  switch (mode) {
-    case SyncMode::kOff:
-      return "PRAGMA synchronous=OFF";
-    case SyncMode::kNormal:
-      return "PRAGMA synchronous=NORMAL";
-    case SyncMode::kFull:
-      break;
-  }
-  return "PRAGMA synchronous=FULL";
-}
-
 std::string FileName(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
+  return std::filesystem::path(path).filename().string();
 }
 
 }  // namespace
@@ -137,8 +126,8 @@ Status Checkpointer::Open(uint32_t index) {
   // No autocheckpoint of its own (it never commits), the shard's sync mode for the copies, and a
   // first read so the connection has opened the WAL before the first checkpoint.
   // A checkpoint copies frames without the page cache: keep that cache small.
-  const char* setup[] = {"PRAGMA wal_autocheckpoint=0", "PRAGMA cache_size=-64",
-                         SyncPragmaFor(sync_), "SELECT 1 FROM sqlite_master LIMIT 1"};
+  const char* setup[] = {"PRAGMA wal_autocheckpoint=0", "PRAGMA cache_size=-64", SyncPragma(sync_),
+                         "SELECT 1 FROM sqlite_master LIMIT 1"};
   for (const char* sql : setup) {
     rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) {

@@ -14,8 +14,6 @@
 #include "shard/txn_recovery.h"
 
 namespace litestash {
-namespace {
-
 const char* SyncPragma(SyncMode mode) {
   switch (mode) {
     case SyncMode::kOff:
@@ -27,8 +25,6 @@ const char* SyncPragma(SyncMode mode) {
   }
   return "PRAGMA synchronous=FULL";
 }
-
-}  // namespace
 
 Clock Clock::Now() {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(

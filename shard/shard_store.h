@@ -64,6 +64,8 @@ class Checkpointer;
 inline constexpr uint32_t kKeepAllVersions = 0xffffffff;
 
 enum class SyncMode { kOff, kNormal, kFull };
+// The `PRAGMA synchronous=...` statement of a mode.
+const char* SyncPragma(SyncMode mode);
 
 struct ShardOptions {
   std::string path;  // the shard file; ignored when in_memory
