@@ -8,21 +8,15 @@
 #include "common/test_digest.h"
 #include "shard/shard_store.h"
 #include "shard/test_dir.h"
+#include "shard/test_store.h"
 
 namespace litestash {
 namespace {
 
+using testing::OpenOrDie;
 using testing::TempDir;
 
 constexpr uint64_t kFrameBytes = 4096 + 24;
-
-std::unique_ptr<ShardStore> OpenOrDie(const ShardOptions& o) {
-  auto s = ShardStore::Open(o);
-  INFO(s.status().ToString());
-  REQUIRE(s.ok());
-  REQUIRE(s.value()->PrepareStatements().ok());
-  return std::move(s).value();
-}
 
 ShardOptions FileShard(const TempDir& dir, Checkpointer* checkpointer) {
   ShardOptions o;
@@ -170,15 +164,7 @@ TEST_CASE("checkpointer: two writers with checkpointers of their own keep every 
   s2.reset();
   s1.reset();
   // The file as SQLite sees it after both are gone.
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(dir.file("shard-00.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
-          SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
-  sqlite3_finalize(st);
-  sqlite3_close_v2(db);
+  CHECK(testing::IntegrityCheck(dir.file("shard-00.db")) == "ok");
 }
 
 }  // namespace

@@ -5,23 +5,17 @@
 
 #include "common/test_digest.h"
 #include "shard/test_dir.h"
+#include "shard/test_store.h"
 
 namespace litestash {
 namespace {
 
+using testing::OpenOrDie;
 using testing::TempDir;
 
 Digest D(std::string_view key) { return testing::DigestOf(key); }
 
 Clock At(int64_t ms) { return Clock{ms, ms * 1000}; }
-
-std::unique_ptr<ShardStore> OpenOrDie(const ShardOptions& o) {
-  auto s = ShardStore::Open(o);
-  INFO(s.status().ToString());
-  REQUIRE(s.ok());
-  REQUIRE(s.value()->PrepareStatements().ok());
-  return std::move(s).value();
-}
 
 ShardOptions FileShard(const TempDir& dir, uint32_t index = 0, uint32_t count = 16) {
   ShardOptions o;

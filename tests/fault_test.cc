@@ -9,6 +9,7 @@
 
 #include "engine/test_harness.h"
 #include "shard/test_dir.h"
+#include "shard/test_store.h"
 #include "tests/fault_vfs.h"
 
 namespace litestash {
@@ -29,14 +30,11 @@ std::string Code(const std::map<std::string, msgpack::object>& answer) {
 void CheckFiles(const testing::TempDir& dir, int shards, int64_t expected_keys) {
   int64_t total = 0;
   for (int i = 0; i < shards; ++i) {
+    const std::string path = (dir.path() / ("shard-" + std::to_string(i) + ".db")).string();
+    CHECK(testing::IntegrityCheck(path) == "ok");
     sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir.path() / ("shard-" + std::to_string(i) + ".db")).c_str(), &db) ==
-            SQLITE_OK);
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
-    sqlite3_finalize(st);
     REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM stash", -1, &st, nullptr) == SQLITE_OK);
     REQUIRE(sqlite3_step(st) == SQLITE_ROW);
     total += sqlite3_column_int64(st, 0);
