@@ -20,6 +20,7 @@ constexpr const char* kValueFlags[] = {"--shards",
                                        "--max-inflight-bytes",
                                        "--cache-mib",
                                        "--read-cache-mib",
+                                       "--mmap-mib",
                                        "--busy-poll-us",
                                        "--checkpoint-pages",
                                        "--max-waiting-reads"};

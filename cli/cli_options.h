@@ -7,7 +7,7 @@
 // `stats` JSON too (it is a table by default).
 //
 // Engine flags (--shards, --sync, --keep-versions, --memory, --log-level, --max-*-bytes,
-// --max-inflight*, --cache-mib, --read-cache-mib, --busy-poll-us, --checkpoint-pages,
+// --max-inflight*, --cache-mib, --read-cache-mib, --mmap-mib, --busy-poll-us, --checkpoint-pages,
 // --max-waiting-reads) are
 // checked only for having a value and are forwarded to the engine as given; --data-dir too.
 // Without --log-level the engine gets `--log-level warn`, so its info lines stay off the

@@ -68,6 +68,11 @@ ParsedConfig ParseConfig(int argc, const char* const* argv) {
       ->envname("LITESTASH_READ_CACHE_MIB")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();
+  app.add_option("--mmap-mib", c.mmap_mib,
+                 "MiB of each shard file read through a memory map instead of read() (0: off)")
+      ->envname("LITESTASH_MMAP_MIB")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--busy-poll-us", c.busy_poll_us,
                  "while the host answers quickly, poll stdin this long before sleeping (0: never)")
       ->envname("LITESTASH_BUSY_POLL_US")

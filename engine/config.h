@@ -24,6 +24,8 @@ struct Config {
   int64_t max_inflight_bytes = 256ll << 20;
   int64_t cache_mib = 28;             // SQLite page cache shared out across the shards
   int64_t read_cache_mib = 4;         // the reader thread's exact read cache (0: off)
+  // Per shard file: how much of it the shard's connections read through a memory map (0: off).
+  int64_t mmap_mib = 1024;
   int64_t busy_poll_us = 100;         // how long the reader polls stdin before sleeping (0: never)
   int64_t max_waiting_reads = 10000;  // parked blocking reads (xread wait_ms) at once
   // WAL frames per shard at which the background checkpointer copies the log into the file

@@ -84,6 +84,7 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
   options.count = config.shards;
   options.sync = config.sync;
   options.cache_kib = CacheKibPerShard(config, 1);
+  options.mmap_bytes = config.mmap_mib << 20;
   options.keep_versions = config.keep_versions;
   return options;
 }

@@ -11,6 +11,7 @@
 #include "shard/checkpointer.h"
 #include "shard/snapshot_copy.h"
 #include "shard/sqlite_error.h"
+#include "shard/wal_write_buffer.h"
 #include "shard/txn_recovery.h"
 
 namespace litestash {
@@ -101,8 +102,11 @@ Status ShardStore::Init() {
       (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
       SQLITE_OPEN_NOMUTEX;
   const char* path = options_.in_memory ? ":memory:" : options_.path.c_str();
-  int rc =
-      sqlite3_open_v2(path, &db_, flags, options_.vfs.empty() ? nullptr : options_.vfs.c_str());
+  const char* vfs = options_.vfs.empty() ? nullptr : options_.vfs.c_str();
+  if (!options_.in_memory && !read_only && options_.buffer_wal_writes) {
+    vfs = WalWriteBuffer::Register(vfs);  // one write per commit (shard/wal_write_buffer.h)
+  }
+  int rc = sqlite3_open_v2(path, &db_, flags, vfs);
   if (rc != SQLITE_OK) {
     Status st = SqlError(read_only ? "cannot open for reading" : "cannot open or create", rc);
     sqlite3_close_v2(db_);
@@ -135,6 +139,10 @@ Status ShardStore::Init() {
   }
   const std::string cache = "PRAGMA cache_size=-" + std::to_string(options_.cache_kib);
   LITESTASH_RETURN_IF_ERROR(Exec(cache.c_str()));
+  if (!options_.in_memory && options_.mmap_bytes > 0) {
+    const std::string mmap = "PRAGMA mmap_size=" + std::to_string(options_.mmap_bytes);
+    LITESTASH_RETURN_IF_ERROR(Exec(mmap.c_str()));
+  }
   const auto steps = options_.migrations.empty() ? StandardMigrations() : options_.migrations;
   const ShardIdentity identity{options_.index, options_.count};
   if (read_only) {

@@ -77,6 +77,12 @@ struct ShardOptions {
   int busy_timeout_ms = 60000;
   std::string vfs;       // SQLite VFS name; empty: the default. Tests inject faults through a shim.
   int cache_kib = 2048;  // SQLite page cache of this connection
+  // Read-write opens of a file: hand each commit's WAL frames to the OS in one write
+  // (shard/wal_write_buffer.h) instead of two per page.
+  bool buffer_wal_writes = true;
+  // Bytes of the file SQLite reads through a memory map instead of read() (PRAGMA mmap_size;
+  // 0: none). Mapped pages are the kernel's page cache, shared, and count in this process's RSS.
+  int64_t mmap_bytes = 0;
   // The layout steps to apply (tests add a test-only step); empty: StandardMigrations().
   std::span<const MigrationStep> migrations;
   // Read-write opens: the history depth to record (nullopt: keep the recorded one, 0 if none).

@@ -10,6 +10,7 @@
 #include "engine/test_harness.h"
 #include "shard/test_dir.h"
 #include "shard/test_store.h"
+#include "shard/wal_write_buffer.h"
 #include "tests/fault_vfs.h"
 
 namespace litestash {
@@ -107,6 +108,44 @@ TEST_CASE("a full disk answers storage_error, keeps serving reads and recovers")
 
 TEST_CASE("write I/O errors in the middle of batches fail only the writes they hit") {
   RunFaultScenario(SQLITE_IOERR_WRITE, 3);
+}
+
+// The shard's writes reach the WAL through WalWriteBuffer (one write per commit): a failed write
+// of a commit's gathered frames must fail that commit, publish nothing, and leave the file
+// ready for the next commit.
+TEST_CASE("a failed write of a commit's gathered WAL frames fails that commit only") {
+  testing::TempDir dir;
+  const std::string path = (dir.path() / "w.db").string();
+  sqlite3* writer = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &writer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                          WalWriteBuffer::Register(FaultVfs::Register())) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(writer, "PRAGMA journal_mode=WAL; CREATE TABLE t(k INTEGER PRIMARY KEY, v)",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3* reader = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &reader) == SQLITE_OK);
+  auto count = [&] {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(reader, "SELECT count(*) FROM t", -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+  };
+  const char* insert3 =
+      "INSERT INTO t(v) VALUES (randomblob(3000)), (randomblob(3000)), (randomblob(3000))";
+  REQUIRE(sqlite3_exec(writer, insert3, nullptr, nullptr, nullptr) == SQLITE_OK);
+  const long failed_before = FaultVfs::failed_writes();
+  FaultVfs::Arm(0, SQLITE_FULL);
+  CHECK(sqlite3_exec(writer, insert3, nullptr, nullptr, nullptr) == SQLITE_FULL);
+  FaultVfs::Disarm();
+  CHECK(FaultVfs::failed_writes() == failed_before + 1);  // the commit's frames: one write
+  CHECK(count() == 3);
+  REQUIRE(sqlite3_exec(writer, insert3, nullptr, nullptr, nullptr) == SQLITE_OK);
+  CHECK(count() == 6);
+  CHECK(WalWriteBuffer::safety_flushes() == 0);
+  sqlite3_close(reader);
+  sqlite3_close(writer);
+  CHECK(testing::IntegrityCheck(path) == "ok");
 }
 
 // Regression: `sync` once relied on a passive WAL checkpoint, which skips the fsync when another

@@ -222,6 +222,10 @@ int RunEngineBench(const EngineBenchConfig& cfg, JsonWriter& w) {
   w.Raw(last.json.empty() ? "null" : last.json);
   w.Field("peak_rss_kb", proc.PeakRssKb());
   w.Field("rss_kb", proc.RssKb());
+  // What the engine alone holds (RssAnon), apart from the data files' pages it maps (RssFile):
+  // those are the kernel's page cache, which reads use with or without the map.
+  w.Field("rss_anon_kb", proc.StatusKb("RssAnon"));
+  w.Field("rss_file_kb", proc.StatusKb("RssFile"));
   w.Field("cpu_s_before_shutdown", proc.CpuSeconds());
   ExitInfo ex = proc.Shutdown();
   w.Key("exit");

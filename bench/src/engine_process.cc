@@ -134,6 +134,9 @@ int64_t ProcStatusKb(pid_t pid, const char* field) {
 
 int64_t EngineProcess::PeakRssKb() const { return reaped_ ? -1 : ProcStatusKb(pid_, "VmHWM"); }
 int64_t EngineProcess::RssKb() const { return reaped_ ? -1 : ProcStatusKb(pid_, "VmRSS"); }
+int64_t EngineProcess::StatusKb(const char* field) const {
+  return reaped_ ? -1 : ProcStatusKb(pid_, field);
+}
 double EngineProcess::CpuSeconds() const { return reaped_ ? -1 : ProcCpuSeconds(pid_); }
 
 double SelfCpuSeconds() {

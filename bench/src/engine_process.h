@@ -78,6 +78,7 @@ class EngineProcess {
 
   int64_t PeakRssKb() const;
   int64_t RssKb() const;
+  int64_t StatusKb(const char* field) const;  // a "... kB" field of /proc/<pid>/status
   double CpuSeconds() const;
   ExitInfo Shutdown(double timeout_s = 120.0);
   // Last `max_bytes` of the engine's stderr log (for error reports).

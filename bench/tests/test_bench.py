@@ -101,6 +101,7 @@ def test_engine_phases_count_answers_and_misses(tmp_path):
     assert p["gone"]["misses"] == 100
     assert p["many"]["keys_per_s"] == pytest.approx(p["many"]["ops_per_s"] * 50, rel=1e-4)
     assert doc["peak_rss_kb"] > 0 and doc["exit"]["cpu_s"] > 0
+    assert 0 < doc["rss_anon_kb"] <= doc["peak_rss_kb"] and doc["rss_file_kb"] >= 0
     assert doc["hello"]["shards"] == 16
     assert os.listdir(tmp_path) == []
 
@@ -305,7 +306,7 @@ def test_smoke_report_writes_every_output(tmp_path):
     assert set(ids) == {"set_vs_sqlite_batch", "set_vs_sqlite_one_txn", "set_vs_redis", "get_uniform_vs_sqlite",
                         "get_uniform_d256_vs_sqlite", "get_absent_vs_sqlite", "get_absent_vs_redis",
                         "get_hot_vs_redis", "get_d1_vs_redis_d1", "py_set_async_vs_diskcache", "py_set_vs_diskcache",
-                        "py_mget_vs_diskcache_get", "spawn_to_hello", "peak_rss", "sync_full_d64_vs_d1",
+                        "py_mget_vs_diskcache_get", "spawn_to_hello", "peak_rss", "private_rss", "sync_full_d64_vs_d1",
                         "sync_full_vs_sqlite_k1", "txn_vs_mset", "txn_vs_redis", "set_history_vs_none",
                         "get_old_version_vs_current", "versions_vs_get", "xadd_one_stream_vs_redis",
                         "xadd_16_streams_vs_redis", "xrange_vs_redis", "xread_wake_same_p99", "xread_wake_other_p99",
