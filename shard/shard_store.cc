@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "shard/checkpointer.h"
+#include "shard/shard_vfs.h"
 #include "shard/snapshot_copy.h"
 #include "shard/sqlite_error.h"
-#include "shard/wal_write_buffer.h"
 #include "shard/txn_recovery.h"
 
 namespace litestash {
@@ -103,8 +103,8 @@ Status ShardStore::Init() {
       SQLITE_OPEN_NOMUTEX;
   const char* path = options_.in_memory ? ":memory:" : options_.path.c_str();
   const char* vfs = options_.vfs.empty() ? nullptr : options_.vfs.c_str();
-  if (!options_.in_memory && !read_only && options_.buffer_wal_writes) {
-    vfs = WalWriteBuffer::Register(vfs);  // one write per commit (shard/wal_write_buffer.h)
+  if (!options_.in_memory && options_.shard_vfs) {
+    vfs = ShardVfs::Register(vfs);
   }
   int rc = sqlite3_open_v2(path, &db_, flags, vfs);
   if (rc != SQLITE_OK) {

@@ -77,9 +77,9 @@ struct ShardOptions {
   int busy_timeout_ms = 60000;
   std::string vfs;       // SQLite VFS name; empty: the default. Tests inject faults through a shim.
   int cache_kib = 2048;  // SQLite page cache of this connection
-  // Read-write opens of a file: hand each commit's WAL frames to the OS in one write
-  // (shard/wal_write_buffer.h) instead of two per page.
-  bool buffer_wal_writes = true;
+  // Files: open through ShardVfs (shard/shard_vfs.h): one WAL write per commit, and the
+  // memory map (mmap_bytes) kept across snapshots.
+  bool shard_vfs = true;
   // Bytes of the file SQLite reads through a memory map instead of read() (PRAGMA mmap_size;
   // 0: none). Mapped pages are the kernel's page cache, shared, and count in this process's RSS.
   int64_t mmap_bytes = 0;

@@ -8,9 +8,9 @@
 #include <set>
 
 #include "engine/test_harness.h"
+#include "shard/shard_vfs.h"
 #include "shard/test_dir.h"
 #include "shard/test_store.h"
-#include "shard/wal_write_buffer.h"
 #include "tests/fault_vfs.h"
 
 namespace litestash {
@@ -110,7 +110,7 @@ TEST_CASE("write I/O errors in the middle of batches fail only the writes they h
   RunFaultScenario(SQLITE_IOERR_WRITE, 3);
 }
 
-// The shard's writes reach the WAL through WalWriteBuffer (one write per commit): a failed write
+// The shard's writes reach the WAL through ShardVfs (one write per commit): a failed write
 // of a commit's gathered frames must fail that commit, publish nothing, and leave the file
 // ready for the next commit.
 TEST_CASE("a failed write of a commit's gathered WAL frames fails that commit only") {
@@ -118,7 +118,7 @@ TEST_CASE("a failed write of a commit's gathered WAL frames fails that commit on
   const std::string path = (dir.path() / "w.db").string();
   sqlite3* writer = nullptr;
   REQUIRE(sqlite3_open_v2(path.c_str(), &writer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                          WalWriteBuffer::Register(FaultVfs::Register())) == SQLITE_OK);
+                          ShardVfs::Register(FaultVfs::Register())) == SQLITE_OK);
   REQUIRE(sqlite3_exec(writer, "PRAGMA journal_mode=WAL; CREATE TABLE t(k INTEGER PRIMARY KEY, v)",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3* reader = nullptr;
@@ -142,7 +142,7 @@ TEST_CASE("a failed write of a commit's gathered WAL frames fails that commit on
   CHECK(count() == 3);
   REQUIRE(sqlite3_exec(writer, insert3, nullptr, nullptr, nullptr) == SQLITE_OK);
   CHECK(count() == 6);
-  CHECK(WalWriteBuffer::safety_flushes() == 0);
+  CHECK(ShardVfs::safety_flushes() == 0);
   sqlite3_close(reader);
   sqlite3_close(writer);
   CHECK(testing::IntegrityCheck(path) == "ok");

@@ -1,4 +1,4 @@
-#include "shard/wal_write_buffer.h"
+#include "shard/shard_vfs.h"
 
 #include <spdlog/spdlog.h>
 
@@ -18,6 +18,8 @@ namespace {
 
 std::atomic<int64_t> g_flushes{0};
 std::atomic<int64_t> g_safety_flushes{0};
+std::atomic<int64_t> g_map_drops{0};
+std::atomic<int64_t> g_map_keeps{0};
 
 constexpr int kFrameHeaderBytes = 24;         // WAL file format: frame header
 constexpr int kWalHeaderBytes = 32;           // WAL file format: file header
@@ -34,7 +36,8 @@ struct WalFile;
 struct DbFile {
   sqlite3_file base;
   sqlite3_file* real;
-  WalFile* wal;  // the open WAL of this connection, or null
+  WalFile* wal;               // the open WAL of this connection, or null
+  sqlite3_int64 mapped_size;  // the file's size when its map was last dropped (2. in the header)
 };
 
 // A WAL file: gathers contiguous writes.
@@ -158,6 +161,22 @@ void DbShmBarrier(sqlite3_file* f) {
   Real(f)->pMethods->xShmBarrier(Real(f));
 }
 
+// xUnfetch(0, 0) drops the whole map; kept unless the file shrank or grew by over a quarter.
+int DbUnfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
+  auto* db = reinterpret_cast<DbFile*>(f);
+  if (p == nullptr) {
+    sqlite3_int64 size = 0;
+    if (db->real->pMethods->xFileSize(db->real, &size) == SQLITE_OK && db->mapped_size > 0 &&
+        size >= db->mapped_size && size <= db->mapped_size + db->mapped_size / 4) {
+      g_map_keeps.fetch_add(1, std::memory_order_relaxed);
+      return SQLITE_OK;
+    }
+    db->mapped_size = size;
+    g_map_drops.fetch_add(1, std::memory_order_relaxed);
+  }
+  return Real(f)->pMethods->xUnfetch(Real(f), off, p);
+}
+
 const sqlite3_io_methods kDbMethods = {3,
                                        DbClose,
                                        DbRead,
@@ -176,7 +195,7 @@ const sqlite3_io_methods kDbMethods = {3,
                                        DbShmBarrier,
                                        ShmUnmap,
                                        Fetch,
-                                       Unfetch};
+                                       DbUnfetch};
 
 // ---- the WAL file ----
 int WalClose(sqlite3_file* f) {
@@ -214,8 +233,7 @@ int WalWrite(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
   // is rewritten over a frame already written (SQLite recomputing checksums before a commit).
   const bool ends_commit = wal->commit_frame_open || (commit_header && rewrite);
   wal->commit_frame_open = commit_header && !rewrite;
-  if (ends_commit ||
-      static_cast<int64_t>(wal->bytes->size()) >= WalWriteBuffer::kMaxBufferedBytes) {
+  if (ends_commit || static_cast<int64_t>(wal->bytes->size()) >= ShardVfs::kMaxBufferedBytes) {
     return wal->Flush();
   }
   return SQLITE_OK;
@@ -282,6 +300,7 @@ int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, in
     auto* db = reinterpret_cast<DbFile*>(f);
     db->real = real;
     db->wal = nullptr;
+    db->mapped_size = 0;
     f->pMethods = &kDbMethods;
     return SQLITE_OK;
   }
@@ -310,7 +329,7 @@ int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, in
 
 }  // namespace
 
-const char* WalWriteBuffer::Register(const char* base_name) {
+const char* ShardVfs::Register(const char* base_name) {
   static std::mutex mu;
   static std::map<std::string, std::unique_ptr<Registered>> registered;
   std::lock_guard<std::mutex> lock(mu);
@@ -320,7 +339,7 @@ const char* WalWriteBuffer::Register(const char* base_name) {
   if (!slot) {
     auto r = std::make_unique<Registered>();
     r->base = base;
-    r->name = std::string("litestash-walbuf-") + base->zName;
+    r->name = std::string("litestash-shard-") + base->zName;
     r->vfs = *base;  // inherit every method (and pAppData, which they use), override xOpen
     r->vfs.pNext = nullptr;
     r->vfs.zName = r->name.c_str();
@@ -332,9 +351,9 @@ const char* WalWriteBuffer::Register(const char* base_name) {
   return slot->name.c_str();
 }
 
-int64_t WalWriteBuffer::flushes() { return g_flushes.load(std::memory_order_relaxed); }
-int64_t WalWriteBuffer::safety_flushes() {
-  return g_safety_flushes.load(std::memory_order_relaxed);
-}
+int64_t ShardVfs::flushes() { return g_flushes.load(std::memory_order_relaxed); }
+int64_t ShardVfs::map_drops() { return g_map_drops.load(std::memory_order_relaxed); }
+int64_t ShardVfs::map_keeps() { return g_map_keeps.load(std::memory_order_relaxed); }
+int64_t ShardVfs::safety_flushes() { return g_safety_flushes.load(std::memory_order_relaxed); }
 
 }  // namespace litestash
