@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
 
 namespace litestash {
 
@@ -13,10 +15,29 @@ WalIndexWatch::~WalIndexWatch() {
   if (base_ != nullptr) ::munmap(const_cast<uint32_t*>(base_), kMapBytes);
 }
 
+namespace {
+
+// A descriptor of `path`, opened once per process and never closed: closing any descriptor of a
+// file drops every fcntl lock this process holds on it, SQLite's shared "DMS" lock on the
+// wal-index included. Without that lock another process opening the database believes it is
+// the first and truncates the wal-index under this process's live connections (SIGBUS, or an
+// index rebuilt under a running transaction). Bounded by the number of shard files opened.
+int KeptDescriptor(const std::string& path) {
+  static std::mutex mu;
+  static std::map<std::string, int>* kept = new std::map<std::string, int>();  // never freed
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = kept->find(path);
+  if (it != kept->end()) return it->second;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) kept->emplace(path, fd);
+  return fd;
+}
+
+}  // namespace
+
 bool WalIndexWatch::Open(const std::string& db_path) {
   if (base_ != nullptr) return true;
-  const std::string path = db_path + "-shm";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  const int fd = KeptDescriptor(db_path + "-shm");
   if (fd < 0) return false;
   struct stat st;
   void* map = MAP_FAILED;
@@ -24,7 +45,6 @@ bool WalIndexWatch::Open(const std::string& db_path) {
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= static_cast<off_t>(kMapBytes)) {
     map = ::mmap(nullptr, kMapBytes, PROT_READ, MAP_SHARED, fd, 0);
   }
-  ::close(fd);
   if (map == MAP_FAILED) return false;
   base_ = static_cast<const volatile uint32_t*>(map);
   return true;

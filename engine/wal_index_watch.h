@@ -12,7 +12,9 @@
 //
 // Lifetime: map only while the caller holds an open connection to the database that has used
 // the wal-index (SQLite then holds its shared "DMS" lock, so no one can truncate or rebuild
-// the file under the mapping).
+// the file under the mapping). The descriptor of `<db>-shm` is opened once per process and
+// never closed: closing any descriptor of a file would drop that lock (POSIX fcntl locks
+// belong to the process and file, not to the descriptor).
 //
 // Failure: Open() returns false (and the watch stays unusable) for a missing, short or
 // unmappable file; callers then validate through SQLite instead.
