@@ -10,6 +10,7 @@
 #include "common/test_digest.h"
 #include "shard/shard_store.h"
 #include "shard/test_dir.h"
+#include "shard/test_store.h"
 
 namespace litestash {
 
@@ -73,10 +74,8 @@ TEST_CASE("opening a watch keeps SQLite's lock on the wal-index") {
   ShardOptions options;
   options.path = dir.file("shard-00.db");
   options.count = 1;
-  auto store = ShardStore::Open(options);
-  REQUIRE(store.ok());
-  REQUIRE(store.value()->PrepareStatements().ok());
-  REQUIRE(store.value()->DataVersion().ok());
+  auto store = testing::OpenOrDie(options);
+  REQUIRE(store->DataVersion().ok());
   // Is the DMS byte of `-shm` (offset 128, SQLite's unix VFS) locked by another process?
   auto dms_locked = [&] {
     const pid_t child = ::fork();

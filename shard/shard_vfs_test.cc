@@ -33,14 +33,7 @@ void Exec(sqlite3* db, const std::string& sql) {
   REQUIRE(rc == SQLITE_OK);
 }
 
-int64_t Count(sqlite3* db) {
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM t", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  const int64_t n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return n;
-}
+int64_t Count(sqlite3* db) { return testing::QueryInt(db, "SELECT count(*) FROM t"); }
 
 std::string Insert(int from, int n, int value_bytes) {
   std::string sql = "INSERT INTO t(k, v) VALUES ";
@@ -164,11 +157,7 @@ TEST_CASE("a reader's kept memory map shows every commit while the file grows an
   Exec(writer, "PRAGMA auto_vacuum=INCREMENTAL; CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
   sqlite3* reader = OpenWal(path, ShardVfs::Register());
   Exec(reader, "PRAGMA mmap_size=67108864");
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(reader, "PRAGMA mmap_size", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  REQUIRE(sqlite3_column_int64(st, 0) == 67108864);  // this SQLite maps files
-  sqlite3_finalize(st);
+  REQUIRE(testing::QueryInt(reader, "PRAGMA mmap_size") == 67108864);  // this SQLite maps files
   const int64_t keeps_before = ShardVfs::map_keeps();
   const int64_t drops_before = ShardVfs::map_drops();
 

@@ -1,5 +1,5 @@
-// Test-only helpers for shard files: open a store or fail the test, and ask SQLite whether a
-// file is intact.
+// Test-only helpers for shard files: open a store or fail the test, read one integer, and ask
+// SQLite whether a file is intact.
 #pragma once
 
 #include <sqlite3.h>
@@ -19,6 +19,18 @@ inline std::unique_ptr<ShardStore> OpenOrDie(const ShardOptions& o) {
   REQUIRE(s.ok());
   REQUIRE(s.value()->PrepareStatements().ok());
   return std::move(s).value();
+}
+
+// The integer in the first column of the first row `sql` returns on `db`; fails the test if
+// there is no such row.
+inline int64_t QueryInt(sqlite3* db, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+  const int rc = sqlite3_step(st);
+  const int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_finalize(st);
+  REQUIRE(rc == SQLITE_ROW);
+  return n;
 }
 
 // The first row of `PRAGMA integrity_check` on a read-only connection to `path` ("ok" for an

@@ -35,11 +35,7 @@ void CheckFiles(const testing::TempDir& dir, int shards, int64_t expected_keys) 
     CHECK(testing::IntegrityCheck(path) == "ok");
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM stash", -1, &st, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    total += sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    total += testing::QueryInt(db, "SELECT count(*) FROM stash");
     sqlite3_close(db);
   }
   CHECK(total == expected_keys);
@@ -123,14 +119,7 @@ TEST_CASE("a failed write of a commit's gathered WAL frames fails that commit on
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3* reader = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &reader) == SQLITE_OK);
-  auto count = [&] {
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(reader, "SELECT count(*) FROM t", -1, &st, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    const int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return n;
-  };
+  auto count = [&] { return testing::QueryInt(reader, "SELECT count(*) FROM t"); };
   const char* insert3 =
       "INSERT INTO t(v) VALUES (randomblob(3000)), (randomblob(3000)), (randomblob(3000))";
   REQUIRE(sqlite3_exec(writer, insert3, nullptr, nullptr, nullptr) == SQLITE_OK);
