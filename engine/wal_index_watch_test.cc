@@ -19,13 +19,9 @@ TEST_CASE("wal-index watch sees every commit, from any connection, and nothing e
   ShardOptions options;
   options.path = dir.file("shard-00.db");
   options.count = 1;
-  auto writer = ShardStore::Open(options);
-  REQUIRE(writer.ok());
-  REQUIRE(writer.value()->PrepareStatements().ok());
-  auto reader = ShardStore::Open(options);  // another connection, as the reader thread has
-  REQUIRE(reader.ok());
-  REQUIRE(reader.value()->PrepareStatements().ok());
-  REQUIRE(reader.value()->DataVersion().ok());  // the reader has used the wal-index
+  auto writer = testing::OpenOrDie(options);
+  auto reader = testing::OpenOrDie(options);  // another connection, as the reader thread has
+  REQUIRE(reader->DataVersion().ok());        // the reader has used the wal-index
 
   WalIndexWatch watch;
   REQUIRE(watch.Open(options.path));
@@ -35,17 +31,17 @@ TEST_CASE("wal-index watch sees every commit, from any connection, and nothing e
   CHECK(before == again);
 
   // Reads, even in a transaction, publish nothing.
-  REQUIRE(reader.value()->Begin(false).ok());
-  REQUIRE(reader.value()->DataVersion().ok());
-  reader.value()->Rollback();
+  REQUIRE(reader->Begin(false).ok());
+  REQUIRE(reader->DataVersion().ok());
+  reader->Rollback();
   REQUIRE(watch.Read(&again));
   CHECK(before == again);
 
   const Clock clock = Clock::Now();
   for (int i = 0; i < 3; ++i) {
-    REQUIRE(writer.value()->Begin(true).ok());
-    REQUIRE(writer.value()->Put(testing::DigestOf("k"), "k", "\x01", std::nullopt, clock).ok());
-    REQUIRE(writer.value()->Commit().ok());
+    REQUIRE(writer->Begin(true).ok());
+    REQUIRE(writer->Put(testing::DigestOf("k"), "k", "\x01", std::nullopt, clock).ok());
+    REQUIRE(writer->Commit().ok());
     REQUIRE(watch.Read(&after));
     CHECK(after != before);  // each commit moves the header
     before = after;
