@@ -81,7 +81,7 @@ ParsedConfig ParseConfig(int argc, const char* const* argv) {
 
   app.add_option("--checkpoint-pages", c.checkpoint_pages,
                  "WAL pages per shard at which a background thread checkpoints (0: inside the "
-                 "committing write, SQLite's default; unset: 4000, 0 under --sync full)")
+                 "committing write, SQLite's default; unset: 16000, 0 under --sync full)")
       ->envname("LITESTASH_CHECKPOINT_PAGES")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
 

@@ -22,15 +22,15 @@ struct Config {
   std::string log_level = "info";
   int64_t max_inflight = 4096;
   int64_t max_inflight_bytes = 256ll << 20;
-  int64_t cache_mib = 28;             // SQLite page cache shared out across the shards
-  int64_t read_cache_mib = 4;         // the reader thread's exact read cache (0: off)
+  int64_t cache_mib = 28;      // SQLite page cache shared out across the shards
+  int64_t read_cache_mib = 4;  // the reader thread's exact read cache (0: off)
   // Per shard file: how much of it the shard's connections read through a memory map (0: off).
   int64_t mmap_mib = 1024;
   int64_t busy_poll_us = 100;         // how long the reader polls stdin before sleeping (0: never)
   int64_t max_waiting_reads = 10000;  // parked blocking reads (xread wait_ms) at once
   // WAL frames per shard at which the background checkpointer copies the log into the file
   // (shard/checkpointer.h); 0: SQLite's own checkpoint inside the commit (1000 pages).
-  // Unset: 4000, or 0 under --sync full (see CheckpointPages()).
+  // Unset: 16000, or 0 under --sync full (see CheckpointPages()).
   std::optional<int64_t> checkpoint_pages;
   std::optional<uint32_t> keep_versions;  // history depth to record (nullopt: as recorded)
 };
@@ -40,7 +40,7 @@ struct Config {
 // slower with the background checkpointer (10.6k vs 12.6k ops/s, three runs each), so that mode
 // keeps SQLite's checkpoint inside the commit unless --checkpoint-pages says otherwise.
 inline int64_t CheckpointPages(const Config& c) {
-  return c.checkpoint_pages.value_or(c.sync == SyncMode::kFull ? 0 : 4000);
+  return c.checkpoint_pages.value_or(c.sync == SyncMode::kFull ? 0 : 16000);
 }
 
 // Parses argv. Returns the config to run with, or an exit code: 0 after --help/--version

@@ -26,9 +26,9 @@ TEST_CASE("defaults follow the contract") {
   CHECK(p.config->limits.max_value_bytes == 8u << 20);
 }
 
-TEST_CASE("the checkpoint trigger: 4000 pages, SQLite's own under --sync full, or as given") {
-  CHECK(CheckpointPages(*Parse({}).config) == 4000);
-  CHECK(CheckpointPages(*Parse({"--sync", "off"}).config) == 4000);
+TEST_CASE("the checkpoint trigger: 16000 pages, SQLite's own under --sync full, or as given") {
+  CHECK(CheckpointPages(*Parse({}).config) == 16000);
+  CHECK(CheckpointPages(*Parse({"--sync", "off"}).config) == 16000);
   CHECK(CheckpointPages(*Parse({"--sync", "full"}).config) == 0);
   CHECK(CheckpointPages(*Parse({"--sync", "full", "--checkpoint-pages", "500"}).config) == 500);
   CHECK(CheckpointPages(*Parse({"--checkpoint-pages", "0"}).config) == 0);

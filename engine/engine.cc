@@ -291,7 +291,7 @@ int RunEngine(const Config& config) {
     for (uint32_t i = 0; i < config.shards; ++i) paths.push_back(ShardPath(config.data_dir, i));
     CheckpointerOptions options;
     options.trigger_pages = static_cast<int>(pages);
-    options.hard_limit_pages = static_cast<int>(std::min<int64_t>(pages * 4, 1 << 30));
+    options.hard_limit_pages = static_cast<int>(std::min<int64_t>(pages * 2, 1 << 30));
     checkpointer = std::make_unique<Checkpointer>(std::move(paths), config.sync, options);
   }
   std::vector<std::unique_ptr<ShardWorker>> workers;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <climits>
 #include <filesystem>
 
 #include "shard/shard_store.h"
@@ -24,7 +25,9 @@ Checkpointer::Checkpointer(std::vector<std::string> paths, SyncMode sync,
       flagged_(paths_.size(), false),
       conns_(paths_.size(), nullptr) {
   for (uint32_t i = 0; i < paths_.size(); ++i) {
-    hooks_.push_back(std::make_unique<HookContext>(HookContext{this, i}));
+    hooks_.push_back(std::make_unique<HookContext>());
+    hooks_.back()->self = this;
+    hooks_.back()->index = i;
   }
   thread_ = std::thread(&Checkpointer::Main, this);
 }
@@ -49,6 +52,7 @@ void Checkpointer::Unwatch(sqlite3* db) {
 int Checkpointer::OnCommit(void* arg, sqlite3* db, const char* name, int frames) {
   auto* hook = static_cast<HookContext*>(arg);
   Checkpointer* self = hook->self;
+  hook->frames.store(frames, std::memory_order_relaxed);
   if (frames >= self->options_.hard_limit_pages) {
     // The checkpointer has fallen behind: this commit pays for bounding the log.
     self->counters_.inline_runs.fetch_add(1, std::memory_order_relaxed);
@@ -164,14 +168,24 @@ void Checkpointer::Run(uint32_t index) {
     }
     return true;
   };
+  // Step 1: passive passes. Commits go on during each, and the log starts over only once a
+  // checkpoint has copied all of it: so passes repeat while the tail committed during the last
+  // one is long and shrinking (each copies less than the one before).
   int log = 0;
   int copied = 0;
-  if (!checkpoint(SQLITE_CHECKPOINT_PASSIVE, &log, &copied)) return;
-  counters_.passive.fetch_add(1, std::memory_order_relaxed);
-  // All of the log copied: the next write transaction starts it over.
-  if (copied >= log) return;
-  // Frames committed while step 1 ran: copy them under the write lock, briefly, so the log can
-  // start over.
+  int tail = INT_MAX;
+  for (int pass = 1;; ++pass) {
+    if (!checkpoint(SQLITE_CHECKPOINT_PASSIVE, &log, &copied)) return;
+    counters_.passive.fetch_add(1, std::memory_order_relaxed);
+    const int latest = hooks_[index]->frames.load(std::memory_order_relaxed);
+    // All copied and nothing committed since (or the log already started over): the next write
+    // transaction starts the log from its beginning.
+    if (copied >= log && latest <= log) return;
+    const int left = latest - copied;
+    if (left <= options_.tail_frames || left >= tail || pass >= options_.max_passes) break;
+    tail = left;
+  }
+  // Step 2: the tail under the write lock (FULL), so that the log can start over.
   if (!checkpoint(SQLITE_CHECKPOINT_FULL, &log, &copied)) return;
   if (copied >= log) counters_.restarts.fetch_add(1, std::memory_order_relaxed);
 }

@@ -8,20 +8,26 @@
 // `trigger_pages` only flags the shard and returns. The checkpointer thread then, for each
 // flagged shard, over a connection of its own to the file:
 //
-//   1. runs a PASSIVE checkpoint: copies every frame no reader still needs while commits go on
-//      (it takes no lock a writer or reader waits for);
-//   2. if the log was not emptied by that (commits kept arriving: under steady load it never
-//      is), runs a FULL checkpoint with a short busy timeout (`full_wait_ms`): it holds the
-//      write lock only for the frames committed during step 1 and the syncs, so the next write
-//      transaction starts the log from its beginning again. If a reader of any process holds an
-//      old snapshot past the timeout it gives up (SQLITE_BUSY) and the next trigger tries again.
+//   1. runs PASSIVE checkpoints: each copies every frame no reader still needs while commits go
+//      on (it takes no lock a writer or reader waits for). SQLite starts the log over only at a
+//      write that finds all of it copied, and commits keep arriving during a pass, so passes
+//      repeat while the frames committed during the last one are more than `tail_frames` and
+//      fewer than the pass before (at most `max_passes`);
+//   2. if frames are left, runs a FULL checkpoint: it holds the write lock for that short tail
+//      and the syncs, so that the next write transaction starts the log from its beginning. It
+//      waits for the lock through SQLite's busy handler; if a reader of any process holds an
+//      old snapshot it gives up (SQLITE_BUSY) and the next trigger tries again.
 //
-// Bounded WAL: the log restarts after each successful step 2, and the file is cut back to
-// `trigger_pages` when it does (journal_size_limit, set by Watch() on the writing connection).
-// If the checkpointer cannot keep up (a slow disk; readers that never let a checkpoint finish)
-// and the log reaches `hard_limit_pages`, the committing connection checkpoints passively itself
-// in its hook: only then does a commit wait, and the log cannot outgrow the limit by more than
-// what one passive checkpoint could not copy.
+// Found by measurement: with one pass and step 2 only when the pass reported frames it could
+// not copy, step 2 never ran under steady load (SQLite reports the log as it was when the
+// checkpoint began), and the log grew to the hard limit before it restarted.
+//
+// Bounded WAL: the log restarts after each step 2, and the file is cut back to `trigger_pages`
+// when it does (journal_size_limit, set by Watch() on the writing connection). If the
+// checkpointer cannot keep up (a slow disk; readers that never let a checkpoint finish) and the
+// log reaches `hard_limit_pages`, the committing connection checkpoints passively itself in its
+// hook: only then does a commit wait for a whole log, and the log cannot outgrow the limit by
+// more than what one passive checkpoint could not copy.
 //
 // Several processes: each engine has its own checkpointer, and each checkpoints only when its
 // own commits trigger it. SQLite serializes checkpoints of one file (a second gets SQLITE_BUSY,
@@ -60,6 +66,8 @@ struct CheckpointerOptions {
   int trigger_pages = 4000;      // a commit leaving this many frames in the log flags the shard
   int hard_limit_pages = 16000;  // the committing connection checkpoints itself from here on
   int full_wait_ms = 5;          // how long step 2 waits for a writer or an old reader
+  int tail_frames = 64;          // step 1 repeats until at most this many frames are left,
+  int max_passes = 4;            // or this many passes ran, or the tail stops shrinking
 };
 
 // What the checkpointer did so far (stats; tests).
@@ -97,6 +105,9 @@ class Checkpointer {
   struct HookContext {
     Checkpointer* self;
     uint32_t index;
+    // Frames in the log after the shard's latest commit: written by the shard thread in the
+    // hook, read by the checkpointer thread to see what arrived while it copied.
+    std::atomic<int> frames{0};
   };
   static int OnCommit(void* arg, sqlite3* db, const char* name, int frames);
   void Request(uint32_t index);
