@@ -104,7 +104,8 @@ Status ShardStore::Init() {
   const char* path = options_.in_memory ? ":memory:" : options_.path.c_str();
   const char* vfs = options_.vfs.empty() ? nullptr : options_.vfs.c_str();
   if (!options_.in_memory && options_.shard_vfs) {
-    vfs = ShardVfs::Register(vfs);
+    // An unknown base stays as named: sqlite3_open_v2 then fails with "no such vfs".
+    if (const char* wrapped = ShardVfs::Register(vfs)) vfs = wrapped;
   }
   int rc = sqlite3_open_v2(path, &db_, flags, vfs);
   if (rc != SQLITE_OK) {

@@ -47,6 +47,15 @@ std::optional<StoredValue> Get(ShardStore& s, std::string_view key, const Clock&
   return v.value();
 }
 
+TEST_CASE("a base VFS that does not exist fails the open instead of being ignored") {
+  TempDir dir;
+  ShardOptions o = FileShard(dir);
+  o.vfs = "litestash-no-such-vfs";
+  auto store = ShardStore::Open(o);
+  REQUIRE_FALSE(store.ok());
+  CHECK_THAT(store.status().ToString(), Catch::Contains("no such vfs"));
+}
+
 TEST_CASE("put then get returns the exact bytes and the version") {
   TempDir dir;
   auto s = OpenOrDie(FileShard(dir));
