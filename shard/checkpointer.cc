@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <climits>
 #include <filesystem>
 
@@ -64,7 +66,14 @@ int Checkpointer::OnCommit(void* arg, sqlite3* db, const char* name, int frames)
     (void)copied;
     return SQLITE_OK;
   }
-  if (frames >= self->options_.trigger_pages) self->Request(hook->index);
+  // Frames not yet copied: readers must look them up in the log (and read them with a system
+  // call rather than through the file's map), so they are copied long before the log restarts.
+  const int copied = hook->copied.load(std::memory_order_relaxed);
+  const int pending = frames >= copied ? frames - copied : frames;  // less: the log started over
+  if (frames >= self->options_.trigger_pages ||
+      pending >= std::min(self->options_.copy_pages, self->options_.trigger_pages)) {
+    self->Request(hook->index);
+  }
   return SQLITE_OK;
 }
 
@@ -86,11 +95,13 @@ void Checkpointer::Stop() {
 }
 
 void Checkpointer::Main() {
+  // Per shard, the log's length at the last idle check (checkpointer thread only).
+  std::vector<int> idle_seen(paths_.size(), -1);
   for (;;) {
     std::vector<uint32_t> work;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] {
+      const bool woken = cv_.wait_for(lock, std::chrono::milliseconds(options_.idle_ms), [this] {
         if (stopping_) return true;
         for (bool f : flagged_) {
           if (f) return true;
@@ -100,6 +111,16 @@ void Checkpointer::Main() {
       if (stopping_) break;
       for (uint32_t i = 0; i < flagged_.size(); ++i) {
         if (flagged_[i]) work.push_back(i);
+      }
+      if (!woken) {
+        // No trigger for a while: copy what shards that stopped committing left in their logs,
+        // so that their readers find every page in the file.
+        for (uint32_t i = 0; i < hooks_.size(); ++i) {
+          const int frames = hooks_[i]->frames.load(std::memory_order_relaxed);
+          const int copied = hooks_[i]->copied.load(std::memory_order_relaxed);
+          if (frames != copied && frames == idle_seen[i]) work.push_back(i);
+          idle_seen[i] = frames;
+        }
       }
     }
     for (uint32_t i : work) {
@@ -177,7 +198,10 @@ void Checkpointer::Run(uint32_t index) {
   for (int pass = 1;; ++pass) {
     if (!checkpoint(SQLITE_CHECKPOINT_PASSIVE, &log, &copied)) return;
     counters_.passive.fetch_add(1, std::memory_order_relaxed);
+    hooks_[index]->copied.store(copied, std::memory_order_relaxed);
     const int latest = hooks_[index]->frames.load(std::memory_order_relaxed);
+    // Short of the restart length: copying was all this run was for.
+    if (latest < options_.trigger_pages) return;
     // All copied and nothing committed since (or the log already started over): the next write
     // transaction starts the log from its beginning.
     if (copied >= log && latest <= log) return;

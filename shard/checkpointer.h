@@ -4,23 +4,32 @@
 // SQLite's default (wal_autocheckpoint=1000) checkpoints inside the commit that crossed the
 // threshold: that commit's caller waits for ~1000 pages to be copied and for two fsyncs (20-28
 // ms at the 99th percentile of pipelined sets on this machine). Here each shard's writing
-// connection gets a WAL hook instead (Watch()): a commit that leaves the log at or above
-// `trigger_pages` only flags the shard and returns. The checkpointer thread then, for each
-// flagged shard, over a connection of its own to the file:
+// connection gets a WAL hook instead (Watch()), and the checkpointer thread does two things
+// over a connection of its own to each file:
 //
-//   1. runs PASSIVE checkpoints: each copies every frame no reader still needs while commits go
-//      on (it takes no lock a writer or reader waits for). SQLite starts the log over only at a
-//      write that finds all of it copied, and commits keep arriving during a pass, so passes
-//      repeat while the frames committed during the last one are more than `tail_frames` and
-//      fewer than the pass before (at most `max_passes`);
-//   2. if frames are left, runs a FULL checkpoint: it holds the write lock for that short tail
-//      and the syncs, so that the next write transaction starts the log from its beginning. It
+//  - Copying. A commit that leaves `copy_pages` frames not yet copied flags the shard, and so
+//    does a shard that stopped committing with frames left (checked every `idle_ms`). Frames
+//    not yet copied cost every reader: a page found in the log is looked up in the wal-index and
+//    read with a system call, while one in the file is read through its memory map. The
+//    checkpointer then runs step 1 alone.
+//  - Restarting. A commit that leaves the log at or above `trigger_pages` flags the shard for
+//    steps 1 and 2, so that the log starts over from its beginning.
+//
+//   1. PASSIVE checkpoints: each copies every frame no reader still needs while commits go on
+//      (it takes no lock a writer or reader waits for). SQLite starts the log over only at a
+//      write that finds all of it copied, and commits keep arriving during a pass, so for a
+//      restart passes repeat while the frames committed during the last one are more than
+//      `tail_frames` and fewer than the pass before (at most `max_passes`);
+//   2. if frames are left, a FULL checkpoint: it holds the write lock for that short tail and
+//      the syncs, so that the next write transaction starts the log from its beginning. It
 //      waits for the lock through SQLite's busy handler; if a reader of any process holds an
 //      old snapshot it gives up (SQLITE_BUSY) and the next trigger tries again.
 //
-// Found by measurement: with one pass and step 2 only when the pass reported frames it could
-// not copy, step 2 never ran under steady load (SQLite reports the log as it was when the
-// checkpoint began), and the log grew to the hard limit before it restarted.
+// Found by measurement (docs/performance.md, "Checkpoints that let the WAL start over"): with
+// one pass and step 2 only when the pass reported frames it could not copy, step 2 never ran
+// under steady load (SQLite reports the log as it was when the checkpoint began), and the log
+// grew to the hard limit before it restarted. Every restart costs syncs beside the commit path,
+// so restarts are kept rare (a long log) while copying stays frequent (reads).
 //
 // Bounded WAL: the log restarts after each step 2, and the file is cut back to `trigger_pages`
 // when it does (journal_size_limit, set by Watch() on the writing connection). If the
@@ -63,7 +72,9 @@ namespace litestash {
 enum class SyncMode;
 
 struct CheckpointerOptions {
-  int trigger_pages = 4000;      // a commit leaving this many frames in the log flags the shard
+  int trigger_pages = 4000;      // a log this long is started over (steps 1 and 2)
+  int copy_pages = 1000;         // this many frames not yet copied start step 1 alone
+  int idle_ms = 50;              // a shard with no commit for this long gets its log copied
   int hard_limit_pages = 16000;  // the committing connection checkpoints itself from here on
   int full_wait_ms = 5;          // how long step 2 waits for a writer or an old reader
   int tail_frames = 64;          // step 1 repeats until at most this many frames are left,
@@ -108,6 +119,9 @@ class Checkpointer {
     // Frames in the log after the shard's latest commit: written by the shard thread in the
     // hook, read by the checkpointer thread to see what arrived while it copied.
     std::atomic<int> frames{0};
+    // Frames of the log copied into the file by the checkpointer's last pass (its thread writes,
+    // the hook reads): what a commit leaves beyond it is not yet copied.
+    std::atomic<int> copied{0};
   };
   static int OnCommit(void* arg, sqlite3* db, const char* name, int frames);
   void Request(uint32_t index);
