@@ -13,12 +13,21 @@
 #include "shard/test_store.h"
 
 namespace litestash {
+namespace {
 
-TEST_CASE("wal-index watch sees every commit, from any connection, and nothing else") {
-  testing::TempDir dir;
+// One shard file in `dir`.
+ShardOptions OneShard(const testing::TempDir& dir) {
   ShardOptions options;
   options.path = dir.file("shard-00.db");
   options.count = 1;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("wal-index watch sees every commit, from any connection, and nothing else") {
+  testing::TempDir dir;
+  const ShardOptions options = OneShard(dir);
   auto writer = testing::OpenOrDie(options);
   auto reader = testing::OpenOrDie(options);  // another connection, as the reader thread has
   REQUIRE(reader->DataVersion().ok());        // the reader has used the wal-index
@@ -57,19 +66,13 @@ TEST_CASE("wal-index watch declines what it cannot map") {
   CHECK_FALSE(missing.Read(&h));
 }
 
-}  // namespace litestash
-
-namespace litestash {
-
 // Regression: the watch once closed its descriptor of `-shm` after mapping it, and closing any
 // descriptor of a file drops all of the process's fcntl locks on it, SQLite's "DMS" lock too.
 // Another process opening the database then took itself for the first and truncated the
 // wal-index under the live connections (a SIGBUS in a shard thread under TSan).
 TEST_CASE("opening a watch keeps SQLite's lock on the wal-index") {
   testing::TempDir dir;
-  ShardOptions options;
-  options.path = dir.file("shard-00.db");
-  options.count = 1;
+  const ShardOptions options = OneShard(dir);
   auto store = testing::OpenOrDie(options);
   REQUIRE(store->DataVersion().ok());
   // Is the DMS byte of `-shm` (offset 128, SQLite's unix VFS) locked by another process?
