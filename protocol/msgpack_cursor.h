@@ -3,8 +3,10 @@
 // The cursor walks a request body object by object so the decoder learns each field's exact
 // byte span: values are sliced out of the frame, never decoded and re-encoded. Objects are
 // parsed by msgpack-cxx's visitor parser (msgpack::parse) with visitors that enforce the
-// limits below and allocate nothing per element; only map and array *headers* are read here,
-// because msgpack-cxx has no call that stops after a container header.
+// limits below and allocate nothing per element. Read here instead: map and array *headers*
+// (msgpack-cxx has no call that stops after a container header), and the scalars requests are
+// made of (str, bin, uint, fixint, nil, bool: a type byte and a length), because
+// msgpack::parse allocates its parse stack at every call, several times per request field.
 //
 // Limits (untrusted input): nesting depth <= kMaxDepth; a declared array/map/str/bin/ext size
 // can never exceed the bytes left in the frame (checked before any use). Every exception that

@@ -1,6 +1,8 @@
 #include "protocol/msgpack_cursor.h"
 
 #include <catch2/catch.hpp>
+#include <msgpack.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -100,6 +102,82 @@ TEST_CASE("ReadScalar decodes values") {
   MsgpackCursor i(int8);
   REQUIRE(i.ReadScalar(&v));
   CHECK(v.i == -128);
+}
+
+// The scalars ReadScalar and Skip read without msgpack-cxx must come out as msgpack-cxx reads
+// them, at every width boundary of their encodings (packed by msgpack-cxx itself).
+TEST_CASE("scalars read directly agree with msgpack-cxx at every width boundary") {
+  std::vector<std::string> objects;
+  auto pack = [&](auto&& fill) {
+    std::stringstream out;
+    msgpack::packer<std::stringstream> pk(out);
+    fill(pk);
+    objects.push_back(out.str());
+  };
+  for (uint64_t u :
+       {uint64_t{0}, uint64_t{127}, uint64_t{128}, uint64_t{255}, uint64_t{256}, uint64_t{65535},
+        uint64_t{65536}, uint64_t{UINT32_MAX}, uint64_t{UINT32_MAX} + 1, uint64_t{UINT64_MAX}}) {
+    pack([&](auto& pk) { pk.pack(u); });
+  }
+  for (int64_t i : {int64_t{-1}, int64_t{-32}, int64_t{-33}, int64_t{-129}, int64_t{INT64_MIN}}) {
+    pack([&](auto& pk) { pk.pack(i); });
+  }
+  for (size_t n : {0, 1, 31, 32, 255, 256, 65535, 65536}) {
+    const std::string text(n, 'k');
+    pack([&](auto& pk) { pk.pack_str(static_cast<uint32_t>(n)).pack_str_body(text.data(), n); });
+    pack([&](auto& pk) { pk.pack_bin(static_cast<uint32_t>(n)).pack_bin_body(text.data(), n); });
+  }
+  pack([](auto& pk) { pk.pack_nil(); });
+  pack([](auto& pk) { pk.pack_true(); });
+  pack([](auto& pk) { pk.pack_false(); });
+
+  for (const std::string& bytes : objects) {
+    const msgpack::object_handle ref = msgpack::unpack(bytes.data(), bytes.size());
+    const msgpack::object& o = ref.get();
+    INFO("type byte " << static_cast<int>(static_cast<unsigned char>(bytes[0])) << ", "
+                      << bytes.size() << " bytes");
+    MsgpackCursor c(bytes);
+    MsgScalar v;
+    REQUIRE(c.ReadScalar(&v));
+    CHECK(c.at_end());
+    switch (o.type) {
+      case msgpack::type::POSITIVE_INTEGER:
+        CHECK(v.kind == MsgKind::kUint);
+        CHECK(v.u == o.via.u64);
+        break;
+      case msgpack::type::NEGATIVE_INTEGER:
+        CHECK(v.kind == MsgKind::kInt);
+        CHECK(v.i == o.via.i64);
+        break;
+      case msgpack::type::STR:
+        CHECK(v.kind == MsgKind::kStr);
+        CHECK(v.bytes == std::string_view(o.via.str.ptr, o.via.str.size));
+        break;
+      case msgpack::type::BIN:
+        CHECK(v.kind == MsgKind::kBin);
+        CHECK(v.bytes == std::string_view(o.via.bin.ptr, o.via.bin.size));
+        break;
+      case msgpack::type::NIL:
+        CHECK(v.kind == MsgKind::kNil);
+        break;
+      case msgpack::type::BOOLEAN:
+        CHECK(v.kind == MsgKind::kBool);
+        CHECK(v.b == o.via.boolean);
+        break;
+      default:
+        FAIL("unexpected type");
+    }
+    MsgpackCursor skip(bytes);
+    std::string_view span;
+    REQUIRE(skip.Skip(&span));
+    CHECK(span.size() == bytes.size());
+    for (size_t n = 0; n < bytes.size(); n += 1 + n / 3) {  // truncations are refused
+      MsgpackCursor cut(bytes.data(), n);
+      CHECK_FALSE(cut.ReadScalar(&v));
+      CHECK_FALSE(cut.Skip(&span));
+      CHECK(cut.offset() == 0);
+    }
+  }
 }
 
 TEST_CASE("every truncation of every sample is refused without consuming") {

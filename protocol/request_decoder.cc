@@ -152,14 +152,18 @@ bool Decoder::Run() {
 
 bool Decoder::ReadSpans(MsgpackCursor& c, uint32_t count, FieldSpans* out) const {
   out->fields.reserve(std::min<uint32_t>(count, 8));
-  // Known names seen, for duplicates: a linear scan while few, a set beyond (a hostile map may
-  // hold tens of thousands of fields).
-  std::vector<std::string_view> few;
+  // Known names seen, for duplicates: a linear scan while few (no allocation), a set beyond (a
+  // hostile map may hold tens of thousands of fields).
+  constexpr size_t kFew = 16;
+  std::array<std::string_view, kFew> few;
+  size_t few_count = 0;
   std::unordered_set<std::string_view> many;
   auto seen_before = [&](std::string_view n) {
-    if (many.empty() && few.size() < 16) {
-      if (std::find(few.begin(), few.end(), n) != few.end()) return true;
-      few.push_back(n);
+    if (many.empty() && few_count < kFew) {
+      if (std::find(few.begin(), few.begin() + few_count, n) != few.begin() + few_count) {
+        return true;
+      }
+      few[few_count++] = n;
       return false;
     }
     if (many.empty()) many.insert(few.begin(), few.end());
