@@ -29,6 +29,7 @@
 
 #include "common/blake2b.h"
 #include "common/status.h"
+#include "engine/digest_memo.h"
 #include "engine/fanout_op.h"
 #include "protocol/frame_encoder.h"
 #include "protocol/op_catalog.h"
@@ -88,7 +89,7 @@ struct ShardCall {
 // before reading any.
 class InlineCall {
  public:
-  InlineCall(ReadPath& read_path, const Clock& clock, Blake2b512& hasher,
+  InlineCall(ReadPath& read_path, const Clock& clock, DigestMemo& hasher,
              const std::vector<ShardWorker*>& workers, const Digest* digest, uint32_t shard)
       : read_path(read_path),
         clock(clock),
@@ -99,7 +100,7 @@ class InlineCall {
 
   ReadPath& read_path;
   const Clock& clock;
-  Blake2b512& hasher;
+  DigestMemo& hasher;
   const Digest* digest;
   uint32_t shard;
   std::optional<int64_t> park_until;  // as ShardCall::park_until

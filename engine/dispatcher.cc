@@ -35,6 +35,7 @@ Dispatcher::Dispatcher(const CommandRegistry& registry, EngineIdentity identity,
       identity_(std::move(identity)),
       workers_(std::move(workers)),
       hasher_(std::move(hasher)),
+      digests_(hasher_.get()),
       out_(out),
       limiter_(limiter),
       waiters_(options.max_waiting_reads, identity_.shards, PathsOf(options.read_connections),
@@ -169,7 +170,7 @@ void Dispatcher::WakeLater(uint32_t shard) {
 
 void Dispatcher::RouteKeyed(const CommandRow& row, RequestPtr request) {
   Digest digest;
-  if (Status st = hasher_->Hash(request->route_key, &digest); !st.ok()) {
+  if (Status st = digests_.Hash(request->route_key, &digest); !st.ok()) {
     Answer(EncodeError(request->id, st));
     return;
   }
@@ -194,7 +195,7 @@ void Dispatcher::RouteKeyed(const CommandRow& row, RequestPtr request) {
 bool Dispatcher::TryInline(const CommandRow& row, RequestPtr& request, const Digest* digest,
                            uint32_t shard) {
   const Clock clock = Clock::Now();
-  InlineCall call(read_path_, clock, *hasher_, workers_, digest, shard);
+  InlineCall call(read_path_, clock, digests_, workers_, digest, shard);
   if (digest != nullptr && !call.Readable(shard)) return false;
   WalIndexWatch::Header mark{};
   const bool mark_ok = row.may_park && waiters_.Mark(shard, &mark);  // before the read
@@ -230,7 +231,7 @@ void Dispatcher::RouteFanOut(const CommandRow& row, SharedRequest request) {
     digests.resize(n);
     for (size_t i = 0; i < n; ++i) {
       const std::string_view key = by_entries ? req.entries[i].first : req.keys[i];
-      if (Status st = hasher_->Hash(key, &digests[i]); !st.ok()) {
+      if (Status st = digests_.Hash(key, &digests[i]); !st.ok()) {
         Answer(EncodeError(req.id, st));
         return;
       }

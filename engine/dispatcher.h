@@ -42,6 +42,7 @@
 #include "common/blake2b.h"
 #include "engine/background_jobs.h"
 #include "engine/command_registry.h"
+#include "engine/digest_memo.h"
 #include "engine/inflight_limiter.h"
 #include "engine/read_path.h"
 #include "engine/stream_waiters.h"
@@ -110,6 +111,7 @@ class Dispatcher : public RequestSink {
   const EngineIdentity identity_;
   const std::vector<ShardWorker*> workers_;
   const std::unique_ptr<Blake2b512> hasher_;  // reader thread only
+  DigestMemo digests_;  // reader thread only: routes keys read again without hashing them
   FrameSink* const out_;
   InflightLimiter* const limiter_;
   StreamWaiters waiters_;  // its own thread; any thread parks
