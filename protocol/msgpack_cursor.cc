@@ -140,17 +140,13 @@ size_t ReadCommonScalar(const unsigned char* p, size_t left, MsgScalar* out) {
       return 1 + width;
     }
     case 0xd9:
-      return sized(MsgKind::kStr, 1);
     case 0xda:
-      return sized(MsgKind::kStr, 2);
-    case 0xdb:
-      return sized(MsgKind::kStr, 4);
+    case 0xdb:  // str 8/16/32
+      return sized(MsgKind::kStr, 1 << (type - 0xd9));
     case 0xc4:
-      return sized(MsgKind::kBin, 1);
     case 0xc5:
-      return sized(MsgKind::kBin, 2);
-    case 0xc6:
-      return sized(MsgKind::kBin, 4);
+    case 0xc6:  // bin 8/16/32
+      return sized(MsgKind::kBin, 1 << (type - 0xc4));
     default:
       return 0;
   }
