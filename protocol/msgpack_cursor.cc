@@ -95,8 +95,9 @@ uint64_t LoadBigEndian(const unsigned char* p, int n) {
 // The scalars requests are made of (str, bin, uint, small negative int, nil, bool), read straight
 // from their type byte and length. msgpack::parse sets up its parse stack on the heap at every
 // call, and a field took three calls' worth: callgrind of pipelined gets counted 9 allocations
-// per 3-field `get` there and ~280 instructions per call. Returns the object's size in bytes and fills *out as ScalarVisitor would; 0 for
-// any other type or a truncated object, which then takes msgpack-cxx's path (and its verdict).
+// per 3-field `get` there and ~280 instructions per call. Returns the object's size in bytes
+// and fills *out as ScalarVisitor would; 0 for any other type or a truncated object, which then
+// takes msgpack-cxx's path (and its verdict).
 size_t ReadCommonScalar(const unsigned char* p, size_t left, MsgScalar* out) {
   const unsigned char type = p[0];
   auto bytes = [&](MsgKind kind, size_t head, size_t n) -> size_t {
