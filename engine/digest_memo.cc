@@ -2,11 +2,12 @@
 
 #include <cstring>
 #include <functional>
+#include <utility>
 
 namespace litestash {
 
-DigestMemo::DigestMemo(Blake2b512* hasher)
-    : hasher_(hasher), slots_(kSets * kWays), tags_(kSets * kWays, 0), next_(kSets, 0) {}
+DigestMemo::DigestMemo(std::unique_ptr<Blake2b512> hasher)
+    : hasher_(std::move(hasher)), slots_(kSets * kWays), tags_(kSets * kWays, 0), next_(kSets, 0) {}
 
 Status DigestMemo::Hash(std::string_view key, Digest* out) {
   if (key.size() > kMaxKeyBytes) return hasher_->Hash(key, out);

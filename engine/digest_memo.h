@@ -13,10 +13,11 @@
 // fixed kSets * kWays * (sizeof(Slot) + 1) (2 MiB), allocated at construction.
 //
 // Failure: Hash() returns the hasher's error (then nothing is remembered).
-// Thread-safety: none; one owner thread, with the Blake2b512 it was given (which must outlive it).
+// Thread-safety: none; one owner thread (the memo owns the Blake2b512 it hashes with).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -31,7 +32,7 @@ class DigestMemo {
   static constexpr size_t kWays = 8;
   static constexpr size_t kMaxKeyBytes = 63;
 
-  explicit DigestMemo(Blake2b512* hasher);
+  explicit DigestMemo(std::unique_ptr<Blake2b512> hasher);
 
   // *out = BLAKE2b-512(key), remembered or computed (and then remembered).
   Status Hash(std::string_view key, Digest* out);
@@ -46,7 +47,7 @@ class DigestMemo {
     Digest digest;
   };
 
-  Blake2b512* const hasher_;
+  const std::unique_ptr<Blake2b512> hasher_;
   std::vector<Slot> slots_;    // set s holds slots [s * kWays, (s + 1) * kWays)
   std::vector<uint8_t> tags_;  // per slot: 0 unused, else a hash byte of its key (never 0)
   std::vector<uint8_t> next_;  // per set: the way the next new key replaces

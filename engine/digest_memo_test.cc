@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <string>
+#include <utility>
 
 namespace litestash {
 namespace {
@@ -18,7 +19,7 @@ Digest Direct(std::string_view key) {
 TEST_CASE("the memo gives BLAKE2b-512 of every key, remembered or not") {
   auto hasher = Blake2b512::Create();
   REQUIRE(hasher.ok());
-  DigestMemo memo(hasher.value().get());
+  DigestMemo memo(std::move(hasher).value());
   std::vector<std::string> keys = {"",
                                    "a",
                                    "b",
@@ -43,7 +44,7 @@ TEST_CASE("the memo gives BLAKE2b-512 of every key, remembered or not") {
 TEST_CASE("a hot set is served from memory") {
   auto hasher = Blake2b512::Create();
   REQUIRE(hasher.ok());
-  DigestMemo memo(hasher.value().get());
+  DigestMemo memo(std::move(hasher).value());
   Digest d;
   for (int i = 0; i < 5000; ++i) REQUIRE(memo.Hash("hot:" + std::to_string(i), &d).ok());
   const uint64_t misses = memo.misses();

@@ -110,7 +110,6 @@ class Dispatcher : public RequestSink {
   const CommandRegistry& registry_;
   const EngineIdentity identity_;
   const std::vector<ShardWorker*> workers_;
-  const std::unique_ptr<Blake2b512> hasher_;  // reader thread only
   DigestMemo digests_;  // reader thread only: routes keys read again without hashing them
   FrameSink* const out_;
   InflightLimiter* const limiter_;
