@@ -43,6 +43,42 @@ void EncodeRange(const Request& req, const std::vector<StreamEntry>& entries, bo
   out->Bool(more);
 }
 
+// EncodeRange of the entries StreamRange(from_start) would return, written straight from the
+// rows as they are read: no entry is copied out of SQLite's row first (that copy, one string
+// per entry, was ~20 % of an xrange of 100 entries by callgrind). *returned: how many.
+Status EncodeRangeFromRows(const Request& req, ShardStore& store, uint64_t after, uint64_t before,
+                           uint64_t limit, FrameEncoder* out, uint64_t* returned) {
+  auto plan = PlanStreamRange(store, req.route_key, after, before, limit);
+  if (!plan.ok()) return plan.status();
+  out->BeginOk(req.id, 2);
+  out->Key("entries");
+  out->ArrayHeader(static_cast<uint32_t>(plan->count));
+  uint64_t seen = 0;
+  if (plan->count > 0) {
+    LITESTASH_RETURN_IF_ERROR(store.streams().Visit(
+        plan->stream_id, plan->lo, plan->hi, plan->count, /*ascending=*/true,
+        [&](uint64_t id, uint64_t ts, std::string_view value) {
+          // Room for all of them at once, sized by the first (entries of a stream are alike).
+          if (seen++ == 0) out->Reserve(out->size() + plan->count * (value.size() + 20) + 16);
+          out->ArrayHeader(3);
+          out->Uint(id);
+          out->Uint(ts);
+          out->Raw(value);
+        }));
+  }
+  // The array's length went out first: a stream whose rows lack ids between its first and last
+  // id (a damaged file) must not produce a malformed answer.
+  if (seen != plan->count) {
+    return Status(StatusCode::kCorruption,
+                  "stream \"" + std::string(req.route_key) + "\" holds " + std::to_string(seen) +
+                      " of the " + std::to_string(plan->count) + " entries its ids promise");
+  }
+  out->Key("more");
+  out->Bool(plan->more);
+  *returned = seen;
+  return Status::Ok();
+}
+
 void OptionalUint(FrameEncoder* out, std::optional<uint64_t> v) {
   if (v) {
     out->Uint(*v);
@@ -127,13 +163,19 @@ Status Xget(const Request& req, ShardStore& store, FrameEncoder* out) {
 Status Xrange(const Request& req, ShardStore& store, FrameEncoder* out) {
   const auto after = req.Uint("after");
   const auto before = req.Uint("before");
+  // With only `before`: the entries just below it (klite's GET n BEFORE id), read newest first
+  // and answered oldest first, so through a vector.
+  const bool from_start = after.has_value() || !before.has_value();
+  if (from_start) {
+    uint64_t returned = 0;
+    return EncodeRangeFromRows(req, store, after.value_or(0), before.value_or(UINT64_MAX),
+                               req.UintOrDefault("limit"), out, &returned);
+  }
   std::vector<StreamEntry> entries;
   bool more = false;
-  // With only `before`: the entries just below it (klite's GET n BEFORE id).
-  const bool from_start = after.has_value() || !before.has_value();
   LITESTASH_RETURN_IF_ERROR(StreamRange(store, req.route_key, after.value_or(0),
                                         before.value_or(UINT64_MAX), req.UintOrDefault("limit"),
-                                        from_start, &entries, &more));
+                                        /*from_start=*/false, &entries, &more));
   EncodeRange(req, entries, more, out);
   return Status::Ok();
 }
@@ -141,13 +183,11 @@ Status Xrange(const Request& req, ShardStore& store, FrameEncoder* out) {
 // xread: xrange from `after`; with nothing to return and wait time left, asks to park.
 Status Xread(const Request& req, ShardStore& store, const Clock& clock, const WaitState* wait,
              std::optional<int64_t>* park_until, FrameEncoder* out) {
-  std::vector<StreamEntry> entries;
-  bool more = false;
-  LITESTASH_RETURN_IF_ERROR(StreamRange(store, req.route_key, *req.Uint("after"), UINT64_MAX,
-                                        req.UintOrDefault("limit"), true, &entries, &more));
-  EncodeRange(req, entries, more, out);
+  uint64_t returned = 0;
+  LITESTASH_RETURN_IF_ERROR(EncodeRangeFromRows(req, store, *req.Uint("after"), UINT64_MAX,
+                                                req.UintOrDefault("limit"), out, &returned));
   const uint64_t wait_ms = req.UintOrDefault("wait_ms");
-  if (entries.empty() && wait_ms > 0 && !(wait && wait->final)) {
+  if (returned == 0 && wait_ms > 0 && !(wait && wait->final)) {
     const int64_t deadline = wait ? wait->deadline_ms : clock.now_ms + static_cast<int64_t>(wait_ms);
     if (clock.now_ms < deadline) *park_until = deadline;
   }

@@ -49,6 +49,8 @@ class FrameEncoder {
 
   // Bytes built so far (length prefix included).
   size_t size() const { return buf_.size(); }
+  // Makes room for a frame of `bytes` in all (a hint: the frame may still grow past it).
+  void Reserve(size_t bytes) { buf_.reserve(bytes); }
 
   // Patches the length prefix and hands over the finished frame. The encoder is then empty.
   std::string Finish();

@@ -88,21 +88,32 @@ Result<uint64_t> StreamTrim(ShardStore& store, std::string_view stream, const Tr
   return TrimTo(table, stream, m, first);
 }
 
-Status StreamRange(ShardStore& store, std::string_view stream, uint64_t after, uint64_t before,
-                   uint64_t limit, bool from_start, std::vector<StreamEntry>* entries, bool* more) {
-  *more = false;
+Result<RangePlan> PlanStreamRange(ShardStore& store, std::string_view stream, uint64_t after,
+                                  uint64_t before, uint64_t limit) {
+  RangePlan plan;
   auto found = store.streams().Find(stream);
   if (!found.ok()) return found.status();
-  if (!found.value() || found.value()->length() == 0) return Status::Ok();
+  if (!found.value() || found.value()->length() == 0) return plan;
   const StreamMeta& m = *found.value();
   // Live ids are the contiguous range first_id..last_id: clip the bounds to it.
-  const uint64_t lo = std::max(after, m.first_id - 1);
-  const uint64_t hi = std::min(before, m.last_id + 1);
-  if (lo >= hi || hi - lo < 2) return Status::Ok();
-  const uint64_t count = hi - lo - 1;
-  *more = count > limit;
+  plan.stream_id = m.stream_id;
+  plan.lo = std::max(after, m.first_id - 1);
+  plan.hi = std::min(before, m.last_id + 1);
+  if (plan.lo >= plan.hi || plan.hi - plan.lo < 2) return plan;
+  const uint64_t in_range = plan.hi - plan.lo - 1;
+  plan.count = std::min(in_range, limit);
+  plan.more = in_range > limit;
+  return plan;
+}
+
+Status StreamRange(ShardStore& store, std::string_view stream, uint64_t after, uint64_t before,
+                   uint64_t limit, bool from_start, std::vector<StreamEntry>* entries, bool* more) {
+  auto plan = PlanStreamRange(store, stream, after, before, limit);
+  if (!plan.ok()) return plan.status();
+  *more = plan->more;
+  if (plan->count == 0) return Status::Ok();
   LITESTASH_RETURN_IF_ERROR(
-      store.streams().Range(m.stream_id, lo, hi, std::min(count, limit), from_start, entries));
+      store.streams().Range(plan->stream_id, plan->lo, plan->hi, plan->count, from_start, entries));
   if (!from_start) std::reverse(entries->begin(), entries->end());
   return Status::Ok();
 }

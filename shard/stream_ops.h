@@ -53,6 +53,21 @@ Result<uint64_t> StreamTrim(ShardStore& store, std::string_view stream, const Tr
 Status StreamRange(ShardStore& store, std::string_view stream, uint64_t after, uint64_t before,
                    uint64_t limit, bool from_start, std::vector<StreamEntry>* entries, bool* more);
 
+// What StreamRange returns, known from the stream's row before any entry is read (live ids are
+// contiguous): the bounds clipped to first_id - 1 .. last_id + 1, how many entries the range
+// holds up to `limit`, and `more`. A missing or empty stream, or an empty range, has count 0.
+// StreamTable::Visit(stream_id, lo, hi, count, ...) then reads exactly those entries, so an
+// answer can be encoded straight from the rows (its array length written first).
+struct RangePlan {
+  int64_t stream_id = 0;
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  uint64_t count = 0;
+  bool more = false;
+};
+Result<RangePlan> PlanStreamRange(ShardStore& store, std::string_view stream, uint64_t after,
+                                  uint64_t before, uint64_t limit);
+
 struct StreamInfo {
   bool exists = false;
   StreamMeta meta;

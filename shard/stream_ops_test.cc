@@ -172,6 +172,58 @@ TEST_CASE("ranges: after/before bounds, limit, and every boundary of more") {
   CHECK(Get(*s, "missing", 0, UINT64_MAX, 3).ids.empty());
 }
 
+TEST_CASE("a range plan counts exactly the entries Visit then reads, head trimmed or not") {
+  auto s = Memory();
+  Add(*s, "p", 12, At(1000));
+  REQUIRE(s->Begin(true).ok());
+  REQUIRE(StreamTrim(*s, "p", TrimSpec{std::nullopt, 4, std::nullopt}, At(1000)).ok());  // 4..12
+  REQUIRE(s->Commit().ok());
+  REQUIRE(s->Begin(false).ok());
+  const uint64_t bounds[] = {0, 1, 3, 4, 5, 8, 11, 12, 13, UINT64_MAX};
+  int planned = 0;
+  for (uint64_t after : bounds) {
+    for (uint64_t before : bounds) {
+      for (uint64_t limit : {uint64_t{1}, uint64_t{3}, uint64_t{100}}) {
+        // Expected from first principles: live ids 4..12 inside (after, before), the first
+        // `limit` of them; more = some are left over.
+        std::vector<uint64_t> ids;
+        bool more = false;
+        for (uint64_t id = 4; id <= 12; ++id) {
+          if (id <= after || id >= before) continue;
+          if (ids.size() == limit) {
+            more = true;
+            break;
+          }
+          ids.push_back(id);
+        }
+        auto plan = PlanStreamRange(*s, "p", after, before, limit);
+        REQUIRE(plan.ok());
+        INFO("after " << after << " before " << before << " limit " << limit);
+        CHECK(plan->count == ids.size());
+        CHECK(plan->more == more);
+        if (plan->count == 0) continue;
+        ++planned;
+        std::vector<uint64_t> seen;
+        REQUIRE(s->streams()
+                    .Visit(plan->stream_id, plan->lo, plan->hi, plan->count, true,
+                           [&](uint64_t id, uint64_t ts, std::string_view value) {
+                             seen.push_back(id);
+                             CHECK(ts > 0);
+                             CHECK(value == "\xa1v");
+                           })
+                    .ok());
+        CHECK(seen == ids);
+      }
+    }
+  }
+  CHECK(planned > 50);
+  auto missing = PlanStreamRange(*s, "nope", 0, UINT64_MAX, 10);
+  REQUIRE(missing.ok());
+  CHECK(missing->count == 0);
+  CHECK_FALSE(missing->more);
+  s->Rollback();
+}
+
 TEST_CASE("offsets: committed per group, may move back, refused past the end or without a stream") {
   auto s = Memory();
   Add(*s, "o", 5, At(1000));

@@ -168,6 +168,14 @@ Result<std::optional<StreamEntry>> StreamTable::Get(int64_t stream_id, uint64_t 
 
 Status StreamTable::Range(int64_t stream_id, uint64_t after, uint64_t before, uint64_t limit,
                           bool ascending, std::vector<StreamEntry>* out) {
+  return Visit(stream_id, after, before, limit, ascending,
+               [out](uint64_t id, uint64_t ts, std::string_view value) {
+                 out->push_back(StreamEntry{id, ts, std::string(value)});
+               });
+}
+
+Status StreamTable::Visit(int64_t stream_id, uint64_t after, uint64_t before, uint64_t limit,
+                          bool ascending, const EntryVisitor& visit) {
   StatementUse use(ascending ? range_asc_ : range_desc_);
   // SQLite integers are signed: a bound past INT64_MAX means "no bound" (ids never get there).
   const auto clamp = [](uint64_t v) {
@@ -176,11 +184,8 @@ Status StreamTable::Range(int64_t stream_id, uint64_t after, uint64_t before, ui
   use.Int(1, stream_id).Int(2, clamp(after)).Int(3, clamp(before)).Int(4, clamp(limit));
   int rc;
   while ((rc = use.Step()) == SQLITE_ROW) {
-    StreamEntry e;
-    e.id = static_cast<uint64_t>(use.ColumnInt(0));
-    e.ts = static_cast<uint64_t>(use.ColumnInt(1));
-    e.value = std::string(use.ColumnBytes(2));
-    out->push_back(std::move(e));
+    visit(static_cast<uint64_t>(use.ColumnInt(0)), static_cast<uint64_t>(use.ColumnInt(1)),
+          use.ColumnBytes(2));
   }
   return rc == SQLITE_DONE ? Status::Ok() : SqliteStatus(db_, file_, "reading a stream", rc);
 }

@@ -21,6 +21,7 @@
 
 #include <sqlite3.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +86,11 @@ class StreamTable {
   // the `limit` entries just below `before` in descending order.
   Status Range(int64_t stream_id, uint64_t after, uint64_t before, uint64_t limit, bool ascending,
                std::vector<StreamEntry>* out);
+  // The same entries as Range(), each handed to `visit` as its row is read: `value` points into
+  // SQLite's row and is valid only during the call (no copy is made).
+  using EntryVisitor = std::function<void(uint64_t id, uint64_t ts, std::string_view value)>;
+  Status Visit(int64_t stream_id, uint64_t after, uint64_t before, uint64_t limit, bool ascending,
+               const EntryVisitor& visit);
   // Drops the stream: its entries, groups and row. The cache forgets it.
   Status Drop(std::string_view name, int64_t stream_id);
   // Names ascending by bytes with `prefix`, strictly after `after` (if given), at most `limit`.

@@ -436,6 +436,33 @@ def test_two_engines_appending_to_one_stream_get_distinct_contiguous_ids(start_e
     assert [v for v in values if v[0] == "a"] == [f"a{i}" for i in range(500)]
 
 
+def test_a_stream_lacking_entries_its_row_promises_gets_a_storage_error(start_engine, data_dir):
+    """xrange and xread write how many entries follow before reading them (the ids of a stream
+    are contiguous from first to last): a read that finds fewer rows than that in a file missing
+    one (damaged, or edited by hand) gets a clear error instead of a malformed answer, and the
+    engine keeps serving."""
+    import sqlite3
+    eng = start_engine(data_dir, shards=1)
+    for i in range(10):
+        xadd(eng, "holey", i)
+    assert eng.stop() == 0
+    con = sqlite3.connect(data_dir / "shard-00.db")
+    con.execute("DELETE FROM stream_entries WHERE entry_id = 5")
+    con.commit()
+    con.close()
+    eng = start_engine(data_dir, shards=1)
+    for op, fields in (("xrange", {}), ("xrange", {"after": 2, "before": 9}), ("xread", {"after": 0})):
+        resp = eng.call(op, stream="holey", **fields)
+        check_error(resp, "storage_error")
+        assert "holey" in resp["error"]["message"], resp
+    # Ranges clear of the hole still read, in both directions.
+    assert ids(eng.ok("xrange", stream="holey", after=5)) == [6, 7, 8, 9, 10]
+    assert ids(eng.ok("xrange", stream="holey", after=0, limit=4)) == [1, 2, 3, 4]
+    assert ids(eng.ok("xrange", stream="holey", before=5, limit=2)) == [3, 4]
+    eng.ok("set", key="still", value=1)
+    assert eng.ok("get", key="still")["value"] == 1
+
+
 def test_a_layout_1_data_dir_is_upgraded_in_place(start_engine, tmp_path):
     data = tmp_path / "old"
     shutil.copytree(FIXTURE, data)
