@@ -23,6 +23,8 @@ using fields::Value;
 
 constexpr uint64_t kMaxRangeLimit = 10000;
 constexpr uint64_t kMaxWaitMs = 60000;
+// The most an answer of xrange/xread reserves up front (it still grows past it as needed).
+constexpr uint64_t kRangeReserve = uint64_t{1} << 20;
 
 void EncodeEntries(FrameEncoder* out, const std::vector<StreamEntry>& entries) {
   out->Key("entries");
@@ -58,8 +60,12 @@ Status EncodeRangeFromRows(const Request& req, ShardStore& store, uint64_t after
     LITESTASH_RETURN_IF_ERROR(store.streams().Visit(
         plan->stream_id, plan->lo, plan->hi, plan->count, /*ascending=*/true,
         [&](uint64_t id, uint64_t ts, std::string_view value) {
-          // Room for all of them at once, sized by the first (entries of a stream are alike).
-          if (seen++ == 0) out->Reserve(out->size() + plan->count * (value.size() + 20) + 16);
+          // Room for all of them at once, sized by the first (entries of a stream are mostly
+          // alike), at most kRangeReserve: a large first entry must not reserve `limit` of it.
+          if (seen++ == 0) {
+            out->Reserve(out->size() +
+                         std::min<uint64_t>(plan->count * (value.size() + 20) + 16, kRangeReserve));
+          }
           out->ArrayHeader(3);
           out->Uint(id);
           out->Uint(ts);
