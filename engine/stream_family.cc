@@ -26,15 +26,18 @@ constexpr uint64_t kMaxWaitMs = 60000;
 // The most an answer of xrange/xread reserves up front (it still grows past it as needed).
 constexpr uint64_t kRangeReserve = uint64_t{1} << 20;
 
+// One entry of an answer's `entries`: [id, ts, value].
+void EncodeEntry(FrameEncoder* out, uint64_t id, uint64_t ts, std::string_view value) {
+  out->ArrayHeader(3);
+  out->Uint(id);
+  out->Uint(ts);
+  out->Raw(value);
+}
+
 void EncodeEntries(FrameEncoder* out, const std::vector<StreamEntry>& entries) {
   out->Key("entries");
   out->ArrayHeader(static_cast<uint32_t>(entries.size()));
-  for (const StreamEntry& e : entries) {
-    out->ArrayHeader(3);
-    out->Uint(e.id);
-    out->Uint(e.ts);
-    out->Raw(e.value);
-  }
+  for (const StreamEntry& e : entries) EncodeEntry(out, e.id, e.ts, e.value);
 }
 
 void EncodeRange(const Request& req, const std::vector<StreamEntry>& entries, bool more,
@@ -66,10 +69,7 @@ Status EncodeRangeFromRows(const Request& req, ShardStore& store, uint64_t after
             out->Reserve(out->size() +
                          std::min<uint64_t>(plan->count * (value.size() + 20) + 16, kRangeReserve));
           }
-          out->ArrayHeader(3);
-          out->Uint(id);
-          out->Uint(ts);
-          out->Raw(value);
+          EncodeEntry(out, id, ts, value);
         }));
   }
   // The array's length went out first: a stream whose rows lack ids between its first and last
