@@ -14,6 +14,12 @@ bool InlineCall::Readable(uint32_t s) const {
          read_path.Readable(s);
 }
 
+bool InlineCall::Readable(uint32_t s, const Digest& digest) const {
+  if (s >= workers_.size() || !workers_[s]->ready() || !read_path.Readable(s)) return false;
+  return workers_[s]->NoPendingWrites() ||
+         (read_path.Watched(s) && workers_[s]->NoPendingWritesTo(digest));
+}
+
 Status CommandRegistry::Add(CommandRow row) {
   const std::string op(row.schema.name);
   const Routing routing = row.schema.routing;

@@ -108,6 +108,11 @@ class InlineCall {
   uint32_t shards() const { return static_cast<uint32_t>(workers_.size()); }
   // The shard is open here and has no write of this process queued or uncommitted.
   bool Readable(uint32_t s) const;
+  // The shard is open here and no write of this process queued or uncommitted there can touch
+  // the key of `digest`: Readable(s), or writes to other keys only while the read path checks
+  // the shard's wal-index header at every use of a snapshot (ReadPath::Watched), so a write to
+  // this key that committed after the snapshot began renews the snapshot first.
+  bool Readable(uint32_t s, const Digest& digest) const;
 
  private:
   const std::vector<ShardWorker*>& workers_;

@@ -195,7 +195,7 @@ bool Dispatcher::TryInline(const CommandRow& row, RequestPtr& request, const Dig
                            uint32_t shard) {
   const Clock clock = Clock::Now();
   InlineCall call(read_path_, clock, digests_, workers_, digest, shard);
-  if (digest != nullptr && !call.Readable(shard)) return false;
+  if (digest != nullptr && !call.Readable(shard, *digest)) return false;
   WalIndexWatch::Header mark{};
   const bool mark_ok = row.may_park && waiters_.Mark(shard, &mark);  // before the read
   FrameEncoder answer;

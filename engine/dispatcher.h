@@ -5,9 +5,10 @@
 //   Routing::kKeyed       the routed field (key, stream) is hashed (BLAKE2b-512), checked
 //                         against the host's `shard` if sent (wrong_shard), and the request is
 //                         queued on that shard as a KeyedTask — unless the row has an inline
-//                         read handler and the shard has no pending write, in which case the
-//                         reader thread answers from its ReadPath (own read connection per
-//                         shard file + exact read cache; no queue, no hop);
+//                         read handler and no pending write of the shard may touch the key
+//                         (InlineCall::Readable), in which case the reader thread answers from
+//                         its ReadPath (own read connection per shard file + exact read cache;
+//                         no queue, no hop);
 //   kKeys/kEntries/kAllShards   split by shard into the row's FanOutOp, whose parts are queued
 //                         (a row with an inline read handler, e.g. mget, is tried inline first);
 //                         an all-or-nothing write (mset, mdelete, clear) touching more than one

@@ -2,14 +2,18 @@
 #include "engine/dispatcher.h"
 
 #include <catch2/catch.hpp>
+#include <future>
 
 #include "engine/test_harness.h"
+#include "shard/test_dir.h"
 
 namespace litestash {
 namespace {
 
 using testing::Harness;
+using testing::KeyReq;
 using testing::Req;
+using testing::SetReq;
 
 TEST_CASE("hello reports the engine's identity") {
   Harness h(4);
@@ -98,6 +102,71 @@ TEST_CASE("stats lists every shard") {
     CHECK(shards[i].at("shard") == i);
     CHECK(shards[i].count("keys") == 1);
   }
+}
+
+// Holds its shard's thread from Run until released (a read: it is no pending write).
+class HoldTask : public ShardTask {
+ public:
+  HoldTask(std::promise<void>* running, std::shared_future<void> release)
+      : running_(running), release_(std::move(release)) {}
+  bool writes() const override { return false; }
+  Status Run(ShardStore&, const Clock&) override {
+    if (running_ != nullptr) running_->set_value();
+    running_ = nullptr;
+    release_.wait();
+    return Status::Ok();
+  }
+  void Done(const Status&) override {}
+
+ private:
+  std::promise<void>* running_;
+  std::shared_future<void> release_;
+};
+
+TEST_CASE("a pending write holds back reads of its own key only") {
+  testing::TempDir dir;
+  Harness h(1, dir.path().string());  // one shard: every key shares it
+  CHECK(h.Call(1, SetReq(1, "a", 1)).at("ok").as<bool>());
+  CHECK(h.Call(2, SetReq(2, "b", 2)).at("ok").as<bool>());
+  // Two chunks of reads: the second snapshot is taken with the wal-index header noted, so the
+  // read path revalidates every later use of a snapshot (ReadPath::Watched).
+  CHECK(h.Call(3, KeyReq(3, "get", "b")).at("value").as<int>() == 2);
+  CHECK(h.Call(4, KeyReq(4, "get", "b")).at("value").as<int>() == 2);
+
+  std::promise<void> running, release;
+  // Whatever the checks find, the shard thread is let go before the harness stops it.
+  struct Releaser {
+    std::promise<void>& p;
+    bool done = false;
+    void Now() {
+      if (!done) p.set_value();
+      done = true;
+    }
+    ~Releaser() { Now(); }
+  } releaser{release};
+  h.worker(0).Enqueue(std::make_unique<HoldTask>(&running, release.get_future().share()));
+  running.get_future().wait();
+  // The write to a waits behind the held shard thread; b's read does not wait for it, a's does.
+  h.Feed(testing::Frame(SetReq(5, "a", 10)) + testing::Frame(KeyReq(6, "get", "b")) +
+         testing::Frame(KeyReq(7, "get", "a")));
+  REQUIRE(h.AnsweredWithin(6, std::chrono::seconds(10)));
+  CHECK(h.Await(6).at("value").as<int>() == 2);
+  CHECK_FALSE(h.AnsweredWithin(7, std::chrono::milliseconds(100)));
+  // A write that may touch any key (an mset) holds back every read of the shard.
+  h.Feed(testing::Frame(Req(8, "mset", 1,
+                            [](auto& pk) {
+                              pk.pack(std::string("entries"));
+                              pk.pack(std::vector<std::pair<std::string, int>>{{"c", 3}});
+                            })) +
+         testing::Frame(KeyReq(9, "get", "b")));
+  CHECK_FALSE(h.AnsweredWithin(9, std::chrono::milliseconds(100)));
+  releaser.Now();
+  CHECK(h.Await(7).at("value").as<int>() == 10);  // read-your-writes
+  CHECK(h.Await(5).at("ok").as<bool>());
+  CHECK(h.Await(9).at("value").as<int>() == 2);
+  CHECK(h.Await(8).at("ok").as<bool>());
+  // Once committed, the new value is read on the fast path again.
+  CHECK(h.Call(10, KeyReq(10, "get", "a")).at("value").as<int>() == 10);
 }
 
 }  // namespace

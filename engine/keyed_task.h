@@ -35,6 +35,8 @@ class KeyedTask : public ShardTask {
         wait_(wait) {}
 
   bool writes() const override { return request_->schema->writes; }
+  // A keyed write touches its routed key only (kv and ttl ops: the key; stream ops: the stream).
+  const Digest* written_key() const override { return writes() ? &digest_ : nullptr; }
   Status Run(ShardStore& store, const Clock& clock) override;
   size_t answer_bytes() const override { return answer_.size(); }
   void Done(const Status& status) override;

@@ -11,11 +11,13 @@
 // later use first checks the wal-index header: unchanged since just before the snapshot began
 // means nothing has committed since, so the snapshot is still the current state; changed means
 // it is replaced. EndRead(shard) ends one early. The caller (Dispatcher) comes here only for a
-// shard with no write of this process queued or uncommitted (ShardWorker::NoPendingWrites),
-// and ends the shard's snapshot
-// whenever it queues a write to it. Hence every read sees a state at least as new as the moment
-// its request arrived (every write any host was told about before sending it, whichever process
-// made it) and every earlier write of this stream to the shard (pipelined read-your-writes).
+// shard with no write of this process queued or uncommitted that may touch the key read
+// (ShardWorker::NoPendingWrites, or NoPendingWritesTo(key) while Watched(shard): then a write to
+// the key that committed after the snapshot began has moved the header, so the read renews the
+// snapshot first), and ends the shard's snapshot whenever it queues a write to it. Hence every
+// read sees a state at least as new as the moment its request arrived (every write any host was
+// told about before sending it, whichever process made it) and every earlier write of this
+// stream to its key (pipelined read-your-writes).
 //
 // Cache. Per shard, key -> the stored row (value, version, expiry) or "absent", filled by the
 // reads served here. Each shard's cache is tagged with the `PRAGMA data_version` of the snapshot
@@ -86,6 +88,10 @@ class ReadPath {
   ShardStore* SnapshotStore(uint32_t shard, Status* status);
   // True if reads of `shard` can be answered here (its connection is not known to fail).
   bool Readable(uint32_t shard) const;
+  // True if every use of the shard's snapshot (and every cache hit) first checks the shard's
+  // wal-index header, so nothing committed after a snapshot began is ever missed by a read that
+  // starts after the commit (known once a snapshot of the shard was taken with the header).
+  bool Watched(uint32_t shard) const { return shard < shards_.size() && shards_[shard].tag_ok; }
 
   // Ends the shard's snapshot, if open (a write to it is being queued).
   void EndRead(uint32_t shard);

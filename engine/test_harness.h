@@ -4,6 +4,7 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -101,6 +102,15 @@ class Harness {
     handles_.push_back(testing::Answer(sink_.by_id[id]));
     return handles_.back().get().as<std::map<std::string, msgpack::object>>();
   }
+
+  // Whether the answer to `id` arrives within `limit`.
+  bool AnsweredWithin(uint64_t id, std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(sink_.mu);
+    return sink_.cv.wait_for(lock, limit, [&] { return sink_.by_id.count(id) > 0; });
+  }
+
+  // The shard's worker (to queue test tasks on it).
+  ShardWorker& worker(uint32_t shard) { return *workers_[shard]; }
 
   // Sends a request and waits for its answer.
   std::map<std::string, msgpack::object> Call(uint64_t id, const std::string& body) {

@@ -25,7 +25,14 @@ void ShardWorker::Enqueue(TaskPtr task, bool wake) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
-      if (task->writes()) pending_writes_.fetch_add(1, std::memory_order_relaxed);
+      if (task->writes()) {
+        if (const Digest* key = task->written_key()) {
+          key_writes_[SlotOf(*key)].fetch_add(1, std::memory_order_relaxed);
+        } else {
+          any_key_writes_.fetch_add(1, std::memory_order_relaxed);
+        }
+        pending_writes_.fetch_add(1, std::memory_order_relaxed);
+      }
       queue_.push_back(std::move(task));
       if (wake && queue_.size() == 1) cv_.notify_one();
       return;
@@ -37,7 +44,14 @@ void ShardWorker::Enqueue(TaskPtr task, bool wake) {
 void ShardWorker::Finish(TaskPtr& task, const Status& status) {
   // Released before the answer goes out, so a read the host sends on seeing it can already take
   // the reader's direct path; release order makes the commit visible with the count.
-  if (task->writes()) pending_writes_.fetch_sub(1, std::memory_order_release);
+  if (task->writes()) {
+    if (const Digest* key = task->written_key()) {
+      key_writes_[SlotOf(*key)].fetch_sub(1, std::memory_order_release);
+    } else {
+      any_key_writes_.fetch_sub(1, std::memory_order_release);
+    }
+    pending_writes_.fetch_sub(1, std::memory_order_release);
+  }
   task->Done(status);
 }
 

@@ -22,7 +22,11 @@
 // Pending writes. The worker counts the writing tasks it has been given and not yet finished
 // (counted in Enqueue, released right after the task's Done): while the count is 0, every
 // write queued here so far has committed (or failed), so another thread may read the file
-// directly and still see them (the reader thread's read path relies on it).
+// directly and still see them (the reader thread's read path relies on it). The same count is
+// kept per key for tasks that write one key (ShardTask::written_key), in kKeySlots slots chosen
+// by the digest (keys sharing a slot share a count: a false "pending", never a missed one), and
+// apart for tasks that may write any key: NoPendingWritesTo(digest) says that no write queued
+// here so far can touch that key, even while writes to other keys are in flight.
 //
 // Stop() lets the worker finish every task queued before it, checkpoints the WAL, closes the
 // file and joins. Tasks enqueued after Stop() began are answered with `shutting_down`.
@@ -37,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/blake2b.h"
 #include "common/status.h"
 #include "shard/shard_store.h"
 
@@ -52,6 +57,10 @@ class ShardTask {
   // Runs on the shard thread inside the batch's transaction. May run more than once (after a
   // batch failure), so it must reset any output it builds. A non-OK status fails the batch.
   virtual Status Run(ShardStore& store, const Clock& clock) = 0;
+  // A writing task that writes one key and nothing else returns that key's digest (its pending
+  // count is then kept per key, see ShardWorker::NoPendingWritesTo); nullptr (the default): the
+  // task may write any key of the shard. Must not change while the task is queued.
+  virtual const Digest* written_key() const { return nullptr; }
   // Bytes of the answer Run() built and holds until Done() (0 if none): bounds a batch.
   virtual size_t answer_bytes() const { return 0; }
   // Called exactly once on the shard thread with the final outcome: OK after the commit, or the
@@ -70,6 +79,7 @@ struct ShardCounters {
 class ShardWorker {
  public:
   static constexpr size_t kMaxBatch = 1024;
+  static constexpr size_t kKeySlots = 4096;              // per-key pending counts (16 KiB)
   static constexpr size_t kBatchAnswerBytes = 4u << 20;  // answers one transaction may hold
   static constexpr int kSweepBatch = 256;
   static constexpr std::chrono::milliseconds kSweepInterval{500};
@@ -90,6 +100,13 @@ class ShardWorker {
   // Thread-safe. True while no writing task given to this worker is unfinished. Acquire: a
   // caller that sees true also sees the committed writes' effects on the file.
   bool NoPendingWrites() const { return pending_writes_.load(std::memory_order_acquire) == 0; }
+  // Thread-safe. True while no unfinished writing task given to this worker may write the key
+  // of `digest` (none that may write any key, none of one key in the same slot). Acquire, as
+  // NoPendingWrites.
+  bool NoPendingWritesTo(const Digest& digest) const {
+    return any_key_writes_.load(std::memory_order_acquire) == 0 &&
+           key_writes_[SlotOf(digest)].load(std::memory_order_acquire) == 0;
+  }
   // Thread-safe. True once the store is open and its statements prepared.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   // Thread-safe. The history depth recorded in the file when it was opened (once Start()'s
@@ -111,6 +128,12 @@ class ShardWorker {
   // Reports `status` to the task and, for a writing task, releases its pending count.
   void Finish(TaskPtr& task, const Status& status);
   void Sweep();
+  // The key's slot: digest bytes 8..11 (bytes 0..7 chose the shard).
+  static size_t SlotOf(const Digest& digest) {
+    return (size_t{digest[8]} | size_t{digest[9]} << 8 | size_t{digest[10]} << 16 |
+            size_t{digest[11]} << 24) %
+           kKeySlots;
+  }
 
   const ShardOptions options_;
 
@@ -125,6 +148,10 @@ class ShardWorker {
   std::thread thread_;                      // started/joined by the owner of the ShardWorker
   ShardCounters counters_;                  // written by the worker thread, read by anyone
   std::atomic<int64_t> pending_writes_{0};  // raised by Enqueue (any thread), lowered here
+  // The same count split: writes that may touch any key, and one-key writes by slot. Raised by
+  // Enqueue (any thread, under mu_), lowered by the worker thread before pending_writes_.
+  std::atomic<int64_t> any_key_writes_{0};
+  std::unique_ptr<std::atomic<uint32_t>[]> key_writes_ { new std::atomic<uint32_t>[ kKeySlots ]() };
   std::atomic<bool> ready_{false};          // set by the worker thread once prepared
   std::atomic<uint32_t> keep_versions_{0};  // set by the worker thread at open
 };

@@ -56,6 +56,17 @@ class ProbeTask : public ShardTask {
   int fail_runs_;
 };
 
+// A writing probe that declares the one key it writes (its name).
+class KeyProbeTask : public ProbeTask {
+ public:
+  KeyProbeTask(Log* log, std::string name, int fail_runs = 0)
+      : ProbeTask(log, name, true, fail_runs), digest_(testing::DigestOf(name)) {}
+  const Digest* written_key() const override { return &digest_; }
+
+ private:
+  Digest digest_;
+};
+
 // Blocks the shard thread until released, so tasks enqueued meanwhile form one batch.
 class GateTask : public ShardTask {
  public:
@@ -178,6 +189,28 @@ TEST_CASE("a writing task counts as pending from Enqueue until its Done") {
   gate.set_value();
   CHECK(Stored(w, {"w"}) == std::vector<std::string>{"w"});
   CHECK(w.NoPendingWrites());  // the committed write and the failed one both released
+  w.Stop();
+}
+
+TEST_CASE("a write of one key is pending for that key only, other writes for every key") {
+  Log log;
+  ShardWorker w(Memory());
+  REQUIRE(w.Start().get().ok());
+  const Digest a = testing::DigestOf("a"), b = testing::DigestOf("b");
+  std::promise<void> gate;
+  w.Enqueue(std::make_unique<GateTask>(gate.get_future().share()));
+  w.Enqueue(std::make_unique<KeyProbeTask>(&log, "a"));
+  CHECK_FALSE(w.NoPendingWrites());
+  CHECK_FALSE(w.NoPendingWritesTo(a));
+  CHECK(w.NoPendingWritesTo(b));  // a write to another key leaves b readable
+  w.Enqueue(std::make_unique<KeyProbeTask>(&log, "a", /*fail_runs=*/100));  // fails: released too
+  w.Enqueue(std::make_unique<ProbeTask>(&log, "any", true));                // may write any key
+  CHECK_FALSE(w.NoPendingWritesTo(b));
+  gate.set_value();
+  CHECK(Stored(w, {"a", "any"}) == std::vector<std::string>{"a", "any"});
+  CHECK(w.NoPendingWrites());
+  CHECK(w.NoPendingWritesTo(a));
+  CHECK(w.NoPendingWritesTo(b));
   w.Stop();
 }
 
