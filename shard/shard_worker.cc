@@ -25,14 +25,7 @@ void ShardWorker::Enqueue(TaskPtr task, bool wake) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
-      if (task->writes()) {
-        if (const Digest* key = task->written_key()) {
-          key_writes_[SlotOf(*key)].fetch_add(1, std::memory_order_relaxed);
-        } else {
-          any_key_writes_.fetch_add(1, std::memory_order_relaxed);
-        }
-        pending_writes_.fetch_add(1, std::memory_order_relaxed);
-      }
+      CountPending(*task, +1, std::memory_order_relaxed);
       queue_.push_back(std::move(task));
       if (wake && queue_.size() == 1) cv_.notify_one();
       return;
@@ -44,15 +37,18 @@ void ShardWorker::Enqueue(TaskPtr task, bool wake) {
 void ShardWorker::Finish(TaskPtr& task, const Status& status) {
   // Released before the answer goes out, so a read the host sends on seeing it can already take
   // the reader's direct path; release order makes the commit visible with the count.
-  if (task->writes()) {
-    if (const Digest* key = task->written_key()) {
-      key_writes_[SlotOf(*key)].fetch_sub(1, std::memory_order_release);
-    } else {
-      any_key_writes_.fetch_sub(1, std::memory_order_release);
-    }
-    pending_writes_.fetch_sub(1, std::memory_order_release);
-  }
+  CountPending(*task, -1, std::memory_order_release);
   task->Done(status);
+}
+
+void ShardWorker::CountPending(const ShardTask& task, int delta, std::memory_order order) {
+  if (!task.writes()) return;
+  if (const Digest* key = task.written_key()) {
+    key_writes_[SlotOf(*key)].fetch_add(delta, order);
+  } else {
+    any_key_writes_.fetch_add(delta, order);
+  }
+  pending_writes_.fetch_add(delta, order);
 }
 
 void ShardWorker::Wake() {

@@ -127,6 +127,8 @@ class ShardWorker {
   void RunAlone(TaskPtr& task);
   // Reports `status` to the task and, for a writing task, releases its pending count.
   void Finish(TaskPtr& task, const Status& status);
+  // A writing task's pending counts (its key's slot or any-key, and the total) by `delta`.
+  void CountPending(const ShardTask& task, int delta, std::memory_order order);
   void Sweep();
   // The key's slot: digest bytes 8..11 (bytes 0..7 chose the shard).
   static size_t SlotOf(const Digest& digest) {
@@ -151,7 +153,8 @@ class ShardWorker {
   // The same count split: writes that may touch any key, and one-key writes by slot. Raised by
   // Enqueue (any thread, under mu_), lowered by the worker thread before pending_writes_.
   std::atomic<int64_t> any_key_writes_{0};
-  std::unique_ptr<std::atomic<uint32_t>[]> key_writes_ { new std::atomic<uint32_t>[ kKeySlots ]() };
+  std::unique_ptr<std::atomic<int32_t>[]> key_writes_ =
+      std::make_unique<std::atomic<int32_t>[]>(kKeySlots);  // value-initialized: zeros
   std::atomic<bool> ready_{false};          // set by the worker thread once prepared
   std::atomic<uint32_t> keep_versions_{0};  // set by the worker thread at open
 };
