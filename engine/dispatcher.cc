@@ -20,6 +20,13 @@ constexpr size_t kAnswerSliceFrames = 32;
 
 namespace {
 
+// Adds to a counter that only the reader thread writes (others only load it): a plain load and
+// store, not a locked read-modify-write, which on this path cost about 4 % of a uniform GET's
+// reader time (perf: the store buffer drains at every lock prefix).
+void CountOne(std::atomic<uint64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
 std::vector<std::string> PathsOf(const std::vector<ShardOptions>& shards) {
   std::vector<std::string> paths;
   for (const ShardOptions& o : shards) paths.push_back(o.in_memory ? std::string() : o.path);
@@ -60,7 +67,7 @@ void Dispatcher::Rerun(ParkedRead read, WaitState state) {
 }
 
 void Dispatcher::Submit(RequestPtr request) {
-  requests_.fetch_add(1, std::memory_order_relaxed);
+  CountOne(requests_);
   const CommandRow& row = registry_.RowOf(*request);
   if (open_group_ && row.multi_write == nullptr && !row.all_or_nothing) SealGroup();
   switch (row.schema.routing) {
@@ -202,8 +209,8 @@ bool Dispatcher::TryInline(const CommandRow& row, RequestPtr& request, const Dig
   Status st;
   const uint64_t hits = read_path_.counters().cache_hits;
   if (!row.inline_read(*request, call, &answer, &st)) return false;
-  inline_reads_.fetch_add(1, std::memory_order_relaxed);
-  if (read_path_.counters().cache_hits != hits) cache_hits_.fetch_add(1, std::memory_order_relaxed);
+  CountOne(inline_reads_);
+  if (read_path_.counters().cache_hits != hits) CountOne(cache_hits_);
   if (st.ok() && call.park_until && row.may_park) {
     // Its answer (nothing yet) is kept in case the waiters refuse it; any answers collected
     // so far go first, so none is overtaken by a park.

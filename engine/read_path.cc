@@ -11,7 +11,9 @@ namespace litestash {
 ReadPath::ReadPath(std::vector<ShardOptions> shards, size_t cache_bytes)
     : options_(std::move(shards)),
       cache_bytes_per_shard_(options_.empty() ? 0 : cache_bytes / options_.size()),
-      shards_(options_.size()) {}
+      shards_(options_.size()) {
+  for (ShardState& s : shards_) s.cache = ReadCache(cache_bytes_per_shard_);
+}
 
 ReadPath::~ReadPath() { EndAll(); }
 
@@ -21,44 +23,38 @@ bool ReadPath::Readable(uint32_t shard) const {
 
 bool ReadPath::Read(std::string_view key, const Digest& digest, uint32_t shard,
                     const StoredRecord** record, Status* status) {
-  Entry scratch;
-  const Entry* entry = nullptr;
-  if (!Locate(key, digest, shard, &scratch, &entry, status)) return false;
-  *record = status->ok() && entry->found ? &entry->record : nullptr;
-  if (*record == &scratch.record) {  // not cached: keep it until the next call
-    last_read_ = std::move(scratch.record);
-    *record = &last_read_;
-  }
-  return true;
-}
-
-bool ReadPath::Locate(std::string_view key, const Digest& digest, uint32_t shard, Entry* scratch,
-                      const Entry** entry, Status* status) {
   if (shard >= shards_.size()) return false;
   ShardState& s = shards_[shard];
   if (s.disabled) return false;
   const uint64_t prefix = Prefix(digest);
   const bool unchanged = Revalidate(shard, s);
   if (!s.in_snapshot && unchanged) {
-    if ((*entry = Hit(s, prefix, key)) != nullptr) {  // a hit needs no snapshot at all
+    if (const ReadCache::Entry* e = Hit(s, prefix, key)) {  // a hit needs no snapshot at all
+      *record = e->found ? &e->record : nullptr;
       *status = Status::Ok();
       return true;
     }
   }
   *status = Snapshot(shard, s);
   if (s.disabled) return false;
+  *record = nullptr;
   if (!status->ok()) return true;
-  if ((*entry = Hit(s, prefix, key)) != nullptr) return true;
-  auto row = s.store->Lookup(digest, s.has_expiries);
-  if (!row.ok()) {
-    *status = row.status();
+  if (const ReadCache::Entry* e = Hit(s, prefix, key)) {
+    *record = e->found ? &e->record : nullptr;
     return true;
   }
-  scratch->found = row.value().has_value();
-  if (scratch->found) scratch->record = std::move(*row.value());
-  scratch->key = std::string(key);
-  const Entry* cached = Remember(s, prefix, *scratch);
-  *entry = cached != nullptr ? cached : scratch;
+  // Into last_read_, whose buffer is reused read after read; the cache copies what it admits.
+  auto found = s.store->LookupInto(digest, s.has_expiries, &last_read_);
+  if (!found.ok()) {
+    *status = found.status();
+    return true;
+  }
+  if (last_read_.stored.value.size() <= kMaxCachedValue) {
+    const size_t before = s.cache.bytes();
+    s.cache.Remember(prefix, key, *found, last_read_);
+    cached_bytes_total_ += s.cache.bytes() - before;  // Remember may evict: wraps, then adds up
+  }
+  if (*found) *record = &last_read_;
   return true;
 }
 
@@ -81,12 +77,10 @@ ShardStore* ReadPath::SnapshotStore(uint32_t shard, Status* status) {
   return s.store.get();
 }
 
-const ReadPath::Entry* ReadPath::Hit(ShardState& s, uint64_t prefix, std::string_view key) {
-  auto it = s.cache.find(prefix);
-  if (it == s.cache.end() || it->second.key != key) return nullptr;
-  it->second.referenced = true;
-  ++counters_.cache_hits;
-  return &it->second;
+const ReadCache::Entry* ReadPath::Hit(ShardState& s, uint64_t prefix, std::string_view key) {
+  const ReadCache::Entry* e = s.cache.Find(prefix, key);
+  if (e != nullptr) ++counters_.cache_hits;
+  return e;
 }
 
 uint64_t ReadPath::Prefix(const Digest& digest) {
@@ -132,7 +126,7 @@ Status ReadPath::Reconcile(ShardState& s, ShardStore& store) {
   // probe of it (valid for as long as data_version does not move).
   auto has = store.HasExpiries();
   if (!has.ok()) return has.status();
-  if (s.cache_valid && !s.cache.empty()) ++counters_.invalidations;
+  if (s.cache_valid && s.cache.size() > 0) ++counters_.invalidations;
   DropCache(s);
   s.has_expiries = *has;
   s.version = *version;
@@ -193,73 +187,9 @@ void ReadPath::EndAll() {
   open_.clear();
 }
 
-const ReadPath::Entry* ReadPath::Remember(ShardState& s, uint64_t prefix, Entry& entry) {
-  if (cache_bytes_per_shard_ == 0 || entry.record.stored.value.size() > kMaxCachedValue) {
-    return nullptr;
-  }
-  if (auto it = s.cache.find(prefix); it != s.cache.end()) {  // a key sharing the prefix
-    Forget(s, it);
-  }
-  const size_t cost = Cost(entry);
-  if (s.cache_bytes + cost > cache_bytes_per_shard_) {
-    // Full: admit only a key missed before in the current window (a doorkeeper bit per digest
-    // prefix), so uniform or scanning traffic does not churn out what is read again and again
-    // (nor pay an insert and an eviction per read that will not repeat).
-    if (s.doorkeeper.empty()) s.doorkeeper.assign(kDoorkeeperBits / 64, 0);
-    const uint64_t bit = (prefix >> 32) % kDoorkeeperBits;
-    uint64_t& word = s.doorkeeper[bit / 64];
-    const uint64_t mask = uint64_t{1} << (bit % 64);
-    if (++s.doorkeeper_checks >= kDoorkeeperWindow) {
-      std::fill(s.doorkeeper.begin(), s.doorkeeper.end(), 0);
-      s.doorkeeper_checks = 0;
-    }
-    if ((word & mask) == 0) {
-      word |= mask;
-      return nullptr;
-    }
-    Evict(s, cost);
-  }
-  if (s.cache_bytes + cost > cache_bytes_per_shard_) return nullptr;
-  s.cache_bytes += cost;
-  cached_bytes_total_ += cost;
-  return &s.cache.emplace(prefix, std::move(entry)).first->second;
-}
-
-void ReadPath::Evict(ShardState& s, size_t room) {
-  // CLOCK over the buckets: an entry read since the hand last passed gets another round;
-  // the others go, until the new entry fits under 7/8 of the budget.
-  const size_t target = cache_bytes_per_shard_ / 8 * 7;
-  std::vector<uint64_t> victims;
-  for (size_t visited = 0; s.cache_bytes + room > target && !s.cache.empty();) {
-    const size_t buckets = s.cache.bucket_count();
-    if (visited++ > 2 * buckets) break;  // every entry had its second chance
-    const size_t b = s.clock_hand++ % buckets;
-    victims.clear();
-    for (auto it = s.cache.begin(b); it != s.cache.end(b); ++it) {
-      if (it->second.referenced) {
-        it->second.referenced = false;
-      } else {
-        victims.push_back(it->first);
-      }
-    }
-    for (uint64_t prefix : victims) {
-      if (auto it = s.cache.find(prefix); it != s.cache.end()) Forget(s, it);
-      if (s.cache_bytes + room <= target) break;
-    }
-  }
-}
-
-void ReadPath::Forget(ShardState& s, Cache::iterator it) {
-  const size_t freed = Cost(it->second);
-  s.cache_bytes -= freed;
-  cached_bytes_total_ -= freed;
-  s.cache.erase(it);
-}
-
 void ReadPath::DropCache(ShardState& s) {
-  cached_bytes_total_ -= s.cache_bytes;
-  s.cache_bytes = 0;
-  s.cache.clear();
+  cached_bytes_total_ -= s.cache.bytes();
+  s.cache.Clear();
 }
 
 }  // namespace litestash

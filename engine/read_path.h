@@ -27,10 +27,10 @@
 // the last snapshot: then nothing has committed since that snapshot either. So a cached answer
 // is exactly what SQLite would answer now; expiry is judged at answer time.
 //
-// Memory: at most `cache_bytes` in all (key + value + a fixed per-entry overhead). A shard at
-// its share admits a new key only on its second miss within a window (doorkeeper bits), then
-// evicts with CLOCK (entries read since the hand last passed get a second chance) down to 7/8
-// of it. Values over kMaxCachedValue are read but not cached; cache_bytes 0 disables the cache,
+// Memory: `cache_bytes` in all, an equal share per shard, each kept by a ReadCache (flat index,
+// admission on a key's second miss once full, CLOCK eviction: engine/read_cache.h). Rows read
+// are decoded into one reused buffer (last_read_), so a miss allocates nothing. Values over
+// kMaxCachedValue are read but not cached; cache_bytes 0 disables the cache,
 // not the read path. While a shard's expiry table is empty (checked when data_version moves),
 // misses skip the probe of it.
 //
@@ -47,11 +47,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/blake2b.h"
 #include "common/status.h"
+#include "engine/read_cache.h"
 #include "engine/wal_index_watch.h"
 #include "shard/shard_store.h"
 
@@ -65,10 +65,7 @@ struct ReadPathCounters {
 class ReadPath {
  public:
   static constexpr size_t kMaxCachedValue = 64 * 1024;
-  static constexpr size_t kEntryOverhead = 96;  // map node, strings, record: a fair estimate
   static constexpr std::chrono::milliseconds kMaxSnapshotAge{50};
-  static constexpr size_t kDoorkeeperBits = 1 << 15;      // per shard (4 KiB)
-  static constexpr uint32_t kDoorkeeperWindow = 1 << 13;  // admission checks between resets
 
   // `shards`: one ShardOptions per shard (the files the workers own), or empty for no read path
   // at all (--memory: an in-memory shard cannot be opened twice).
@@ -110,17 +107,6 @@ class ReadPath {
   size_t cached_bytes() const { return cached_bytes_total_; }
 
  private:
-  struct Entry {
-    std::string key;  // the full key: two keys may share a digest prefix
-    bool found = false;
-    bool referenced = false;  // read since the eviction hand last passed (CLOCK)
-    StoredRecord record;
-  };
-  // The map is keyed by the first 8 bytes of the key's BLAKE2b-512 digest (computed for routing
-  // anyway): already uniformly spread, so the identity is its hash.
-  struct PrefixHash {
-    size_t operator()(uint64_t prefix) const { return static_cast<size_t>(prefix); }
-  };
   static uint64_t Prefix(const Digest& digest);
   struct ShardState {
     std::unique_ptr<ShardStore> store;  // opened on first use
@@ -137,13 +123,8 @@ class ReadPath {
     bool watch_tried = false;
     WalIndexWatch::Header tag{};
     bool tag_ok = false;
-    std::unordered_map<uint64_t, Entry, PrefixHash> cache;
-    size_t cache_bytes = 0;
-    size_t clock_hand = 0;             // next bucket the eviction hand looks at
-    std::vector<uint64_t> doorkeeper;  // admission filter while the cache is full
-    uint32_t doorkeeper_checks = 0;
+    ReadCache cache;  // keyed by the first 8 bytes of the key's digest
   };
-  using Cache = std::unordered_map<uint64_t, Entry, PrefixHash>;
 
   // Opens the shard's snapshot if needed and reconciles its cache; false if unusable.
   Status Snapshot(uint32_t shard, ShardState& s);
@@ -154,26 +135,19 @@ class ReadPath {
   // filled, and notes whether the expiry table has rows.
   Status Reconcile(ShardState& s, ShardStore& store);
   ShardStore* Store(uint32_t shard, ShardState& s);
-  // Finds `key` in the shard's snapshot: the cached entry, or a lookup into *scratch (then
-  // cached if it fits). *entry is valid until the next call. Return convention of Read().
-  bool Locate(std::string_view key, const Digest& digest, uint32_t shard, Entry* scratch,
-              const Entry** entry, Status* status);
-  // The cached entry for `key` (marked referenced, counted as a hit), or nullptr.
-  const Entry* Hit(ShardState& s, uint64_t prefix, std::string_view key);
-  // Caches `entry` (moved from if cached); returns the cached copy, or nullptr if not cached.
-  const Entry* Remember(ShardState& s, uint64_t prefix, Entry& entry);
-  void Evict(ShardState& s, size_t room);
-  void Forget(ShardState& s, Cache::iterator it);
+  // Finds `key` in the shard's snapshot: the cached entry, or a lookup into last_read_ (then
+  // offered to the cache). *record as Read() returns it.
+  bool Locate(std::string_view key, const Digest& digest, uint32_t shard,
+              const StoredRecord** record, Status* status);
+  // The cached entry for `key` (counted as a hit), or nullptr.
+  const ReadCache::Entry* Hit(ShardState& s, uint64_t prefix, std::string_view key);
   void DropCache(ShardState& s);
-  static size_t Cost(const Entry& e) {
-    return e.key.size() + e.record.stored.value.size() + kEntryOverhead;
-  }
 
   const std::vector<ShardOptions> options_;
   const size_t cache_bytes_per_shard_;
   std::vector<ShardState> shards_;
   std::vector<uint32_t> open_;  // shards with an open snapshot
-  StoredRecord last_read_;      // the row Read() returned when it was not cached
+  StoredRecord last_read_;      // the row Read() returned when it was not a cache hit
   size_t cached_bytes_total_ = 0;
   ReadPathCounters counters_;
 };

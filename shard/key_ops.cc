@@ -84,6 +84,10 @@ Result<std::optional<StoredRecord>> ShardStore::Lookup(const Digest& digest, boo
   return kv_.Lookup(digest, with_expiry);
 }
 
+Result<bool> ShardStore::LookupInto(const Digest& digest, bool with_expiry, StoredRecord* out) {
+  return kv_.LookupInto(digest, with_expiry, out);
+}
+
 Result<bool> ShardStore::HasExpiries() { return expiry_.Any(); }
 
 Result<KeyExpiry> ShardStore::Expiry(const Digest& digest, const Clock& clock) {

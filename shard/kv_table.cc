@@ -65,16 +65,27 @@ Status KvTable::Upsert(const Digest& digest, std::string_view key, std::string_v
 }
 
 Result<std::optional<StoredRecord>> KvTable::Lookup(const Digest& digest, bool with_expiry) {
+  StoredRecord out;
+  auto found = LookupInto(digest, with_expiry, &out);
+  if (!found.ok()) return found.status();
+  if (!*found) return std::optional<StoredRecord>();
+  return std::optional<StoredRecord>(std::move(out));
+}
+
+Result<bool> KvTable::LookupInto(const Digest& digest, bool with_expiry, StoredRecord* out) {
   StatementUse use(with_expiry ? lookup_ : lookup_plain_);
   use.Blob(1, digest.data(), digest.size());
   int rc = use.Step();
-  if (rc == SQLITE_DONE) return std::optional<StoredRecord>();
+  out->stored.value.clear();
+  out->stored.version = 0;
+  out->expires_at.reset();
+  if (rc == SQLITE_DONE) return false;
   if (rc != SQLITE_ROW) return SqliteStatus(db_, file_, "reading a key", rc);
-  StoredRecord out;
-  out.stored.value = std::string(use.ColumnBytes(0));
-  out.stored.version = VersionOf(use, 1);
-  if (with_expiry && !use.ColumnIsNull(3)) out.expires_at = use.ColumnInt(3);
-  return std::optional<StoredRecord>(std::move(out));
+  const std::string_view value = use.ColumnBytes(0);
+  out->stored.value.assign(value.data(), value.size());
+  out->stored.version = VersionOf(use, 1);
+  if (with_expiry && !use.ColumnIsNull(3)) out->expires_at = use.ColumnInt(3);
+  return true;
 }
 
 Result<std::optional<std::optional<int64_t>>> KvTable::ExpiryOf(const Digest& digest) {

@@ -58,6 +58,9 @@ class KvTable {
   // The key's row with its expiry (nullopt: no row). with_expiry=false skips the expiry join:
   // only for a caller that knows the expiry table is empty in this transaction.
   Result<std::optional<StoredRecord>> Lookup(const Digest& digest, bool with_expiry = true);
+  // Lookup into *out, reusing its buffers (a reader reading key after key); true if found, and
+  // *out is reset when not.
+  Result<bool> LookupInto(const Digest& digest, bool with_expiry, StoredRecord* out);
   // Whether the key has a row, and its expiry (nullopt inside: never expires).
   Result<std::optional<std::optional<int64_t>>> ExpiryOf(const Digest& digest);
   // Removes the row; true if there was one.

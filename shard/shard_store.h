@@ -135,6 +135,8 @@ class ShardStore {
   // The key's row whether live or expired (nullopt: no row). with_expiry=false skips the
   // probe of the expiry table: only for a caller that knows it is empty in this transaction.
   Result<std::optional<StoredRecord>> Lookup(const Digest& digest, bool with_expiry = true);
+  // Lookup into *out, reusing its buffers; true if found (KvTable::LookupInto).
+  Result<bool> LookupInto(const Digest& digest, bool with_expiry, StoredRecord* out);
   // Whether the expiry table has any row (in the current transaction).
   Result<bool> HasExpiries();
   Result<KeyExpiry> Expiry(const Digest& digest, const Clock& clock);
