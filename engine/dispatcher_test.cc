@@ -152,6 +152,19 @@ TEST_CASE("a pending write holds back reads of its own key only") {
   REQUIRE(h.AnsweredWithin(6, std::chrono::seconds(10)));
   CHECK(h.Await(6).at("value").as<int>() == 2);
   CHECK_FALSE(h.AnsweredWithin(7, std::chrono::milliseconds(100)));
+  // The same for an mget: answered unless one of its keys has a write pending.
+  const auto mget = [](uint64_t id, std::vector<std::string> keys) {
+    return testing::Frame(Req(id, "mget", 1, [&](auto& pk) {
+      pk.pack(std::string("keys"));
+      pk.pack(keys);
+    }));
+  };
+  h.Feed(mget(11, {"b", "nothing"}) + mget(12, {"b", "a"}));
+  REQUIRE(h.AnsweredWithin(11, std::chrono::seconds(10)));
+  auto first = h.Await(11).at("values").as<std::vector<msgpack::object>>();
+  CHECK(first.at(0).as<int>() == 2);
+  CHECK(first.at(1).is_nil());
+  CHECK_FALSE(h.AnsweredWithin(12, std::chrono::milliseconds(100)));
   // A write that may touch any key (an mset) holds back every read of the shard.
   h.Feed(testing::Frame(Req(8, "mset", 1,
                             [](auto& pk) {
@@ -162,6 +175,9 @@ TEST_CASE("a pending write holds back reads of its own key only") {
   CHECK_FALSE(h.AnsweredWithin(9, std::chrono::milliseconds(100)));
   releaser.Now();
   CHECK(h.Await(7).at("value").as<int>() == 10);  // read-your-writes
+  auto second = h.Await(12).at("values").as<std::vector<msgpack::object>>();
+  CHECK(second.at(0).as<int>() == 2);
+  CHECK(second.at(1).as<int>() == 10);
   CHECK(h.Await(5).at("ok").as<bool>());
   CHECK(h.Await(9).at("value").as<int>() == 2);
   CHECK(h.Await(8).at("ok").as<bool>());

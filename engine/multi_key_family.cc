@@ -51,7 +51,7 @@ bool MgetInline(const Request& req, InlineCall& call, FrameEncoder* out, Status*
   for (size_t i = 0; i < req.keys.size(); ++i) {
     if (Status st = call.hasher.Hash(req.keys[i], &digests[i]); !st.ok()) return false;
     shards[i] = ShardOf(digests[i], call.shards());
-    if (!call.Readable(shards[i])) return false;
+    if (!call.Readable(shards[i], digests[i])) return false;
   }
   std::vector<std::optional<StoredValue>> values(req.keys.size());
   for (size_t i = 0; i < req.keys.size() && status->ok(); ++i) {

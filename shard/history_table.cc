@@ -19,10 +19,13 @@ Status HistoryTable::Prepare(sqlite3* db, std::string_view file) {
       {
           {&push_,
            "INSERT OR REPLACE INTO history(key_hash, version, key, value) VALUES (?1, ?2, ?3, ?4)"},
-          // The keep-th newest version; everything older goes (nothing when fewer rows exist).
-          {&trim_,
-           "DELETE FROM history WHERE key_hash = ?1 AND version <= (SELECT version FROM history"
-           " WHERE key_hash = ?1 ORDER BY version DESC LIMIT 1 OFFSET ?2)"},
+          // The newest version beyond the first `keep` (none when there are no more rows); it
+          // and everything older go. Two statements, not one DELETE with this as its subquery:
+          // a write almost always finds nothing to trim, and then the DELETE never runs.
+          {&trim_find_,
+           "SELECT version FROM history WHERE key_hash = ?1 ORDER BY version DESC"
+           " LIMIT 1 OFFSET ?2"},
+          {&trim_, "DELETE FROM history WHERE key_hash = ?1 AND version <= ?2"},
           {&any_, "SELECT EXISTS (SELECT 1 FROM history)"},
           {&list_,
            "SELECT version, value IS NULL FROM history WHERE key_hash = ?1 AND version < ?2"
@@ -46,8 +49,17 @@ Status HistoryTable::Push(const Digest& digest, std::string_view key,
 }
 
 Result<uint64_t> HistoryTable::Trim(const Digest& digest, uint64_t keep) {
+  int64_t newest_gone;
+  {
+    StatementUse find(trim_find_);
+    find.Blob(1, digest.data(), digest.size()).Int(2, Clamp(keep));
+    int rc = find.Step();
+    if (rc == SQLITE_DONE) return uint64_t{0};  // at most `keep` rows: nothing goes
+    if (rc != SQLITE_ROW) return SqliteStatus(db_, file_, "trimming history", rc);
+    newest_gone = find.ColumnInt(0);
+  }
   StatementUse use(trim_);
-  use.Blob(1, digest.data(), digest.size()).Int(2, Clamp(keep));
+  use.Blob(1, digest.data(), digest.size()).Int(2, newest_gone);
   int rc = use.Step();
   if (rc != SQLITE_DONE) return SqliteStatus(db_, file_, "trimming history", rc);
   return static_cast<uint64_t>(sqlite3_changes(db_));

@@ -65,7 +65,8 @@ class HistoryTable {
  private:
   sqlite3* db_ = nullptr;
   std::string file_;
-  Statement push_, trim_, any_, list_, get_, keys_first_, keys_after_, delete_all_, count_;
+  Statement push_, trim_find_, trim_, any_, list_, get_, keys_first_, keys_after_, delete_all_,
+      count_;
 };
 
 }  // namespace litestash
