@@ -22,6 +22,7 @@ constexpr const char* kValueFlags[] = {"--shards",
                                        "--read-cache-mib",
                                        "--mmap-mib",
                                        "--busy-poll-us",
+                                       "--shard-spin-us",
                                        "--checkpoint-pages",
                                        "--max-waiting-reads"};
 

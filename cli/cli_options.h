@@ -7,8 +7,8 @@
 // `stats` JSON too (it is a table by default).
 //
 // Engine flags (--shards, --sync, --keep-versions, --memory, --log-level, --max-*-bytes,
-// --max-inflight*, --cache-mib, --read-cache-mib, --mmap-mib, --busy-poll-us, --checkpoint-pages,
-// --max-waiting-reads) are
+// --max-inflight*, --cache-mib, --read-cache-mib, --mmap-mib, --busy-poll-us, --shard-spin-us,
+// --checkpoint-pages, --max-waiting-reads) are
 // checked only for having a value and are forwarded to the engine as given; --data-dir too.
 // Without --log-level the engine gets `--log-level warn`, so its info lines stay off the
 // screen. Options come before COMMAND; everything after it belongs to the command.

@@ -78,6 +78,12 @@ ParsedConfig ParseConfig(int argc, const char* const* argv) {
       ->envname("LITESTASH_BUSY_POLL_US")
       ->check(CLI::Range(int64_t{0}, int64_t{100000}))
       ->capture_default_str();
+  app.add_option("--shard-spin-us", c.shard_spin_us,
+                 "after a batch, a shard thread yields this long for more work before sleeping "
+                 "(0: sleep at once)")
+      ->envname("LITESTASH_SHARD_SPIN_US")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}))
+      ->capture_default_str();
 
   app.add_option("--checkpoint-pages", c.checkpoint_pages,
                  "WAL pages per shard at which a background thread checkpoints (0: inside the "

@@ -27,6 +27,7 @@ struct Config {
   // Per shard file: how much of it the shard's connections read through a memory map (0: off).
   int64_t mmap_mib = 1024;
   int64_t busy_poll_us = 100;         // how long the reader polls stdin before sleeping (0: never)
+  int64_t shard_spin_us = 200;        // how long an idle shard thread yields before sleeping
   int64_t max_waiting_reads = 10000;  // parked blocking reads (xread wait_ms) at once
   // WAL frames per shard at which the background checkpointer copies the log into the file
   // (shard/checkpointer.h); 0: SQLite's own checkpoint inside the commit (1000 pages).

@@ -85,6 +85,7 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
   options.sync = config.sync;
   options.cache_kib = CacheKibPerShard(config, 1);
   options.mmap_bytes = config.mmap_mib << 20;
+  options.spin_us = static_cast<int>(config.shard_spin_us);
   options.keep_versions = config.keep_versions;
   return options;
 }

@@ -83,6 +83,9 @@ struct ShardOptions {
   // Bytes of the file SQLite reads through a memory map instead of read() (PRAGMA mmap_size;
   // 0: none). Mapped pages are the kernel's page cache, shared, and count in this process's RSS.
   int64_t mmap_bytes = 0;
+  // Read-write opens run by a ShardWorker: after each batch its thread yields the CPU for up to
+  // this long while waiting for more work, before it sleeps (0: sleep at once).
+  int spin_us = 0;
   // The layout steps to apply (tests add a test-only step); empty: StandardMigrations().
   std::span<const MigrationStep> migrations;
   // Read-write opens: the history depth to record (nullopt: keep the recorded one, 0 if none).

@@ -1,5 +1,7 @@
 #include "shard/shard_worker.h"
 
+#include <sched.h>
+
 #include <spdlog/spdlog.h>
 
 #include <functional>
@@ -27,7 +29,7 @@ void ShardWorker::Enqueue(TaskPtr task, bool wake) {
     if (!stopping_) {
       CountPending(*task, +1, std::memory_order_relaxed);
       queue_.push_back(std::move(task));
-      if (wake && queue_.size() == 1) cv_.notify_one();
+      if (wake) Signal();
       return;
     }
   }
@@ -53,13 +55,20 @@ void ShardWorker::CountPending(const ShardTask& task, int delta, std::memory_ord
 
 void ShardWorker::Wake() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!queue_.empty()) cv_.notify_one();
+  if (!queue_.empty()) Signal();
+}
+
+void ShardWorker::Signal() {
+  if (woken_.load(std::memory_order_relaxed)) return;  // already told, not yet taken
+  woken_.store(true, std::memory_order_relaxed);
+  cv_.notify_one();
 }
 
 void ShardWorker::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    woken_.store(true, std::memory_order_relaxed);  // ends a yield at once
   }
   cv_.notify_one();
   if (thread_.joinable()) thread_.join();
@@ -98,17 +107,21 @@ void ShardWorker::Main(std::promise<Status> opened) {
   std::vector<TaskPtr> batch;
   batch.reserve(kMaxBatch);
   auto next_sweep = std::chrono::steady_clock::now() + kSweepInterval;
+  bool batch_was_empty = true;
   for (;;) {
     bool stop = false;
+    if (!batch_was_empty) YieldForWork();
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_until(lock, next_sweep, [this] { return !queue_.empty() || stopping_; });
+      woken_.store(false, std::memory_order_relaxed);
       while (!queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       stop = stopping_ && queue_.empty();
     }
+    batch_was_empty = batch.empty();
     if (!batch.empty()) RunBatch(batch);
     batch.clear();
     if (stop) break;
@@ -122,6 +135,20 @@ void ShardWorker::Main(std::promise<Status> opened) {
   Status st = store_->Checkpoint();
   if (!st.ok()) spdlog::warn("{}", st.ToString());
   store_.reset();
+}
+
+void ShardWorker::YieldForWork() {
+  // A pipelining host sends the next writes for this shard as soon as it has the answers just
+  // committed: yielding (not spinning) for a moment lets the reader, the writer and the other
+  // shards run meanwhile, and the next batch then needs no sleeping thread brought back. It
+  // waits for the same signal as the condition variable (the reader's Wake() at the end of a
+  // chunk), so a batch still takes the whole chunk's tasks for this shard.
+  if (options_.spin_us <= 0) return;
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::microseconds(options_.spin_us);
+  while (!woken_.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < until) {
+    sched_yield();
+  }
 }
 
 void ShardWorker::RunBatch(std::vector<TaskPtr>& batch) {

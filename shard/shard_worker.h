@@ -28,6 +28,9 @@
 // apart for tasks that may write any key: NoPendingWritesTo(digest) says that no write queued
 // here so far can touch that key, even while writes to other keys are in flight.
 //
+// After a batch the worker yields the CPU (sched_yield) for up to ShardOptions::spin_us while
+// its queue stays empty, then sleeps on its condition variable until woken.
+//
 // Stop() lets the worker finish every task queued before it, checkpoints the WAL, closes the
 // file and joins. Tasks enqueued after Stop() began are answered with `shutting_down`.
 #pragma once
@@ -122,6 +125,10 @@ class ShardWorker {
 
  private:
   void Main(std::promise<Status> opened);
+  // After a batch: yields the CPU until told to take the queue, up to options_.spin_us.
+  void YieldForWork();
+  // Tells the worker to take its queue (mu_ held): sets woken_ and wakes a sleeping worker.
+  void Signal();
   void RunBatch(std::vector<TaskPtr>& batch);
   void RunTransaction(std::vector<TaskPtr>& batch, size_t begin, size_t end);
   void RunAlone(TaskPtr& task);
@@ -142,6 +149,9 @@ class ShardWorker {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<TaskPtr> queue_;  // guarded by mu_
+  // Set (under mu_) when the worker is told to take its queue, cleared (under mu_) when it does;
+  // read without the lock by the worker's yield loop.
+  std::atomic<bool> woken_{false};
   bool stopping_ = false;      // guarded by mu_
 
   std::unique_ptr<ShardStore> store_;       // owned by the worker thread only

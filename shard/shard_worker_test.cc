@@ -1,9 +1,11 @@
 #include "shard/shard_worker.h"
 
 #include <algorithm>
+#include <chrono>
 #include <catch2/catch.hpp>
 #include <future>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "common/test_digest.h"
@@ -243,6 +245,33 @@ TEST_CASE("a batch holding more answer bytes than its budget commits early") {
   const std::vector<std::string> done = log.Done();
   REQUIRE(done.size() == 6);
   for (int i = 0; i < 6; ++i) CHECK(done[i] == "done big" + std::to_string(i) + " ok");
+}
+
+TEST_CASE("a worker yielding for work waits for the signal and takes the whole chunk") {
+  Log log;
+  ShardOptions o = Memory();
+  o.spin_us = 10'000'000;  // far longer than the test: only a signal or Stop ends a yield
+  ShardWorker w(o);
+  REQUIRE(w.Start().get().ok());
+  CHECK(Stored(w, {"nothing"}).empty());  // one batch run: the worker now yields
+  const uint64_t batches_before = w.counters().batches.load();
+  // Queued without a wake-up, as the reader does within a chunk: not taken while it yields.
+  for (int i = 0; i < 20; ++i) {
+    w.Enqueue(std::make_unique<ProbeTask>(&log, std::to_string(i), true), /*wake=*/false);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    std::lock_guard<std::mutex> lock(log.mu);
+    CHECK(log.events.empty());  // still yielding: nothing taken without the signal
+  }
+  w.Wake();  // the chunk's end
+  CHECK(Stored(w, {"0", "19"}).size() == 2);
+  // The 20 in one transaction; the read joins them or comes right after.
+  CHECK(w.counters().batches.load() - batches_before <= 2);
+  const auto stop_began = std::chrono::steady_clock::now();
+  w.Stop();  // ends the yield that follows
+  CHECK(std::chrono::steady_clock::now() - stop_began < std::chrono::seconds(5));
+  CHECK(log.Done().size() == 20);
 }
 
 TEST_CASE("work queued after Stop is answered shutting_down") {
