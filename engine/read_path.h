@@ -135,10 +135,6 @@ class ReadPath {
   // filled, and notes whether the expiry table has rows.
   Status Reconcile(ShardState& s, ShardStore& store);
   ShardStore* Store(uint32_t shard, ShardState& s);
-  // Finds `key` in the shard's snapshot: the cached entry, or a lookup into last_read_ (then
-  // offered to the cache). *record as Read() returns it.
-  bool Locate(std::string_view key, const Digest& digest, uint32_t shard,
-              const StoredRecord** record, Status* status);
   // The cached entry for `key` (counted as a hit), or nullptr.
   const ReadCache::Entry* Hit(ShardState& s, uint64_t prefix, std::string_view key);
   void DropCache(ShardState& s);
