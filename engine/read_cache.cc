@@ -49,7 +49,7 @@ bool ReadCache::Remember(uint64_t prefix, std::string_view key, bool found,
   if (live_ > 0) {
     if (size_t slot = Probe(prefix); Used(slots_[slot])) Remove(slot);  // same prefix
   }
-  const size_t cost = key.size() + (found ? record.stored.value.size() : 0) + kEntryOverhead;
+  const size_t cost = Cost(key, found, record);
   if (bytes_ + cost > budget_) {
     if (!SeenBefore(prefix)) return false;
     Evict(cost);
@@ -132,7 +132,7 @@ void ReadCache::Evict(size_t room) {
 void ReadCache::Remove(size_t slot) {
   const uint32_t number = slots_[slot].entry;
   Stored& e = entries_[number];
-  bytes_ -= e.key.size() + (e.found ? e.record.stored.value.size() : 0) + kEntryOverhead;
+  bytes_ -= Cost(e.key, e.found, e.record);
   --live_;
   Free(number);
   // Backward shift: move later members of the probe chain into the hole, so every remaining

@@ -62,7 +62,6 @@ class ReadCache {
 
   size_t bytes() const { return bytes_; }
   size_t size() const { return live_; }
-  size_t budget() const { return budget_; }
 
  private:
   struct Slot {
@@ -77,6 +76,10 @@ class ReadCache {
   };
 
   bool Used(const Slot& slot) const { return slot.generation == generation_; }
+  // Bytes an entry counts against the budget (its value only when the key was found).
+  static size_t Cost(std::string_view key, bool found, const StoredRecord& record) {
+    return key.size() + (found ? record.stored.value.size() : 0) + kEntryOverhead;
+  }
 
   // The slot holding `prefix`, or the empty slot where it would go. Needs a non-empty table.
   size_t Probe(uint64_t prefix) const;
