@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -97,8 +98,24 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
 // created go to `still_opening` and the engine serves meanwhile (a shard's tasks wait in its
 // queue until it is open; `hello` needs no shard). On failure stops every worker and returns
 // the exit code. `meanwhile` runs on the calling thread while the shard threads open files.
+// Tells the output writer, once there is one, when a shard thread starts and ends answering a
+// committed transaction, so the answers leave in one write (OutputWriter::Hold).
+class WriterAnswerScope : public AnswerScope {
+ public:
+  void Attach(OutputWriter* writer) { writer_.store(writer, std::memory_order_release); }
+  void Begin() override {
+    if (OutputWriter* w = writer_.load(std::memory_order_acquire)) w->Hold();
+  }
+  void End() override {
+    if (OutputWriter* w = writer_.load(std::memory_order_acquire)) w->Release();
+  }
+
+ private:
+  std::atomic<OutputWriter*> writer_{nullptr};
+};
+
 int OpenShards(const Config& config, const TxnServices& txns, Checkpointer* checkpointer,
-               std::vector<std::unique_ptr<ShardWorker>>* workers,
+               AnswerScope* answers, std::vector<std::unique_ptr<ShardWorker>>* workers,
                const std::function<void()>& meanwhile,
                std::vector<std::future<Status>>* still_opening) {
   const bool existing = !config.memory && std::filesystem::exists(ShardPath(config.data_dir, 0));
@@ -108,6 +125,7 @@ int OpenShards(const Config& config, const TxnServices& txns, Checkpointer* chec
     ShardOptions options = ShardOptionsFor(config, i);
     options.recovery = txns.recovery_env();
     options.checkpointer = checkpointer;
+    options.answers = answers;
     workers->push_back(std::make_unique<ShardWorker>(options));
     opened.push_back(workers->back()->Start());
     if (i == 0 && existing) {
@@ -295,6 +313,7 @@ int RunEngine(const Config& config) {
     options.hard_limit_pages = static_cast<int>(std::min<int64_t>(pages * 2, 1 << 30));
     checkpointer = std::make_unique<Checkpointer>(std::move(paths), config.sync, options);
   }
+  WriterAnswerScope answer_scope;  // before the workers: they use it until they stop
   std::vector<std::unique_ptr<ShardWorker>> workers;
   // Fetching OpenSSL's BLAKE2b-512 (provider start-up) costs as much as opening a shard; do it
   // while the shard threads open their files.
@@ -312,8 +331,8 @@ int RunEngine(const Config& config) {
     return kExitCannotOpen;
   }
   std::shared_ptr<TxnServices> txn_services = std::move(txns).value();
-  if (int rc = OpenShards(config, *txn_services, checkpointer.get(), &workers, create_hasher,
-                          &still_opening);
+  if (int rc = OpenShards(config, *txn_services, checkpointer.get(), &answer_scope, &workers,
+                          create_hasher, &still_opening);
       rc != kExitOk) {
     return rc;
   }
@@ -331,6 +350,7 @@ int RunEngine(const Config& config) {
   InflightLimiter limiter(config.max_inflight, config.max_inflight_bytes);
   OutputWriter writer(STDOUT_FILENO, &limiter, config.max_inflight_bytes);
   writer.Start();
+  answer_scope.Attach(&writer);
   std::vector<ShardWorker*> shard_ptrs;
   for (auto& w : workers) shard_ptrs.push_back(w.get());
   DispatcherOptions options;  // the reader thread's own read connections (files only)

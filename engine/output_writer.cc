@@ -10,10 +10,21 @@
 #include <cstring>
 
 namespace litestash {
+namespace {
+
+// The writer whose Send()s this thread holds (Hold/Release), and what it holds.
+thread_local OutputWriter* t_holding = nullptr;
+thread_local std::vector<std::string> t_held;
+
+}  // namespace
 
 void OutputWriter::Start() { thread_ = std::thread(&OutputWriter::Main, this); }
 
 void OutputWriter::Send(std::string frame) {
+  if (t_holding == this) {
+    t_held.push_back(std::move(frame));
+    return;
+  }
   const auto size = static_cast<int64_t>(frame.size());
   limiter_->AddBytes(size);
   std::unique_lock<std::mutex> lock(mu_);
@@ -23,6 +34,20 @@ void OutputWriter::Send(std::string frame) {
   queued_bytes_ += size;
   queue_.push_back(std::move(frame));
   if (queue_.size() == 1) cv_.notify_one();
+}
+
+void OutputWriter::Hold() { t_holding = this; }
+
+void OutputWriter::Release() {
+  if (t_holding != this) return;
+  t_holding = nullptr;
+  if (t_held.empty()) return;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    room_cv_.wait(lock, [this] { return queued_bytes_ < max_queued_bytes_ || unblocked_; });
+  }
+  SendBatch(t_held);
+  t_held.clear();
 }
 
 void OutputWriter::Unblock() {

@@ -1,7 +1,10 @@
 // OutputWriter: the owner of stdout. Every response frame, from any thread, goes through
 // Send(); one writer thread writes them in arrival order with writev, many frames per call. The
 // reader thread's own small answers may be written at once on the reader thread (SendNow) when
-// the writer is idle and the pipe has room, saving a thread hop on the one-in-flight path. One
+// the writer is idle and the pipe has room, saving a thread hop on the one-in-flight path. A
+// shard thread holds the answers of a committed transaction (Hold/Release, told by the shard
+// worker's AnswerScope) and hands them over together, written at once on the shard thread under
+// the same conditions: one write per transaction instead of a wake-up of the writer thread. One
 // thread at a time writes fd 1 (the `writing_` flag), so frames never interleave.
 //
 // A frame's bytes count against the InflightLimiter's byte budget from Send() until written, so
@@ -45,6 +48,11 @@ class OutputWriter : public FrameSink {
   // all (one wake-up). Never blocks on the host.
   void SendNow(std::string frame) override;
   void SendBatch(std::vector<std::string>& frames) override;
+  // Frames this thread Send()s from Hold() until Release() are held, then sent as one batch:
+  // after Send()'s wait for room, written at once on this thread if the writer is idle and the
+  // pipe has room (as SendBatch), else queued with one wake-up. For the shard threads.
+  void Hold();
+  void Release();
   // Writes everything sent so far, then ends the thread. Idempotent.
   void Close();
   // Like Close(), but gives up after `deadline` if the host is not reading (returns false; the

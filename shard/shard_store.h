@@ -67,6 +67,8 @@ enum class SyncMode { kOff, kNormal, kFull };
 // The `PRAGMA synchronous=...` statement of a mode.
 const char* SyncPragma(SyncMode mode);
 
+class AnswerScope;
+
 struct ShardOptions {
   std::string path;  // the shard file; ignored when in_memory
   bool in_memory = false;
@@ -86,6 +88,9 @@ struct ShardOptions {
   // Read-write opens run by a ShardWorker: after each batch its thread yields the CPU for up to
   // this long while waiting for more work, before it sleeps (0: sleep at once).
   int spin_us = 0;
+  // Read-write opens run by a ShardWorker: told around the Done() calls of each committed
+  // transaction, so the answers they send can leave together (nullptr: nothing told).
+  AnswerScope* answers = nullptr;
   // The layout steps to apply (tests add a test-only step); empty: StandardMigrations().
   std::span<const MigrationStep> migrations;
   // Read-write opens: the history depth to record (nullopt: keep the recorded one, 0 if none).

@@ -188,7 +188,9 @@ void ShardWorker::RunTransaction(std::vector<TaskPtr>& batch, size_t begin, size
     counters_.tasks.fetch_add(stop - begin, std::memory_order_relaxed);
     if (st.ok()) st = store_->Commit();
     if (st.ok()) {
+      if (options_.answers != nullptr) options_.answers->Begin();
       for (size_t i = begin; i < stop; ++i) Finish(batch[i], st);
+      if (options_.answers != nullptr) options_.answers->End();
     } else {
       store_->Rollback();
       spdlog::warn("shard {}: batch of {} failed ({}); retrying one by one", options_.index,

@@ -50,6 +50,16 @@
 
 namespace litestash {
 
+// Told on the shard thread around the Done() calls of a committed transaction's tasks: a sink
+// may hold the answers those calls send and send them together at End() (engine/: the output
+// writer, one write for the transaction's answers instead of a wake-up of its thread).
+class AnswerScope {
+ public:
+  virtual ~AnswerScope() = default;
+  virtual void Begin() = 0;
+  virtual void End() = 0;
+};
+
 class ShardTask {
  public:
   virtual ~ShardTask() = default;

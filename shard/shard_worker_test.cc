@@ -274,6 +274,36 @@ TEST_CASE("a worker yielding for work waits for the signal and takes the whole c
   CHECK(log.Done().size() == 20);
 }
 
+// Logs where the worker opens and closes the answering of a committed transaction.
+class ScopeLog : public AnswerScope {
+ public:
+  explicit ScopeLog(Log* log) : log_(log) {}
+  void Begin() override { log_->Add("begin"); }
+  void End() override { log_->Add("end"); }
+
+ private:
+  Log* log_;
+};
+
+TEST_CASE("the answer scope brackets the Done calls of each committed transaction") {
+  Log log;
+  ScopeLog scope(&log);
+  ShardOptions options = Memory();
+  options.answers = &scope;
+  ShardWorker w(options);
+  REQUIRE(w.Start().get().ok());
+  std::promise<void> gate;
+  w.Enqueue(std::make_unique<GateTask>(gate.get_future().share()));
+  for (const char* name : {"a", "b", "c"}) w.Enqueue(std::make_unique<ProbeTask>(&log, name, true));
+  gate.set_value();  // the gate and a, b, c: one transaction
+  w.Stop();
+  std::vector<std::string> seen;
+  for (const auto& e : log.events) {
+    if (e.rfind("run", 0) != 0) seen.push_back(e);
+  }
+  CHECK(seen == std::vector<std::string>{"begin", "done a ok", "done b ok", "done c ok", "end"});
+}
+
 TEST_CASE("work queued after Stop is answered shutting_down") {
   Log log;
   ShardWorker w(Memory());
