@@ -91,13 +91,6 @@ ShardOptions ShardOptionsFor(const Config& config, uint32_t index) {
   return options;
 }
 
-// Opens all shards in parallel, each on its own worker thread. When the data dir already has
-// shard 0, that one is opened (and its shard count checked) first, so a mismatched --shards is
-// refused before any new shard file is created, and every shard must open before serving. On a
-// new data dir (or --memory) there is nothing to refuse: the futures of the shards still being
-// created go to `still_opening` and the engine serves meanwhile (a shard's tasks wait in its
-// queue until it is open; `hello` needs no shard). On failure stops every worker and returns
-// the exit code. `meanwhile` runs on the calling thread while the shard threads open files.
 // Tells the output writer, once there is one, when a shard thread starts and ends answering a
 // committed transaction, so the answers leave in one write (OutputWriter::Hold).
 class WriterAnswerScope : public AnswerScope {
@@ -114,6 +107,13 @@ class WriterAnswerScope : public AnswerScope {
   std::atomic<OutputWriter*> writer_{nullptr};
 };
 
+// Opens all shards in parallel, each on its own worker thread. When the data dir already has
+// shard 0, that one is opened (and its shard count checked) first, so a mismatched --shards is
+// refused before any new shard file is created, and every shard must open before serving. On a
+// new data dir (or --memory) there is nothing to refuse: the futures of the shards still being
+// created go to `still_opening` and the engine serves meanwhile (a shard's tasks wait in its
+// queue until it is open; `hello` needs no shard). On failure stops every worker and returns
+// the exit code. `meanwhile` runs on the calling thread while the shard threads open files.
 int OpenShards(const Config& config, const TxnServices& txns, Checkpointer* checkpointer,
                AnswerScope* answers, std::vector<std::unique_ptr<ShardWorker>>* workers,
                const std::function<void()>& meanwhile,
