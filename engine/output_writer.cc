@@ -30,10 +30,14 @@ void OutputWriter::Send(std::string frame) {
   std::unique_lock<std::mutex> lock(mu_);
   // A host that stops reading stops the shard threads here, so answers cannot pile up beyond
   // the budget (one answer may always go, whatever its size). Shutdown lifts the wait.
-  room_cv_.wait(lock, [this] { return queued_bytes_ < max_queued_bytes_ || unblocked_; });
+  WaitForRoom(lock);
   queued_bytes_ += size;
   queue_.push_back(std::move(frame));
   if (queue_.size() == 1) cv_.notify_one();
+}
+
+void OutputWriter::WaitForRoom(std::unique_lock<std::mutex>& lock) {
+  room_cv_.wait(lock, [this] { return queued_bytes_ < max_queued_bytes_ || unblocked_; });
 }
 
 void OutputWriter::Hold() { t_holding = this; }
@@ -44,7 +48,7 @@ void OutputWriter::Release() {
   if (t_held.empty()) return;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    room_cv_.wait(lock, [this] { return queued_bytes_ < max_queued_bytes_ || unblocked_; });
+    WaitForRoom(lock);
   }
   SendBatch(t_held);
   t_held.clear();

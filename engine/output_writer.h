@@ -74,6 +74,9 @@ class OutputWriter : public FrameSink {
   // count, puts `rest` (unwritten frames, may be null) at the front of the queue, gives up
   // writing_ and wakes whoever waits for it.
   void HandBack(int64_t frames, int64_t bytes, std::vector<std::string>* rest);
+  // `lock` holds mu_. Waits while the answers not yet written reach max_queued_bytes_, until
+  // Unblock(): the back-pressure of Send() and Release().
+  void WaitForRoom(std::unique_lock<std::mutex>& lock);
 
   static constexpr size_t kInlineMax = 4096;  // PIPE_BUF: a pipe with room takes it whole
 

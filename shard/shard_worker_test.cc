@@ -295,7 +295,7 @@ TEST_CASE("the answer scope brackets the Done calls of each committed transactio
   std::promise<void> gate;
   w.Enqueue(std::make_unique<GateTask>(gate.get_future().share()));
   for (const char* name : {"a", "b", "c"}) w.Enqueue(std::make_unique<ProbeTask>(&log, name, true));
-  gate.set_value();  // the gate and a, b, c: one transaction
+  gate.set_value();  // a, b and c commit together (with the gate, or after it ran alone)
   w.Stop();
   std::vector<std::string> seen;
   for (const auto& e : log.events) {
