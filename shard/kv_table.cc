@@ -27,9 +27,12 @@ Status KvTable::Prepare(sqlite3* db, std::string_view file) {
   return PrepareStatements(
       db, file_,
       {
+          // An overwrite leaves `key` alone: the digest names the key, so the stored key is
+          // already these bytes, and assigning it anyway makes SQLite delete and re-insert the
+          // row's entry in the stash_key index (a second B-tree leaf read and written per set).
           {&upsert_,
            "INSERT INTO stash(key_hash, key, value, timestamp, microsecond) VALUES (?1,?2,?3,?4,?5)"
-           " ON CONFLICT(key_hash) DO UPDATE SET key=excluded.key, value=excluded.value,"
+           " ON CONFLICT(key_hash) DO UPDATE SET value=excluded.value,"
            " timestamp=excluded.timestamp, microsecond=excluded.microsecond"},
           {&lookup_,
            "SELECT s.value, s.timestamp, s.microsecond, e.expires_at FROM stash AS s"
