@@ -21,6 +21,30 @@ Result<bool> ShardStore::HistoryMayExist() {
   return history_rows_;
 }
 
+Result<bool> ShardStore::ExpiryMayExist() {
+  if (!expiry_known_) {
+    auto any = expiry_.Any();
+    if (!any.ok()) return any.status();
+    expiry_rows_ = *any;
+    expiry_known_ = true;
+  }
+  return expiry_rows_;
+}
+
+Status ShardStore::SetExpiryRow(const Digest& digest, int64_t expires_at) {
+  LITESTASH_RETURN_IF_ERROR(expiry_.Set(digest, expires_at));
+  expiry_rows_ = expiry_known_ = true;
+  return Status::Ok();
+}
+
+Status ShardStore::ClearExpiryRow(const Digest& digest) {
+  // Most data dirs hold keys without expiry: one look at the table per transaction instead of a
+  // DELETE per write. The write lock of the transaction keeps other engines from adding one.
+  auto may = ExpiryMayExist();
+  if (!may.ok()) return may.status();
+  return *may ? expiry_.Clear(digest) : Status::Ok();
+}
+
 // Before replacing or removing the key's current row `old` (nullopt: none): keeps it (and a
 // tombstone at `tombstone`, when given) as history, or drops the history of an expired key;
 // then applies the depth.
@@ -66,7 +90,8 @@ Result<uint64_t> ShardStore::Put(const Digest& digest, std::string_view key, std
     LITESTASH_RETURN_IF_ERROR(KeepHistory(digest, key, *old, clock.now_ms, std::nullopt));
   }
   LITESTASH_RETURN_IF_ERROR(kv_.Upsert(digest, key, value, version));
-  LITESTASH_RETURN_IF_ERROR(expires_at ? expiry_.Set(digest, *expires_at) : expiry_.Clear(digest));
+  LITESTASH_RETURN_IF_ERROR(expires_at ? SetExpiryRow(digest, *expires_at)
+                                       : ClearExpiryRow(digest));
   if (log_ != nullptr) {
     log_->push_back({WriteOp::kSet, std::string(key), std::string(value), expires_at});
   }
@@ -116,7 +141,7 @@ Result<bool> ShardStore::Delete(const Digest& digest, std::string_view key, cons
   LITESTASH_RETURN_IF_ERROR(KeepHistory(digest, key, *old, clock.now_ms, tombstone));
   auto gone = kv_.Delete(digest);
   if (!gone.ok()) return gone.status();
-  LITESTASH_RETURN_IF_ERROR(expiry_.Clear(digest));
+  LITESTASH_RETURN_IF_ERROR(ClearExpiryRow(digest));
   return live;
 }
 
@@ -130,7 +155,7 @@ Result<bool> ShardStore::SetExpiry(const Digest& digest, std::optional<int64_t> 
     LITESTASH_RETURN_IF_ERROR(expiry_.Clear(digest));
     return true;
   }
-  LITESTASH_RETURN_IF_ERROR(expiry_.Set(digest, *expires_at));
+  LITESTASH_RETURN_IF_ERROR(SetExpiryRow(digest, *expires_at));
   return true;
 }
 

@@ -199,6 +199,7 @@ Status ShardStore::Begin(bool write, bool wait) {
   in_write_txn_ = write;
   version_dirty_ = false;
   history_known_ = false;
+  expiry_known_ = false;
   streams_.Forget();
   if (!write) return Status::Ok();
   Status st = ReadClockAndDepth();
@@ -253,6 +254,7 @@ void ShardStore::Rollback() {
   in_write_txn_ = false;
   version_dirty_ = false;
   history_known_ = false;
+  expiry_known_ = false;
   streams_.Forget();
 }
 
@@ -274,6 +276,7 @@ Status ShardStore::RollbackToSavepoint(std::string_view name) {
   LITESTASH_RETURN_IF_ERROR(Exec(("ROLLBACK TO " + n).c_str()));
   streams_.Forget();
   history_known_ = false;
+  expiry_known_ = false;
   return Exec(("RELEASE " + n).c_str());
 }
 

@@ -211,6 +211,7 @@ class ShardStore {
   // While set, Put, Delete, Clear and stream appends add what they do to `log` (the intent of a
   // multi-shard write: shard/txn_intent.h); nullptr stops it.
   void RecordWrites(std::vector<WriteOp>* log) { log_ = log; }
+  bool recording() const { return log_ != nullptr; }
   void Record(WriteOp op) {
     if (log_ != nullptr) log_->push_back(std::move(op));
   }
@@ -259,6 +260,11 @@ class ShardStore {
   Result<uint64_t> PragmaInt(const char* pragma);
   // History bookkeeping of key_ops.cc.
   Result<bool> HistoryMayExist();
+  // Whether the expiry table may have a row (known once per transaction, key_ops.cc): a write
+  // with no expiry then skips deleting the key's expiry when there can be none.
+  Result<bool> ExpiryMayExist();
+  Status SetExpiryRow(const Digest& digest, int64_t expires_at);
+  Status ClearExpiryRow(const Digest& digest);
   Status KeepHistory(const Digest& digest, std::string_view key,
                      const std::optional<StoredRecord>& old, int64_t now_ms,
                      std::optional<uint64_t> tombstone);
@@ -275,6 +281,8 @@ class ShardStore {
   uint32_t keep_versions_ = 0;           // the recorded depth, read at each Begin(true)
   bool history_known_ = false;           // history_rows_ is known for this transaction
   bool history_rows_ = false;            // the history table has rows (this transaction)
+  bool expiry_known_ = false;            // expiry_rows_ is known for this transaction
+  bool expiry_rows_ = false;             // the expiry table has rows (this transaction)
   bool recovering_ = false;              // inside ResolvePending (no recursion)
   std::vector<WriteOp>* log_ = nullptr;  // RecordWrites()
   bool unsynced_ = false;                // NoteUnsynced()

@@ -132,6 +132,32 @@ TEST_CASE("a put without expiry clears an earlier one, persist and expire") {
   REQUIRE(s->Commit().ok());
 }
 
+TEST_CASE("a write without expiry clears one set in the same transaction or by another engine") {
+  // A write without expiry skips the expiry table while it is empty; whether it is, is known
+  // per transaction, so an expiry added earlier in the same transaction, or by another
+  // connection (another engine on the data dir) since, is still cleared.
+  TempDir dir;
+  auto a = OpenOrDie(FileShard(dir));
+  auto b = OpenOrDie(FileShard(dir));
+  REQUIRE(Put(*a, "plain", "\x01", At(1000)).ok());  // a's last transaction saw no expiry
+  REQUIRE(Put(*b, "k", "\x01", At(1000), 2000).ok());
+  REQUIRE(Put(*a, "k", "\x02", At(1000)).ok());
+  CHECK(Get(*b, "k", At(5000)));
+
+  REQUIRE(a->Begin(true).ok());
+  REQUIRE(a->Put(D("j"), "j", "\x01", 2000, At(1000)).ok());
+  REQUIRE(a->Put(D("j"), "j", "\x02", std::nullopt, At(1000)).ok());
+  REQUIRE(a->Commit().ok());
+  CHECK(Get(*b, "j", At(5000)));
+
+  REQUIRE(Put(*b, "d", "\x01", At(1000), 2000).ok());
+  REQUIRE(a->Begin(true).ok());
+  CHECK(*a->Delete(D("d"), "d", At(1000)));
+  REQUIRE(a->Commit().ok());
+  REQUIRE(Put(*a, "d", "\x03", At(1000)).ok());
+  CHECK(Get(*a, "d", At(5000)));
+}
+
 TEST_CASE("scan: byte order, prefix, exclusive after, limit") {
   auto s = OpenOrDie(MemoryShard());
   for (const char* k : {"user:10", "user:2", "user:1", "usera", "user;", "zeta", "caf\xC3\xA9",
