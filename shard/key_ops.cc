@@ -31,6 +31,13 @@ Result<bool> ShardStore::ExpiryMayExist() {
   return expiry_rows_;
 }
 
+Result<std::optional<StoredRecord>> ShardStore::LookupInWrite(const Digest& digest) {
+  // Without an expiry row the join with the expiry table finds nothing: skip that probe.
+  auto may = ExpiryMayExist();
+  if (!may.ok()) return may.status();
+  return kv_.Lookup(digest, /*with_expiry=*/*may);
+}
+
 Status ShardStore::SetExpiryRow(const Digest& digest, int64_t expires_at) {
   LITESTASH_RETURN_IF_ERROR(expiry_.Set(digest, expires_at));
   expiry_rows_ = expiry_known_ = true;
@@ -85,7 +92,7 @@ Result<uint64_t> ShardStore::Put(const Digest& digest, std::string_view key, std
     history = *may;
   }
   if (history) {
-    auto old = kv_.Lookup(digest);
+    auto old = LookupInWrite(digest);
     if (!old.ok()) return old.status();
     LITESTASH_RETURN_IF_ERROR(KeepHistory(digest, key, *old, clock.now_ms, std::nullopt));
   }
@@ -129,7 +136,7 @@ Result<KeyExpiry> ShardStore::Expiry(const Digest& digest, const Clock& clock) {
 
 Result<bool> ShardStore::Delete(const Digest& digest, std::string_view key, const Clock& clock) {
   if (log_ != nullptr) log_->push_back({WriteOp::kDelete, std::string(key), {}, std::nullopt});
-  auto old = kv_.Lookup(digest);
+  auto old = LookupInWrite(digest);
   if (!old.ok()) return old.status();
   if (!old.value()) {
     // Nothing to remove; a key with history but no row (deleted before) keeps its history.

@@ -263,6 +263,8 @@ class ShardStore {
   // Whether the expiry table may have a row (known once per transaction, key_ops.cc): a write
   // with no expiry then skips deleting the key's expiry when there can be none.
   Result<bool> ExpiryMayExist();
+  // The key's row for a write that replaces or removes it (the expiry join only when needed).
+  Result<std::optional<StoredRecord>> LookupInWrite(const Digest& digest);
   Status SetExpiryRow(const Digest& digest, int64_t expires_at);
   Status ClearExpiryRow(const Digest& digest);
   Status KeepHistory(const Digest& digest, std::string_view key,
