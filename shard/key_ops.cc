@@ -11,25 +11,24 @@
 
 namespace litestash {
 
-Result<bool> ShardStore::HistoryMayExist() {
-  if (!history_known_) {
-    auto any = history_.Any();
+namespace {
+
+// Whether `table` has a row: looked up the first time in a transaction, then kept in `known`.
+template <typename Table>
+Result<bool> AnyRowOnce(std::optional<bool>* known, Table& table) {
+  if (!known->has_value()) {
+    auto any = table.Any();
     if (!any.ok()) return any.status();
-    history_rows_ = *any;
-    history_known_ = true;
+    *known = *any;
   }
-  return history_rows_;
+  return **known;
 }
 
-Result<bool> ShardStore::ExpiryMayExist() {
-  if (!expiry_known_) {
-    auto any = expiry_.Any();
-    if (!any.ok()) return any.status();
-    expiry_rows_ = *any;
-    expiry_known_ = true;
-  }
-  return expiry_rows_;
-}
+}  // namespace
+
+Result<bool> ShardStore::HistoryMayExist() { return AnyRowOnce(&history_rows_, history_); }
+
+Result<bool> ShardStore::ExpiryMayExist() { return AnyRowOnce(&expiry_rows_, expiry_); }
 
 Result<std::optional<StoredRecord>> ShardStore::LookupInWrite(const Digest& digest) {
   // Without an expiry row the join with the expiry table finds nothing: skip that probe.
@@ -40,7 +39,7 @@ Result<std::optional<StoredRecord>> ShardStore::LookupInWrite(const Digest& dige
 
 Status ShardStore::SetExpiryRow(const Digest& digest, int64_t expires_at) {
   LITESTASH_RETURN_IF_ERROR(expiry_.Set(digest, expires_at));
-  expiry_rows_ = expiry_known_ = true;
+  expiry_rows_ = true;
   return Status::Ok();
 }
 
@@ -69,11 +68,11 @@ Status ShardStore::KeepHistory(const Digest& digest, std::string_view key,
     if (!gone.ok()) return gone.status();
   } else if (old && keep) {
     LITESTASH_RETURN_IF_ERROR(history_.Push(digest, key, old->stored.value, old->stored.version));
-    history_rows_ = history_known_ = true;
+    history_rows_ = true;
   }
   if (tombstone && keep) {
     LITESTASH_RETURN_IF_ERROR(history_.Push(digest, key, std::nullopt, *tombstone));
-    history_rows_ = history_known_ = true;
+    history_rows_ = true;
   }
   if (keep_versions_ != kKeepAllVersions) {
     auto trimmed = history_.Trim(digest, keep_versions_);
@@ -99,9 +98,7 @@ Result<uint64_t> ShardStore::Put(const Digest& digest, std::string_view key, std
   LITESTASH_RETURN_IF_ERROR(kv_.Upsert(digest, key, value, version));
   LITESTASH_RETURN_IF_ERROR(expires_at ? SetExpiryRow(digest, *expires_at)
                                        : ClearExpiryRow(digest));
-  if (log_ != nullptr) {
-    log_->push_back({WriteOp::kSet, std::string(key), std::string(value), expires_at});
-  }
+  Record(WriteOp::kSet, key, value, expires_at);
   return version;
 }
 
@@ -135,7 +132,7 @@ Result<KeyExpiry> ShardStore::Expiry(const Digest& digest, const Clock& clock) {
 }
 
 Result<bool> ShardStore::Delete(const Digest& digest, std::string_view key, const Clock& clock) {
-  if (log_ != nullptr) log_->push_back({WriteOp::kDelete, std::string(key), {}, std::nullopt});
+  Record(WriteOp::kDelete, key);
   auto old = LookupInWrite(digest);
   if (!old.ok()) return old.status();
   if (!old.value()) {
@@ -178,7 +175,7 @@ Result<uint64_t> ShardStore::CountExpiring(const Clock& clock) {
 }
 
 Status ShardStore::Clear(const Clock& clock) {
-  if (log_ != nullptr) log_->push_back({WriteOp::kClear, {}, {}, std::nullopt});
+  Record(WriteOp::kClear, {});
   const bool keep = keep_versions_ > 0;
   auto may = HistoryMayExist();
   if (!may.ok()) return may.status();

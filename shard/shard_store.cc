@@ -198,9 +198,7 @@ Status ShardStore::Begin(bool write, bool wait) {
   if (rc != SQLITE_DONE) return SqlError(write ? "BEGIN IMMEDIATE" : "BEGIN", rc);
   in_write_txn_ = write;
   version_dirty_ = false;
-  history_known_ = false;
-  expiry_known_ = false;
-  streams_.Forget();
+  ForgetTransactionState();
   if (!write) return Status::Ok();
   Status st = ReadClockAndDepth();
   if (st.ok() && options_.recovery && !recovering_) {
@@ -253,8 +251,12 @@ void ShardStore::Rollback() {
   }
   in_write_txn_ = false;
   version_dirty_ = false;
-  history_known_ = false;
-  expiry_known_ = false;
+  ForgetTransactionState();
+}
+
+void ShardStore::ForgetTransactionState() {
+  history_rows_.reset();
+  expiry_rows_.reset();
   streams_.Forget();
 }
 
@@ -274,9 +276,7 @@ Status ShardStore::Savepoint(std::string_view name) {
 Status ShardStore::RollbackToSavepoint(std::string_view name) {
   const std::string n(name);
   LITESTASH_RETURN_IF_ERROR(Exec(("ROLLBACK TO " + n).c_str()));
-  streams_.Forget();
-  history_known_ = false;
-  expiry_known_ = false;
+  ForgetTransactionState();
   return Exec(("RELEASE " + n).c_str());
 }
 

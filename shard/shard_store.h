@@ -211,9 +211,12 @@ class ShardStore {
   // While set, Put, Delete, Clear and stream appends add what they do to `log` (the intent of a
   // multi-shard write: shard/txn_intent.h); nullptr stops it.
   void RecordWrites(std::vector<WriteOp>* log) { log_ = log; }
-  bool recording() const { return log_ != nullptr; }
-  void Record(WriteOp op) {
-    if (log_ != nullptr) log_->push_back(std::move(op));
+  // Adds one write to the log while one is recorded (copies its bytes only then).
+  void Record(WriteOp::Kind kind, std::string_view name, std::string_view value = {},
+              std::optional<int64_t> expires_at = std::nullopt) {
+    if (log_ != nullptr) {
+      log_->push_back({kind, std::string(name), std::string(value), expires_at});
+    }
   }
 
   // Savepoints inside a write transaction (one write of a multi-shard group that may be
@@ -258,6 +261,8 @@ class ShardStore {
   Status ReadClockAndDepth();
   Status ReadDepth();
   Result<uint64_t> PragmaInt(const char* pragma);
+  // What the store knows only for the current transaction (table facts, cached stream rows).
+  void ForgetTransactionState();
   // History bookkeeping of key_ops.cc.
   Result<bool> HistoryMayExist();
   // Whether the expiry table may have a row (known once per transaction, key_ops.cc): a write
@@ -281,10 +286,10 @@ class ShardStore {
   uint64_t last_version_ = 0;
   bool version_dirty_ = false;
   uint32_t keep_versions_ = 0;           // the recorded depth, read at each Begin(true)
-  bool history_known_ = false;           // history_rows_ is known for this transaction
-  bool history_rows_ = false;            // the history table has rows (this transaction)
-  bool expiry_known_ = false;            // expiry_rows_ is known for this transaction
-  bool expiry_rows_ = false;             // the expiry table has rows (this transaction)
+  // Whether the history and expiry tables have rows, once known in this transaction (key_ops.cc;
+  // forgotten with the transaction: ForgetTransactionState).
+  std::optional<bool> history_rows_;
+  std::optional<bool> expiry_rows_;
   bool recovering_ = false;              // inside ResolvePending (no recursion)
   std::vector<WriteOp>* log_ = nullptr;  // RecordWrites()
   bool unsynced_ = false;                // NoteUnsynced()

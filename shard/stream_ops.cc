@@ -56,9 +56,7 @@ Result<Appended> StreamAppend(ShardStore& store, std::string_view stream, std::s
   if (retention.maxlen) m.maxlen = retention.maxlen;
   if (retention.max_age_ms) m.max_age_ms = retention.max_age_ms;
   // Only appends without a retention update run inside multi-shard writes (txn's xadd).
-  if (store.recording()) {
-    store.Record({WriteOp::kAppend, std::string(stream), std::string(value), std::nullopt});
-  }
+  store.Record(WriteOp::kAppend, stream, value);
   Appended out;
   out.ts = store.NextVersion(clock);
   out.entry_id = m.last_id + 1;
