@@ -42,13 +42,14 @@ SCALES = {
     # get phase (a get runs ~10x faster than a set: long enough to be more than warm-up); d1: depth-1 phases;
     # full64/full1: writes of the --sync full runs; py: Python ops; spawns: spawn-to-hello repeats.
     # Streams: the one-stream xadd phase writes `keys` entries (the stream xrange reads), the 16-stream
-    # one `ops`; xr: xrange calls of 100 entries; wake: wake-up rounds per mode. Absent-key gets run
+    # one `ops`; xr: xrange calls of 100 entries (20k calls ran under a second and spread +-30 %
+    # between runs; 100k: +-3 %, docs/performance.md session 8); wake: wake-up rounds per mode. Absent-key gets run
     # `reads` requests (d1 at depth 1), txn/mset of 8 keys `ops` // 8 requests (`ops` keys), the history
     # run `ops` overwrites and `ops` reads of each kind (see versions_phases()).
     "full": dict(keys=1_000_000, ops=200_000, reads=1_000_000, d1=50_000, full64=20_000, full1=2_000, py=20_000, spawns=7,
-                 sweep=True, xr=20_000, wake=1_000),
+                 sweep=True, xr=100_000, wake=1_000),
     "quick": dict(keys=100_000, ops=50_000, reads=200_000, d1=10_000, full64=5_000, full1=200, py=5_000, spawns=5,
-                  sweep=True, xr=5_000, wake=300),
+                  sweep=True, xr=25_000, wake=300),
     "smoke": dict(keys=2_000, ops=1_000, reads=1_000, d1=200, full64=300, full1=20, py=300, spawns=2, sweep=True,
                   xr=100, wake=20),
 }
