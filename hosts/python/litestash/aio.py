@@ -56,6 +56,7 @@ class AsyncLiteStash:
         self._dead: Optional[LiteStashError] = None
         self._closing = False
         self._proc = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None  # the loop start() ran in
         self._reader = None
         self._stderr_task = None
 
@@ -66,6 +67,7 @@ class AsyncLiteStash:
         return db
 
     async def start(self) -> "AsyncLiteStash":
+        self._loop = asyncio.get_running_loop()
         self._proc = await asyncio.create_subprocess_exec(
             *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=self.env, limit=1 << 20)
@@ -200,11 +202,12 @@ class AsyncLiteStash:
             if self.max_frame_bytes is not None and len(body) > self.max_frame_bytes:
                 raise FrameTooLarge("request of %d bytes exceeds max_frame_bytes %d (not sent)"
                                     % (len(body), self.max_frame_bytes))
-            fut = asyncio.get_running_loop().create_future()
+            fut = self._loop.create_future()
             self._pending[req_id] = fut
             if cmd.wait:
                 self._waiting.add(req_id)
-            self.peak_inflight = max(self.peak_inflight, len(self._pending))
+            if len(self._pending) > self.peak_inflight:
+                self.peak_inflight = len(self._pending)
             try:
                 # write() queues without blocking; wait for the pipe only when the transport's
                 # buffer is past its high-water mark (one drainer at a time).
@@ -238,7 +241,7 @@ class AsyncLiteStash:
         self._out.append(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_frames)
+            self._loop.call_soon(self._flush_frames)
 
     def _flush_frames(self) -> None:
         self._flush_scheduled = False
