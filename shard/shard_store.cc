@@ -212,6 +212,14 @@ Status ShardStore::Begin(bool write, bool wait) {
 }
 
 Status ShardStore::ReadClockAndDepth() {
+  if (carried_ && FileDataVersion() == carried_->data_version) {
+    last_version_ = carried_->last_version;
+    keep_versions_ = carried_->keep_versions;
+    history_rows_ = carried_->history_rows;
+    expiry_rows_ = carried_->expiry_rows;
+    return Status::Ok();
+  }
+  carried_.reset();
   auto last = meta_.Get("last_version");
   if (!last.ok()) return last.status();
   last_version_ = static_cast<uint64_t>(last->value_or(0));
@@ -240,8 +248,25 @@ Status ShardStore::Commit() {
   StatementUse use(commit_);
   int rc = use.Step();
   if (rc != SQLITE_DONE) return SqlError("COMMIT", rc);
+  if (in_write_txn_) {
+    // Read after the commit, which moved it: the next Begin(true) finds it unchanged only if
+    // nothing else committed in between.
+    const auto data_version = FileDataVersion();
+    carried_.reset();
+    if (data_version) {
+      carried_ = Carried{*data_version, last_version_, keep_versions_, history_rows_, expiry_rows_};
+    }
+  }
   in_write_txn_ = false;
   return Status::Ok();
+}
+
+std::optional<unsigned> ShardStore::FileDataVersion() {
+  unsigned version = 0;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_DATA_VERSION, &version) != SQLITE_OK) {
+    return std::nullopt;
+  }
+  return version;
 }
 
 void ShardStore::Rollback() {
@@ -251,6 +276,7 @@ void ShardStore::Rollback() {
   }
   in_write_txn_ = false;
   version_dirty_ = false;
+  carried_.reset();
   ForgetTransactionState();
 }
 

@@ -10,7 +10,11 @@
 //
 // Versions: microseconds since the epoch, strictly increasing per shard. last_version is read
 // from meta when a write transaction begins (under SQLite's write lock, so other processes on
-// the same file are ordered too) and stored back at commit.
+// the same file are ordered too) and stored back at commit. What a write transaction begins
+// with (the clock, the depth, whether history and expiry have rows) is carried over from this
+// connection's last write commit instead of read again while no connection of any process has
+// committed to the file since: SQLite's data version of the file (SQLITE_FCNTL_DATA_VERSION)
+// moves with every commit, this connection's included, and is read under the write lock.
 //
 // Expiry: a key whose expires_at <= now is absent for every read; rows are removed by
 // SweepExpired() or when the key is written again.
@@ -258,7 +262,10 @@ class ShardStore {
   void SetBusyTimeout(int ms);
   static int OnBusy(void* arg, int count);
   Status RecordDepth();
+  // At Begin(true): the clock, the depth and the table facts, carried over or read.
   Status ReadClockAndDepth();
+  // SQLITE_FCNTL_DATA_VERSION of the main file (nullopt: not available).
+  std::optional<unsigned> FileDataVersion();
   Status ReadDepth();
   Result<uint64_t> PragmaInt(const char* pragma);
   // What the store knows only for the current transaction (table facts, cached stream rows).
@@ -290,6 +297,15 @@ class ShardStore {
   // forgotten with the transaction: ForgetTransactionState).
   std::optional<bool> history_rows_;
   std::optional<bool> expiry_rows_;
+  // What the last write transaction committed here left known (Begin(true) takes it back while
+  // the file's data version is still `data_version`; Rollback() drops it).
+  struct Carried {
+    unsigned data_version = 0;
+    uint64_t last_version = 0;
+    uint32_t keep_versions = 0;
+    std::optional<bool> history_rows, expiry_rows;
+  };
+  std::optional<Carried> carried_;
   bool recovering_ = false;              // inside ResolvePending (no recursion)
   std::vector<WriteOp>* log_ = nullptr;  // RecordWrites()
   bool unsynced_ = false;                // NoteUnsynced()

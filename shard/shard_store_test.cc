@@ -158,6 +158,45 @@ TEST_CASE("a write without expiry clears one set in the same transaction or by a
   CHECK(Get(*a, "d", At(5000)));
 }
 
+TEST_CASE("a writer reads the clock and the depth again after another connection commits") {
+  // Between its write transactions a store carries its clock and depth over instead of reading
+  // them from meta, only while no other connection (another engine) has committed since.
+  TempDir dir;
+  auto a = OpenOrDie(FileShard(dir));
+  auto b = OpenOrDie(FileShard(dir));
+  REQUIRE(Put(*a, "k", "\x01", At(1000)).ok());
+  REQUIRE(b->Begin(true).ok());
+  auto ahead = b->Put(D("j"), "j", "\x01", std::nullopt, At(9'000'000));  // b's clock is ahead
+  REQUIRE(ahead.ok());
+  REQUIRE(b->Commit().ok());
+
+  REQUIRE(a->Begin(true).ok());
+  auto next = a->Put(D("k"), "k", "\x02", std::nullopt, At(1000));
+  REQUIRE(next.ok());
+  CHECK(*next == *ahead + 1);
+  REQUIRE(a->Commit().ok());
+  REQUIRE(a->Begin(true).ok());  // nothing committed in between: a's own clock goes on
+  auto after = a->Put(D("k"), "k", "\x03", std::nullopt, At(1000));
+  REQUIRE(after.ok());
+  CHECK(*after == *next + 1);
+  REQUIRE(a->Commit().ok());
+
+  // Another engine opening the data dir with a depth records it; a's next write keeps history.
+  ShardOptions deeper = FileShard(dir);
+  deeper.keep_versions = 3;
+  auto c = OpenOrDie(deeper);
+  REQUIRE(a->Begin(true).ok());
+  CHECK(a->keep_versions() == 3);
+  REQUIRE(a->Put(D("k"), "k", "\x04", std::nullopt, At(1000)).ok());
+  REQUIRE(a->Commit().ok());
+  REQUIRE(c->Begin(false).ok());
+  std::vector<VersionInfo> versions;
+  bool more = false;
+  REQUIRE(c->Versions(D("k"), At(1000), UINT64_MAX, 10, &versions, &more).ok());
+  REQUIRE(c->Commit().ok());
+  CHECK(versions.size() == 2);  // the current one and the one a's write kept
+}
+
 TEST_CASE("scan: byte order, prefix, exclusive after, limit") {
   auto s = OpenOrDie(MemoryShard());
   for (const char* k : {"user:10", "user:2", "user:1", "usera", "user;", "zeta", "caf\xC3\xA9",
