@@ -21,8 +21,9 @@
 //
 // History (shard/key_ops.cc, HistoryTable): with the data dir's depth keep_versions > 0, writes
 // keep the versions they replace. The depth is recorded in meta (`keep_versions`); an open with
-// ShardOptions::keep_versions set records that value, and every write transaction re-reads the
-// record, so a depth changed by another engine applies to this one's next writes.
+// ShardOptions::keep_versions set records that value, and every write transaction starts from
+// the record as it is (read again whenever another connection has committed: see Versions), so
+// a depth changed by another engine applies to this one's next writes.
 //
 // Multi-shard writes (engine/write_group.h): their parts use Savepoint()/SetDurableCommits()
 // and txns(); ShardOptions::recovery makes every write transaction first finish what a dead
@@ -176,7 +177,7 @@ class ShardStore {
   // non-tombstone one.
   Result<std::optional<StoredValue>> GetVersion(const Digest& digest, uint64_t version,
                                                 const Clock& clock);
-  // The recorded depth: read at open, and again at each Begin(true) (for its writes).
+  // The recorded depth: read at open, and as of each Begin(true) (for its writes).
   uint32_t keep_versions() const { return keep_versions_; }
   HistoryTable& history() { return history_; }
   // SQLite's `PRAGMA data_version` of this connection: changes whenever another connection (of
@@ -292,9 +293,10 @@ class ShardStore {
   bool in_write_txn_ = false;
   uint64_t last_version_ = 0;
   bool version_dirty_ = false;
-  uint32_t keep_versions_ = 0;           // the recorded depth, read at each Begin(true)
+  uint32_t keep_versions_ = 0;  // the recorded depth, as of each Begin(true)
   // Whether the history and expiry tables have rows, once known in this transaction (key_ops.cc;
-  // forgotten with the transaction: ForgetTransactionState).
+  // forgotten with the transaction: ForgetTransactionState; a write transaction may start from
+  // what the last one committed knew: Carried).
   std::optional<bool> history_rows_;
   std::optional<bool> expiry_rows_;
   // What the last write transaction committed here left known (Begin(true) takes it back while

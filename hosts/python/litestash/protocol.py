@@ -172,14 +172,11 @@ def pack_value(value: Any) -> bytes:
 
 
 def _pack_field(value: Any) -> bytes:
-    t = type(value)
-    if t in _NUMBERS or ((t is bytes or t is str) and len(value) <= _SHARED_MAX_LEN):
-        return _pack_shared(value)
     if isinstance(value, Packed):
         return value.data
     if isinstance(value, list) and any(isinstance(v, (Packed, list)) for v in value):
         return rawmp.array_header(len(value)) + b"".join(_pack_field(v) for v in value)
-    return msgpack.packb(value, use_bin_type=True)
+    return _packb(value)
 
 
 class _PackedNames(dict):
