@@ -74,7 +74,10 @@ defmodule LiteStash do
     transactions; for a single-key write, the request's key). See `LiteStash.Error`.
   * host failures → `{:error, :timeout}`, `{:error, {:engine_exited, status}}` (every pending
     caller gets it when the engine dies, then the server stops with
-    `{:shutdown, {:engine_exited, status}}`), `{:error, :not_running}`,
+    `{:shutdown, {:engine_exited, status}}`; `status` is the engine's exit status, or `:epipe`
+    when a request was written to an engine already dead: Erlang then closes the port on the
+    broken pipe and never learns the status; `start_link/1` fails the same way when the engine
+    exits before its `hello`), `{:error, :not_running}`,
     `{:error, {:unencodable, term}}`, `{:error, {:invalid_msgpack, reason}}` (for `set_raw`,
     `xadd_raw`).
   * the engine's `hello` must answer protocol 1 or 2 (else `start_link/1` fails with
@@ -130,7 +133,7 @@ defmodule LiteStash do
   @type error ::
           {:error, {atom | binary, binary}}
           | {:error, {:conflict, binary, %{version: non_neg_integer | nil, key: binary | nil}}}
-          | {:error, :timeout | :not_running | {:engine_exited, integer} | term}
+          | {:error, :timeout | :not_running | {:engine_exited, integer | :epipe} | term}
 
   # ------------------------------------------------------------------ lifecycle
 
@@ -1339,7 +1342,7 @@ defmodule LiteStash do
 
   # Sends `hello` (id 0) and checks the engine speaks protocol 1 or 2 with our routing.
   defp handshake(port, timeout) do
-    Port.command(port, Msgpack.encode!(%{"id" => 0, "op" => "hello"}))
+    port_send(port, Msgpack.encode!(%{"id" => 0, "op" => "hello"}))
 
     receive do
       {^port, {:data, data}} ->
@@ -1361,6 +1364,9 @@ defmodule LiteStash do
 
       {^port, {:exit_status, status}} ->
         {:error, {:engine_exited, status}}
+
+      {:EXIT, ^port, reason} when reason != :normal ->
+        {:error, {:engine_exited, reason}}
     after
       timeout ->
         close_port(port)
@@ -1421,8 +1427,14 @@ defmodule LiteStash do
 
   def handle_info({port, {:exit_status, status}}, %{port: port} = state) do
     Logger.warning("litestash-engine exited with status #{status}")
-    fail_all(state, {:error, {:engine_exited, status}})
-    {:stop, {:shutdown, {:engine_exited, status}}, %{state | port: nil, pending: %{}}}
+    engine_exited(status, state)
+  end
+
+  # A write that met the engine's closed stdin (it died before Erlang learned its status):
+  # Erlang closes the port with reason :epipe and never sends the exit status.
+  def handle_info({:EXIT, port, reason}, %{port: port} = state) when reason != :normal do
+    Logger.warning("litestash-engine died; its port closed with #{inspect(reason)}")
+    engine_exited(reason, state)
   end
 
   def handle_info({:EXIT, port, _reason}, %{port: port} = state), do: {:noreply, state}
@@ -1491,8 +1503,14 @@ defmodule LiteStash do
     end
   end
 
+  defp engine_exited(status, state) do
+    fail_all(state, {:error, {:engine_exited, status}})
+    {:stop, {:shutdown, {:engine_exited, status}}, %{state | port: nil, pending: %{}}}
+  end
+
   # If the engine has just died the port is closed and sending raises; the caller stays
-  # pending and is answered {:error, {:engine_exited, status}} by the exit_status message.
+  # pending and is answered {:error, {:engine_exited, status}} by the exit_status message
+  # (or by the port's :EXIT when the write itself broke the pipe).
   defp port_send(port, iodata) do
     Port.command(port, iodata)
   rescue

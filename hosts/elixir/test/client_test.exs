@@ -256,9 +256,7 @@ defmodule LiteStash.ClientTest do
     assert {:error, {:engine_not_found, _}} =
              LiteStash.start(engine: "/nonexistent/litestash-engine", name: nil)
 
-    # A bad flag makes the engine exit 64 (usage) before answering hello.
-    assert {:error, {:engine_exited, 64}} =
-             LiteStash.start(engine: engine!(), name: nil, engine_args: ["--no-such-flag"])
+    # An engine that exits before its hello: engine_death_test.exs (status 64 or :epipe).
   end
 
   test "default registered name: module functions without a server" do
