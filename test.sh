@@ -17,18 +17,23 @@ packaging/build.sh build -DLITESTASH_TESTS=ON -DLITESTASH_BENCH=ON || exit 1
 passed=0
 failed=0
 failures=()
+# Each suite's output is also kept in build/test-logs/; a failed suite's is shown again at the
+# end, where a CI page that keeps only the tail of the run still shows why it failed.
+logs="$root/build/test-logs"
+rm -rf "$logs" && mkdir -p "$logs"
 suite() {  # suite NAME COMMAND...
   local name="$1"
   shift
+  local log="$logs/$(printf '%s' "$name" | tr -cs 'A-Za-z0-9' '-' | cut -c1-40).log"
   echo
   echo "=== $name: $*"
   local start=$SECONDS
-  if "$@"; then
+  if "$@" 2>&1 | tee "$log"; then
     passed=$((passed + 1))
     echo "=== $name: passed in $((SECONDS - start))s"
   else
     failed=$((failed + 1))
-    failures+=("$name")
+    failures+=("$name|$log")
     echo "=== $name: FAILED in $((SECONDS - start))s"
   fi
 }
@@ -53,7 +58,14 @@ suite "sanitizers (ASan+UBSan and TSan builds: unit tests + wire suite)" \
 suite "benchmark smoke run and its tests" bash -c \
   "bench/run_bench.sh --smoke && $py -m pytest -q -p no:cacheprovider bench/tests"
 
+names=()
+for f in "${failures[@]}"; do
+  names+=("${f%%|*}")
+  echo
+  echo "=== ${f%%|*} failed; the last 80 lines of its output, progress dots left out (${f#*|}):"
+  grep -Ev '^[.*]+$' "${f#*|}" | tail -n 80
+done
 echo
-[ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
+[ ${#failures[@]} -eq 0 ] || echo "failed suites: ${names[*]}"
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
