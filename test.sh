@@ -21,19 +21,19 @@ failures=()
 # end, where a CI page that keeps only the tail of the run still shows why it failed.
 logs="$root/build/test-logs"
 rm -rf "$logs" && mkdir -p "$logs"
+log_of() { echo "$logs/$(printf '%s' "$1" | tr -cs 'A-Za-z0-9' '-' | cut -c1-40).log"; }
 suite() {  # suite NAME COMMAND...
   local name="$1"
   shift
-  local log="$logs/$(printf '%s' "$name" | tr -cs 'A-Za-z0-9' '-' | cut -c1-40).log"
   echo
   echo "=== $name: $*"
   local start=$SECONDS
-  if "$@" 2>&1 | tee "$log"; then
+  if "$@" 2>&1 | tee "$(log_of "$name")"; then
     passed=$((passed + 1))
     echo "=== $name: passed in $((SECONDS - start))s"
   else
     failed=$((failed + 1))
-    failures+=("$name|$log")
+    failures+=("$name")
     echo "=== $name: FAILED in $((SECONDS - start))s"
   fi
 }
@@ -58,14 +58,12 @@ suite "sanitizers (ASan+UBSan and TSan builds: unit tests + wire suite)" \
 suite "benchmark smoke run and its tests" bash -c \
   "bench/run_bench.sh --smoke && $py -m pytest -q -p no:cacheprovider bench/tests"
 
-names=()
-for f in "${failures[@]}"; do
-  names+=("${f%%|*}")
+for name in "${failures[@]}"; do
   echo
-  echo "=== ${f%%|*} failed; the last 80 lines of its output, progress dots left out (${f#*|}):"
-  grep -Ev '^[.*]+$' "${f#*|}" | tail -n 80
+  echo "=== $name failed; the last 80 lines of its output, progress dots left out ($(log_of "$name")):"
+  grep -Ev '^[.*]+$' "$(log_of "$name")" | tail -n 80
 done
 echo
-[ ${#failures[@]} -eq 0 ] || echo "failed suites: ${names[*]}"
+[ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
