@@ -265,7 +265,9 @@ class ShardStore {
   Status RecordDepth();
   // At Begin(true): the clock, the depth and the table facts, carried over or read.
   Status ReadClockAndDepth();
-  // SQLITE_FCNTL_DATA_VERSION of the main file (nullopt: not available).
+  // SQLITE_FCNTL_DATA_VERSION of the main file (nullopt: not available). Unlike DataVersion()
+  // (PRAGMA data_version) it moves with this connection's own commits too, and it costs a
+  // function call instead of a statement: what the carried-over clock compares at each Begin.
   std::optional<unsigned> FileDataVersion();
   Status ReadDepth();
   Result<uint64_t> PragmaInt(const char* pragma);
