@@ -348,7 +348,7 @@ int RunEngine(const Config& config) {
   OpenWatcher open_watcher(config.data_dir, std::move(still_opening));
 
   InflightLimiter limiter(config.max_inflight, config.max_inflight_bytes);
-  OutputWriter writer(STDOUT_FILENO, &limiter, config.max_inflight_bytes);
+  OutputWriter writer(STDOUT_FILENO, &limiter, config.max_inflight_bytes, STDIN_FILENO);
   writer.Start();
   answer_scope.Attach(&writer);
   std::vector<ShardWorker*> shard_ptrs;
@@ -395,7 +395,13 @@ int RunEngine(const Config& config) {
   writer.Close();
   ::close(signal_fd);
 
-  if (writer.failed()) return kExitOutputFailed;
+  if (writer.failed()) {
+    // A host that closed stdout while it kept stdin open went away mid-session. One that closed
+    // both (an Erlang Port.close, a host that exited) ended it: nothing to report as an error.
+    if (!writer.host_closed()) return kExitOutputFailed;
+    spdlog::info("the host closed stdout and stdin; {} answers were not delivered",
+                 writer.dropped());
+  }
   // A shard of a new data dir that could not be created ends the engine with the start-up exit
   // code, whatever else stopped it first (stdin may have ended before the failure was seen).
   if (const int open_failure = open_watcher.Finish(); open_failure != kExitOk) return open_failure;

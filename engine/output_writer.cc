@@ -187,7 +187,10 @@ size_t OutputWriter::Write(std::vector<std::string>& frames, bool nowait) {
   size_t offset = 0;  // bytes of frames[next] already written
   size_t total = 0;
   for (const auto& f : frames) total += f.size();
-  if (failed_.load()) return total;  // dropped
+  if (failed_.load()) {
+    dropped_ += static_cast<int64_t>(frames.size());
+    return total;
+  }
   while (next < frames.size()) {
     iovec iov[IOV_MAX];
     int n = 0;
@@ -205,8 +208,14 @@ size_t OutputWriter::Write(std::vector<std::string>& frames, bool nowait) {
         if (done == 0) nowait_unsupported_ = true;  // older kernel or not a pipe
         return done;
       }
-      spdlog::error("writing responses to stdout failed: {}", std::strerror(errno));
+      const int error = errno;
+      if (error == EPIPE && InputHungUp()) {
+        host_closed_.store(true);  // the host ended the session; the owner says so at exit
+      } else {
+        spdlog::error("writing responses to stdout failed: {}", std::strerror(error));
+      }
       failed_.store(true);
+      dropped_ += static_cast<int64_t>(frames.size() - next);
       return total;  // dropped; the caller releases them as written
     }
     done += static_cast<size_t>(wrote);
@@ -219,6 +228,18 @@ size_t OutputWriter::Write(std::vector<std::string>& frames, bool nowait) {
     offset += left;
   }
   return done;
+}
+
+bool OutputWriter::InputHungUp() const {
+  if (input_fd_ < 0) return false;
+  const auto until = std::chrono::steady_clock::now() + kHangupGrace;
+  for (;;) {
+    // POLLHUP is reported whatever `events` asks for, also while unread requests remain.
+    pollfd in = {input_fd_, 0, 0};
+    if (::poll(&in, 1, 0) == 1 && (in.revents & (POLLHUP | POLLERR)) != 0) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace litestash

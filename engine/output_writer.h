@@ -13,6 +13,12 @@
 // (the host closed its end: EPIPE), the writer records the failure, drops further frames but
 // keeps releasing them, so the engine can still finish its committed work and shut down.
 //
+// A host that closes both pipes at once (an Erlang `Port.close`, or a host that exits) has ended
+// the session rather than failed it: when a write fails with EPIPE and `input_fd` (the host's
+// request pipe, stdin) reports a hang-up within kHangupGrace, the failure is recorded as
+// host_closed() and not logged as an error; the owner decides the exit status. Otherwise the
+// failure is logged once, as an error.
+//
 // Thread-safety: Send() from any thread; Start()/Close() from the owner.
 #pragma once
 
@@ -31,9 +37,10 @@ namespace litestash {
 
 class OutputWriter : public FrameSink {
  public:
-  // `max_queued_bytes`: answer bytes not yet written beyond which Send() waits.
-  OutputWriter(int fd, InflightLimiter* limiter, int64_t max_queued_bytes)
-      : fd_(fd), limiter_(limiter), max_queued_bytes_(max_queued_bytes) {}
+  // `max_queued_bytes`: answer bytes not yet written beyond which Send() waits. `input_fd`: the
+  // host's request pipe, polled (never read) after a failed write; -1: none.
+  OutputWriter(int fd, InflightLimiter* limiter, int64_t max_queued_bytes, int input_fd = -1)
+      : fd_(fd), input_fd_(input_fd), limiter_(limiter), max_queued_bytes_(max_queued_bytes) {}
   ~OutputWriter() override { Close(); }
 
   void Start();
@@ -59,6 +66,10 @@ class OutputWriter : public FrameSink {
   // thread is then still blocked in write() and the process must exit without joining it).
   bool CloseWithin(std::chrono::milliseconds deadline);
   bool failed() const { return failed_.load(); }
+  // The failure was EPIPE with the host's request pipe hung up too: the host ended the session.
+  bool host_closed() const { return host_closed_.load(); }
+  // Frames dropped after the failure (answers the host never got).
+  int64_t dropped() const { return dropped_.load(); }
 
  private:
   void Main();
@@ -78,9 +89,15 @@ class OutputWriter : public FrameSink {
   // Unblock(): the back-pressure of Send() and Release().
   void WaitForRoom(std::unique_lock<std::mutex>& lock);
 
+  // After EPIPE: whether input_fd_ reports a hang-up within kHangupGrace (a host closing both
+  // pipes closes them microseconds apart, in either order).
+  bool InputHungUp() const;
+
   static constexpr size_t kInlineMax = 4096;  // PIPE_BUF: a pipe with room takes it whole
+  static constexpr std::chrono::milliseconds kHangupGrace{100};
 
   const int fd_;
+  const int input_fd_;
   InflightLimiter* limiter_;
   const int64_t max_queued_bytes_;
   std::mutex mu_;
@@ -94,6 +111,8 @@ class OutputWriter : public FrameSink {
   bool closing_ = false;            // guarded by mu_
   bool writing_ = false;  // guarded by mu_: some thread (writer or reader) is writing fd 1
   std::atomic<bool> failed_{false};
+  std::atomic<bool> host_closed_{false};  // set once, with failed_, by the failing writer
+  std::atomic<int64_t> dropped_{0};
   bool nowait_unsupported_ = false;  // guarded by writing_: RWF_NOWAIT refused once
   std::thread thread_;
 };

@@ -1,9 +1,12 @@
 // OutputWriter on a real pipe: frames a thread holds (Hold) stay off the pipe until that thread
 // calls Release and then arrive together and in order; frames other threads send meanwhile are
 // not held; and the limiter's frame count comes back to where it started once all are written.
+// A write to a pipe nobody reads (EPIPE) counts as the host ending the session only when the
+// host's request pipe is hung up too.
 #include "engine/output_writer.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -63,6 +66,57 @@ TEST_CASE("a thread's held frames leave together at Release, other threads' are 
   CHECK(limiter.frames() == 0);
   ::close(fds[0]);
   ::close(fds[1]);
+}
+
+// Sends three frames to a pipe whose read end is closed; `input` is the request pipe's read end.
+void SendToClosedPipe(int input, bool* failed, bool* host_closed, int64_t* dropped) {
+  ::signal(SIGPIPE, SIG_IGN);  // as the engine does: EPIPE, not death
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  ::close(out[0]);
+  InflightLimiter limiter(1000, 1 << 20);
+  limiter.AddFrames(3);
+  {
+    OutputWriter writer(out[1], &limiter, 1 << 20, input);
+    writer.Start();
+    writer.Send("aa");
+    writer.Send("bb");
+    writer.Send("cc");
+    writer.Close();
+    *failed = writer.failed();
+    *host_closed = writer.host_closed();
+    *dropped = writer.dropped();
+  }
+  ::close(out[1]);
+}
+
+TEST_CASE("EPIPE with the host's request pipe hung up too is the host ending the session") {
+  int in[2];
+  REQUIRE(::pipe(in) == 0);
+  ::close(in[1]);  // the host closed stdin as well
+  bool failed = false, host_closed = false;
+  int64_t dropped = 0;
+  SendToClosedPipe(in[0], &failed, &host_closed, &dropped);
+  CHECK(failed);
+  CHECK(host_closed);
+  CHECK(dropped == 3);
+  ::close(in[0]);
+}
+
+TEST_CASE("EPIPE while the host's request pipe stays open is a failure") {
+  int in[2];
+  REQUIRE(::pipe(in) == 0);
+  bool failed = false, host_closed = false;
+  int64_t dropped = 0;
+  SendToClosedPipe(in[0], &failed, &host_closed, &dropped);
+  CHECK(failed);
+  CHECK_FALSE(host_closed);
+  CHECK(dropped == 3);
+  SendToClosedPipe(-1, &failed, &host_closed, &dropped);  // no request pipe known
+  CHECK(failed);
+  CHECK_FALSE(host_closed);
+  ::close(in[0]);
+  ::close(in[1]);
 }
 
 }  // namespace

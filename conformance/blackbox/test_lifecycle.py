@@ -1,6 +1,7 @@
 """Process lifecycle: clean EOF, SIGTERM/SIGINT under pipelined writes, a truncated final
-frame (exit 2), SIGKILL under pipelined writes (no acknowledged write lost), and stdout
-carrying nothing but frames even at verbose log levels.
+frame (exit 2), SIGKILL under pipelined writes (no acknowledged write lost), stdout
+carrying nothing but frames even at verbose log levels, and a host that closes stdout: with
+stdin (the session's end, exit 0) or without (exit 74).
 
 The signal tests run a writer thread that keeps pipelining `set` requests until the engine
 stops reading (its stdin write fails), while the main thread reads answers. Each checks that
@@ -12,15 +13,18 @@ other error (or a broken pipe before the signal) fails the test.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import struct
+import subprocess
+import tempfile
 import threading
 import time
 
 import pytest
 
-from engine_proc import EngineExited, EngineProcess, frame, pack, unpack
+from engine_proc import EngineExited, EngineProcess, engine_path, frame, pack, unpack
 
 
 class PipelinedWriter(threading.Thread):
@@ -302,3 +306,76 @@ def test_stdout_carries_only_frames(start_engine, level):
         pos += 4 + n
         count += 1
     assert count == len(bodies) + 1
+
+
+def spawn_raw(data_dir) -> tuple[subprocess.Popen, tempfile.TemporaryFile]:
+    """An engine on plain pipes, for tests that close its stdout (EngineProcess reads it)."""
+    err = tempfile.TemporaryFile()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LITESTASH_")}
+    proc = subprocess.Popen([engine_path(), "--data-dir", str(data_dir), "--log-level", "info"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env)
+    return proc, err
+
+
+def read_answer(proc: subprocess.Popen) -> dict:
+    (n,) = struct.unpack(">I", proc.stdout.read(4))
+    return unpack(proc.stdout.read(n))
+
+
+def stderr_of(err) -> str:
+    err.seek(0)
+    return err.read().decode(errors="replace")
+
+
+def test_host_closing_both_pipes_ends_the_session(start_engine, data_dir):
+    """What an Erlang Port.close does: both pipes close at once while a blocking read is
+    parked. The engine answers nobody, commits everything, logs no error and exits 0."""
+    proc, err = spawn_raw(data_dir)
+    try:
+        sets = [{"id": i, "op": "set", "key": f"bye:{i}", "value": i} for i in range(1, 201)]
+        parked = {"id": 1000, "op": "xread", "stream": "never", "after": 0, "wait_ms": 60000}
+        proc.stdin.write(b"".join(frame(pack(r)) for r in sets + [parked]))
+        proc.stdin.write(frame(pack({"id": 1001, "op": "ping"})))
+        proc.stdin.flush()
+        answers = {read_answer(proc)["id"] for _ in range(201)}
+        assert answers == set(range(1, 201)) | {1001}     # the xread is parked
+        more = [{"id": i, "op": "set", "key": f"bye:{i}", "value": i} for i in range(201, 251)]
+        proc.stdin.write(b"".join(frame(pack(r)) for r in more))
+        proc.stdin.flush()
+        proc.stdout.close()
+        proc.stdin.close()
+        code = proc.wait(30)
+        text = stderr_of(err)
+        assert code == 0, f"exit {code}; stderr: {text[-2000:]}"
+        assert "[error]" not in text, text[-2000:]
+        assert "the host closed stdout and stdin" in text, text[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    again = start_engine()
+    assert again.ok("count")["count"] == 250
+    assert again.ok("get", key="bye:250")["value"] == 250
+
+
+def test_host_closing_only_stdout_exits_74(data_dir):
+    """A host that stops taking answers but keeps stdin open went away mid-session: the
+    engine logs the failed write as an error and, at stdin's end, exits 74."""
+    proc, err = spawn_raw(data_dir)
+    try:
+        proc.stdin.write(frame(pack({"id": 1, "op": "ping"})))
+        proc.stdin.flush()
+        assert read_answer(proc)["id"] == 1
+        proc.stdout.close()
+        proc.stdin.write(frame(pack({"id": 2, "op": "set", "key": "k", "value": 1})))
+        proc.stdin.flush()
+        time.sleep(0.5)                 # well past the engine's grace for stdin to close too
+        proc.stdin.close()
+        code = proc.wait(30)
+        text = stderr_of(err)
+        assert code == 74, f"exit {code}; stderr: {text[-2000:]}"
+        assert "writing responses to stdout failed: Broken pipe" in text, text[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
