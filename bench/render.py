@@ -17,8 +17,8 @@ import math
 
 PHASE_RUNS = ("engine", "engine_full", "engine_versions", "sqlite", "redis", "engine_streams", "redis_streams")
 PHASE_METRICS = ("ops_per_s", "keys_per_s", "entries_per_s", "p50_us", "p99_us", "p999_us", "max_us", "seconds",
-                 "target_cpu_us_per_op", "client_cpu_us_per_op", "engine_avg_batch", "errors", "misses",
-                 "commit_every")
+                 "target_cpu_us_per_op", "client_cpu_us_per_op", "engine_avg_batch", "pages_per_key", "errors",
+                 "misses", "commit_every")
 PY_METRICS = ("ops_per_s", "keys_per_s", "p50_us", "p99_us", "p999_us", "misses")
 # Blocking-read wake-up (`litestash-bench wakeup`): run -> figure prefix; results per mode.
 WAKE_RUNS = {"wakeup": "wakeup", "redis_wakeup": "redis_wakeup"}
@@ -332,6 +332,8 @@ def markdown(doc, png_name):
                 notes.append("commit every %s" % (r["commit_every"] or "phase (one txn)"))
             if _num(r.get("engine_avg_batch")):
                 notes.append("engine batch %.1f" % r["engine_avg_batch"])
+            if _num(r.get("pages_per_key")) and r["pages_per_key"] > 0:
+                notes.append("%.2f pages written per key" % r["pages_per_key"])
             if r.get("absent_keys"):
                 notes.append("keys never written (all must miss)")
             if r.get("at"):

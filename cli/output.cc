@@ -59,31 +59,34 @@ std::string FormatError(const Answer& a, ValueStyle style) {
 }
 
 std::string FormatStatsTable(const Answer& a) {
+  constexpr int kCols = 5;
+  const char* cols[kCols] = {"keys", "expiring", "batches", "ops", "pages_written"};
+  const char* heads[kCols] = {"keys", "expiring", "batches", "ops", "pages"};
   std::string out;
   char line[160];
-  std::snprintf(line, sizeof line, "%6s %12s %10s %10s %12s\n", "shard", "keys", "expiring",
-                "batches", "ops");
-  out += line;
-  uint64_t total[4] = {0, 0, 0, 0};
-  const char* cols[4] = {"keys", "expiring", "batches", "ops"};
-  for (auto shard : a.Items("shards")) {
-    uint64_t v[5] = {0, 0, 0, 0, 0};
-    for (auto [k, val] : PairsOf(shard)) {
-      auto name = StrOf(k).value_or("");
-      if (name == "shard") v[0] = UintOf(val).value_or(0);
-      for (int i = 0; i < 4; ++i) {
-        if (name == cols[i]) v[i + 1] = UintOf(val).value_or(0), total[i] += v[i + 1];
-      }
-    }
-    std::snprintf(line, sizeof line, "%6llu %12llu %10llu %10llu %12llu\n",
+  auto row = [&](const std::string& first, const uint64_t(&v)[kCols]) {
+    std::snprintf(line, sizeof line, "%6s %12llu %10llu %10llu %12llu %12llu\n", first.c_str(),
                   (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
                   (unsigned long long)v[3], (unsigned long long)v[4]);
     out += line;
-  }
-  std::snprintf(line, sizeof line, "%6s %12llu %10llu %10llu %12llu\n", "total",
-                (unsigned long long)total[0], (unsigned long long)total[1],
-                (unsigned long long)total[2], (unsigned long long)total[3]);
+  };
+  std::snprintf(line, sizeof line, "%6s %12s %10s %10s %12s %12s\n", "shard", heads[0], heads[1],
+                heads[2], heads[3], heads[4]);
   out += line;
+  uint64_t total[kCols] = {};
+  for (auto shard : a.Items("shards")) {
+    uint64_t index = 0;
+    uint64_t v[kCols] = {};
+    for (auto [k, val] : PairsOf(shard)) {
+      auto name = StrOf(k).value_or("");
+      if (name == "shard") index = UintOf(val).value_or(0);
+      for (int i = 0; i < kCols; ++i) {
+        if (name == cols[i]) v[i] = UintOf(val).value_or(0), total[i] += v[i];
+      }
+    }
+    row(std::to_string(index), v);
+  }
+  row("total", total);
   for (const auto& name : a.Names()) {
     if (name == "id" || name == "ok" || name == "shards") continue;
     out += name + ": " + Display(*a.Field(name)) + "\n";

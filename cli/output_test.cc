@@ -73,9 +73,14 @@ TEST_CASE("errors print their code and message") {
 
 TEST_CASE("stats prints one row per shard and totals") {
   std::string table = Show("stats", R"({"id": 1, "ok": true, "shards": [
-      {"shard": 0, "keys": 2, "expiring": 1, "batches": 3, "ops": 4},
-      {"shard": 1, "keys": 5, "expiring": 0, "batches": 1, "ops": 1}], "requests": 9})");
-  CHECK(table.find("total            7          1          4            5") != std::string::npos);
+      {"shard": 0, "keys": 2, "expiring": 1, "batches": 3, "ops": 4, "pages_written": 6},
+      {"shard": 1, "keys": 5, "expiring": 0, "batches": 1, "ops": 1, "pages_written": 2}], "requests": 9})");
+  CHECK(table.find("shard         keys   expiring    batches          ops        pages") !=
+        std::string::npos);
+  CHECK(table.find("     1            5          0          1            1            2") !=
+        std::string::npos);
+  CHECK(table.find("total            7          1          4            5            8") !=
+        std::string::npos);
   CHECK(table.find("requests: 9") != std::string::npos);
 }
 

@@ -110,7 +110,7 @@ class StatsOp : public FanOutOp {
     if (!keys.ok()) return keys.status();
     auto expiring = store.CountExpiring(clock);
     if (!expiring.ok()) return expiring.status();
-    shards_[part] = {*keys, *expiring};
+    shards_[part] = {*keys, *expiring, store.PagesWritten()};
     return Status::Ok();
   }
   void Encode(FrameEncoder* out) override {
@@ -120,17 +120,19 @@ class StatsOp : public FanOutOp {
     out->ArrayHeader(static_cast<uint32_t>(shards_.size()));
     for (size_t i = 0; i < shards_.size(); ++i) {
       const uint32_t shard = parts_[i].shard;
-      out->MapHeader(5);
+      out->MapHeader(6);
       out->Key("shard");
       out->Uint(shard);
       out->Key("keys");
-      out->Uint(shards_[i].first);
+      out->Uint(shards_[i].keys);
       out->Key("expiring");
-      out->Uint(shards_[i].second);
+      out->Uint(shards_[i].expiring);
       out->Key("batches");
       out->Uint(shard < engine.batches.size() ? engine.batches[shard] : 0);
       out->Key("ops");
       out->Uint(shard < engine.tasks.size() ? engine.tasks[shard] : 0);
+      out->Key("pages_written");
+      out->Uint(shards_[i].pages_written);
     }
     out->Key("requests");
     out->Uint(engine.requests);
@@ -144,7 +146,10 @@ class StatsOp : public FanOutOp {
   void SizeResults() override { shards_.resize(parts_.size()); }
 
  private:
-  std::vector<std::pair<uint64_t, uint64_t>> shards_;  // per part: live keys, expiring keys
+  struct ShardFigures {
+    uint64_t keys = 0, expiring = 0, pages_written = 0;
+  };
+  std::vector<ShardFigures> shards_;  // per part
   std::function<EngineStats()> engine_;
 };
 

@@ -240,6 +240,16 @@ Status ShardStore::ReadDepth() {
   return Status::Ok();
 }
 
+uint64_t ShardStore::PagesWritten() {
+  int current = 0, highwater = 0;
+  if (sqlite3_db_status(db_, SQLITE_DBSTATUS_CACHE_WRITE, &current, &highwater, /*reset=*/1) ==
+          SQLITE_OK &&
+      current > 0) {
+    pages_written_ += static_cast<uint64_t>(current);
+  }
+  return pages_written_;
+}
+
 Status ShardStore::Commit() {
   if (in_write_txn_) LITESTASH_RETURN_IF_ERROR(streams_.FlushMeta());
   if (in_write_txn_ && version_dirty_) {
@@ -249,6 +259,7 @@ Status ShardStore::Commit() {
   int rc = use.Step();
   if (rc != SQLITE_DONE) return SqlError("COMMIT", rc);
   if (in_write_txn_) {
+    (void)PagesWritten();
     // Read after the commit, which moved it: the next Begin(true) finds it unchanged only if
     // nothing else committed in between.
     const auto data_version = FileDataVersion();

@@ -139,6 +139,11 @@ class ShardStore {
   Status Begin(bool write, bool wait = true);
   Status Commit();
   void Rollback();
+  // Pages this connection has written since it opened: in WAL mode, the frames its commits
+  // appended to the log. A commit writes whole pages, so this over the rows written is the
+  // write amplification of small commits (SQLITE_DBSTATUS_CACHE_WRITE, taken and reset at each
+  // write commit so SQLite's int counter cannot wrap).
+  uint64_t PagesWritten();
 
   // Key operations; call inside a transaction (writes inside a write transaction).
   // Put stamps and returns the new version; expires_at nullopt clears any expiry.
@@ -314,6 +319,7 @@ class ShardStore {
   std::vector<WriteOp>* log_ = nullptr;  // RecordWrites()
   bool unsynced_ = false;                // NoteUnsynced()
   uint64_t durable_version_ = 0;         // the last SyncCommitted()'s version
+  uint64_t pages_written_ = 0;           // PagesWritten()'s total
 
   KvTable kv_;
   ExpiryTable expiry_;

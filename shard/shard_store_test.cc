@@ -239,11 +239,13 @@ TEST_CASE("an overwrite rewrites the row's leaf only, not its entry in the key i
   REQUIRE(std::filesystem::file_size(wal) == 0);
 
   const std::string key = "session:101500";
+  const uint64_t pages_before = s->PagesWritten();
   REQUIRE(Put(*s, key, std::string(100, 'w'), At(2)).ok());
   // Two pages: the row's leaf, and the meta row holding the shard's last version (once per
   // commit). Assigning the key as well made it three: the key's index leaf.
   const auto frames = (std::filesystem::file_size(wal) - 32) / (24 + 4096);
   CHECK(frames == 2);
+  CHECK(s->PagesWritten() - pages_before == frames);  // what `stats` reports as pages_written
   CHECK(Get(*s, key, At(2))->value == std::string(100, 'w'));
   std::vector<std::string> keys;
   REQUIRE(s->Begin(false).ok());
@@ -251,6 +253,31 @@ TEST_CASE("an overwrite rewrites the row's leaf only, not its entry in the key i
   REQUIRE(s->Commit().ok());
   CHECK(keys.size() == 100);
   CHECK(keys[0] == "session:101500");
+}
+
+TEST_CASE("pages written count every write commit's WAL frames, and reads write none") {
+  TempDir dir;
+  auto s = OpenOrDie(FileShard(dir));
+  REQUIRE(s->Checkpoint().ok());  // the WAL starts over, empty
+  const std::string wal = dir.file("shard-00.db-wal");
+  const uint64_t before = s->PagesWritten();
+  const std::string value(100, 'v');
+  for (int round = 0; round < 20; ++round) {
+    REQUIRE(s->Begin(true).ok());
+    for (int i = 0; i < 50; ++i) {
+      const std::string key = "k" + std::to_string(round * 50 + i);
+      REQUIRE(s->Put(D(key), key, value, std::nullopt, At(1 + round)).ok());
+    }
+    REQUIRE(s->Commit().ok());
+  }
+  const uint64_t frames = (std::filesystem::file_size(wal) - 32) / (24 + 4096);
+  CHECK(frames > 20);  // the tree grew: more than a page per commit
+  CHECK(s->PagesWritten() - before == frames);
+  CHECK(Get(*s, "k999", At(30))->value == value);
+  CHECK(s->PagesWritten() - before == frames);
+  auto memory = OpenOrDie(MemoryShard());
+  REQUIRE(Put(*memory, "k", value, At(1)).ok());
+  CHECK(memory->PagesWritten() == 0);  // nothing reaches a file
 }
 
 TEST_CASE("clear and sweep") {

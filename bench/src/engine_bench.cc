@@ -22,6 +22,7 @@ struct BatchCounters {
   double writes = -1;
   double commits = -1;
   double direct_avg = -1;  // an engine-computed average, when offered instead
+  double pages = -1;       // the shards' pages_written, summed
 };
 
 double NumberOf(const msgpack::object* o) {
@@ -63,6 +64,19 @@ BatchCounters ReadBatchCounters(const msgpack::object& stats) {
       }
       if (any) { c.commits = k; c.writes = w > 0 ? w : -1; }
     }
+  }
+  if (const msgpack::object* shards = MapGet(stats, "shards");
+      shards && shards->type == msgpack::type::ARRAY) {
+    double pages = 0;
+    bool any = false;
+    for (uint32_t i = 0; i < shards->via.array.size; ++i) {
+      const double p = NumberOf(MapGet(shards->via.array.ptr[i], "pages_written"));
+      if (p >= 0) {
+        any = true;
+        pages += p;
+      }
+    }
+    if (any) c.pages = pages;
   }
   return c;
 }
@@ -199,6 +213,7 @@ int RunEngineBench(const EngineBenchConfig& cfg, JsonWriter& w) {
         } else if (b.direct_avg >= 0) {
           r.engine_avg_batch = b.direct_avg;
         }
+        if (a.pages >= 0 && b.pages >= a.pages) r.pages_written = b.pages - a.pages;
         last = std::move(now);
       } catch (const std::exception& e) {
         r.broken = true;

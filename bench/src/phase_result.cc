@@ -80,6 +80,11 @@ void PhaseResult::WriteJson(JsonWriter& w) const {
   MaybeNumber(w, "client_cpu_s", client_cpu_s);
   if (client_cpu_s >= 0 && answered > 0) w.Field("client_cpu_us_per_op", client_cpu_s * 1e6 / answered);
   MaybeNumber(w, "engine_avg_batch", engine_avg_batch);
+  MaybeNumber(w, "pages_written", pages_written);
+  // Per key (an mset of 100 is 100 keys): what a small commit costs in whole pages written.
+  if (pages_written >= 0 && answered > 0) {
+    w.Field("pages_per_key", pages_written / (static_cast<double>(answered) * spec.batch));
+  }
   w.Field("broken", broken);
   if (broken) w.Field("broken_reason", broken_reason);
   w.EndObject();

@@ -37,6 +37,7 @@ struct PhaseResult {
   double target_cpu_s = -1;        // CPU seconds the target process spent during the phase
   double client_cpu_s = -1;        // CPU seconds the load generator itself spent (all threads)
   double engine_avg_batch = -1;    // writes per commit reported by the engine's stats, if any
+  double pages_written = -1;       // database pages (WAL frames) the target's commits wrote
 
   void Summarize();
   void WriteJson(JsonWriter& w) const;

@@ -5,7 +5,8 @@
 Binaries: $LITESTASH_BENCH (default build/bench/litestash-bench) and $LITESTASH_ENGINE (default
 build/litestash-engine). What is checked: flag errors and a dead engine are reported as such,
 answers and misses are counted right (a get on an empty store must count every key missing; a get
-of absent=1 keys misses every key on every target), a get at=first reads a key's first version
+of absent=1 keys misses every key on every target), pages written are counted from the engine's
+stats and the anchor's connections (none for reads), a get at=first reads a key's first version
 back from history, the raw SQLite anchor lays out and routes keys exactly like the engine, stream phases count the
 entries they get back on the engine and on Redis, the wake-up subcommand times every round it
 runs, and `report.py --smoke` produces every figure file. Nothing here asserts a timing.
@@ -100,6 +101,12 @@ def test_engine_phases_count_answers_and_misses(tmp_path):
     assert p["warm"]["misses"] == 0 and p["many"]["misses"] == 0 and p["del"]["misses"] == 0
     assert p["gone"]["misses"] == 100
     assert p["many"]["keys_per_s"] == pytest.approx(p["many"]["ops_per_s"] * 50, rel=1e-4)
+    # Pages written come from the engine's stats: every set writes at least its leaf (a commit
+    # of several keys may share one); reads write none.
+    assert p["load"]["pages_written"] >= p["load"]["answered"] / p["load"]["engine_avg_batch"]
+    assert p["load"]["pages_per_key"] == pytest.approx(p["load"]["pages_written"] / 500)
+    assert p["cold"]["pages_written"] == p["warm"]["pages_written"] == p["many"]["pages_written"] == 0
+    assert p["del"]["pages_written"] > 0
     assert doc["peak_rss_kb"] > 0 and doc["exit"]["cpu_s"] > 0
     assert 0 < doc["rss_anon_kb"] <= doc["peak_rss_kb"] and doc["rss_file_kb"] >= 0
     assert doc["hello"]["shards"] == 16
@@ -250,6 +257,10 @@ def test_sqlite_anchor_matches_the_engine_layout_and_routing(tmp_path):
     assert rc == 0, err
     assert anc["phases"]["read"]["misses"] == 0 and anc["phases"]["load"]["commit_every"] == 3
     assert anc["phases"]["absent"]["misses"] == 200
+    # Counted as the engine counts them: a commit every 3 keys writes at least 100 pages.
+    assert anc["phases"]["load"]["pages_written"] >= 100
+    assert anc["phases"]["read"]["pages_written"] == 0
+    assert eng["phases"]["load"]["pages_written"] > 0
     eng_dir = os.path.join(eng["kept_dir"], "data")
     try:
         assert _stash_layout(os.path.join(eng_dir, "shard-00.db")) == \

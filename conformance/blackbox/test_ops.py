@@ -245,6 +245,21 @@ def test_stats_shards(engine):
     assert "inflight" in r and "requests" in r
 
 
+def test_stats_pages_written(engine):
+    """Each shard's pages_written counts the WAL pages this process's commits wrote: a write
+    adds at least one page to its shard, a read adds none."""
+    before = [s["pages_written"] for s in engine.ok("stats")["shards"]]
+    engine.ok("set", key="pw", value="x" * 100)
+    engine.ok("get", key="pw")
+    after = [s["pages_written"] for s in engine.ok("stats")["shards"]]
+    changed = {i for i in range(16) if after[i] != before[i]}
+    assert changed == {shard_of("pw")}
+    assert after[shard_of("pw")] - before[shard_of("pw")] >= 1
+    engine.ok("get", key="pw")
+    engine.ok("xrange", stream="none", after=0)
+    assert [s["pages_written"] for s in engine.ok("stats")["shards"]] == after
+
+
 def test_sync(engine):
     engine.ok("set", key="s", value=1)
     r = engine.ok("sync")

@@ -122,10 +122,11 @@ def test_stats_is_a_table(data):
     js(data, "mset", "a", "1", "b", "2")
     out = ok(data, "stats")
     lines = out.splitlines()
-    assert lines[0].split() == ["shard", "keys", "expiring", "batches", "ops"]
+    assert lines[0].split() == ["shard", "keys", "expiring", "batches", "ops", "pages"]
     assert len([l for l in lines if l.split() and l.split()[0].isdigit()]) == int(SHARDS)
     total = next(l for l in lines if l.startswith(" total"))
     assert total.split()[1] == "2"
+    assert total.split()[5].isdigit()
     assert "shards" in js(data, "--json", "stats")
 
 
