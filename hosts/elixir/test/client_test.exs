@@ -149,6 +149,7 @@ defmodule LiteStash.ClientTest do
     assert {:ok, stats} = LiteStash.stats(s)
     assert length(stats["shards"]) == 16
     assert Enum.sum(Enum.map(stats["shards"], & &1["keys"])) >= 1
+    assert Enum.sum(Enum.map(stats["shards"], & &1["pages_written"])) >= 1
   end
 
   test "typed engine errors", %{s: s} do

@@ -143,6 +143,8 @@ def test_stats_count_clear_sync(db):
         per[shard_for("k%d" % i, 16)] += 1
     per[shard_for("exp", 16)] += 1
     assert [s["keys"] for s in sorted(st["shards"], key=lambda s: s["shard"])] == per
+    # Each shard that got a key had a commit write at least one page.
+    assert all(s["pages_written"] >= 1 for s in st["shards"] if s["keys"])
     assert sum(s["expiring"] for s in st["shards"]) == 1
     db.sync()
     assert db.count() == 51

@@ -249,13 +249,25 @@ impl Hello {
     }
 }
 
-/// Per-shard numbers from `stats`.
+/// Per-shard numbers from `stats` (docs/protocol.md, "stats"). `batches`, `ops` and
+/// `pages_written` are this engine process's own counters since it started; 0 from an engine
+/// that does not report them.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ShardStats {
     pub shard: u64,
     pub keys: u64,
     #[serde(default)]
     pub expiring: u64,
+    /// Transactions run on the shard for requests.
+    #[serde(default)]
+    pub batches: u64,
+    /// Request tasks run on the shard.
+    #[serde(default)]
+    pub ops: u64,
+    /// Database pages the shard's commits wrote (WAL frames): over `ops`, what small commits
+    /// cost.
+    #[serde(default)]
+    pub pages_written: u64,
 }
 
 /// The answer to `stats`: the typed per-shard list plus the whole response.

@@ -267,6 +267,10 @@ fn ttl_expire_persist_and_real_expiry() {
     assert_eq!(st.shards.len(), 16);
     assert_eq!(st.shards.iter().map(|s| s.keys).sum::<u64>(), 1);
     assert!(st.all.get("shards").is_some());
+    // This engine wrote keys: its write counters are typed, not only in `all`.
+    assert!(st.shards.iter().map(|s| s.ops).sum::<u64>() > 0);
+    assert!(st.shards.iter().map(|s| s.batches).sum::<u64>() > 0);
+    assert!(st.shards.iter().map(|s| s.pages_written).sum::<u64>() > 0);
 }
 
 #[test]
