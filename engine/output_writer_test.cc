@@ -68,55 +68,54 @@ TEST_CASE("a thread's held frames leave together at Release, other threads' are 
   ::close(fds[1]);
 }
 
-// Sends three frames to a pipe whose read end is closed; `input` is the request pipe's read end.
-void SendToClosedPipe(int input, bool* failed, bool* host_closed, int64_t* dropped) {
+struct ClosedPipeOutcome {
+  bool failed = false;
+  bool host_closed = false;
+  int64_t dropped = 0;
+};
+
+// Sends three frames to a pipe whose read end is closed. `close_input`: the host's request
+// pipe is hung up too; `known_input`: the writer is told that pipe (else -1).
+ClosedPipeOutcome SendToClosedPipe(bool close_input, bool known_input = true) {
   ::signal(SIGPIPE, SIG_IGN);  // as the engine does: EPIPE, not death
-  int out[2];
+  int in[2], out[2];
+  REQUIRE(::pipe(in) == 0);
   REQUIRE(::pipe(out) == 0);
   ::close(out[0]);
+  if (close_input) ::close(in[1]);
   InflightLimiter limiter(1000, 1 << 20);
   limiter.AddFrames(3);
+  ClosedPipeOutcome outcome;
   {
-    OutputWriter writer(out[1], &limiter, 1 << 20, input);
+    OutputWriter writer(out[1], &limiter, 1 << 20, known_input ? in[0] : -1);
     writer.Start();
     writer.Send("aa");
     writer.Send("bb");
     writer.Send("cc");
     writer.Close();
-    *failed = writer.failed();
-    *host_closed = writer.host_closed();
-    *dropped = writer.dropped();
+    outcome = {writer.failed(), writer.host_closed(), writer.dropped()};
   }
   ::close(out[1]);
+  ::close(in[0]);
+  if (!close_input) ::close(in[1]);
+  return outcome;
 }
 
 TEST_CASE("EPIPE with the host's request pipe hung up too is the host ending the session") {
-  int in[2];
-  REQUIRE(::pipe(in) == 0);
-  ::close(in[1]);  // the host closed stdin as well
-  bool failed = false, host_closed = false;
-  int64_t dropped = 0;
-  SendToClosedPipe(in[0], &failed, &host_closed, &dropped);
-  CHECK(failed);
-  CHECK(host_closed);
-  CHECK(dropped == 3);
-  ::close(in[0]);
+  const ClosedPipeOutcome o = SendToClosedPipe(/*close_input=*/true);
+  CHECK(o.failed);
+  CHECK(o.host_closed);
+  CHECK(o.dropped == 3);
 }
 
 TEST_CASE("EPIPE while the host's request pipe stays open is a failure") {
-  int in[2];
-  REQUIRE(::pipe(in) == 0);
-  bool failed = false, host_closed = false;
-  int64_t dropped = 0;
-  SendToClosedPipe(in[0], &failed, &host_closed, &dropped);
-  CHECK(failed);
-  CHECK_FALSE(host_closed);
-  CHECK(dropped == 3);
-  SendToClosedPipe(-1, &failed, &host_closed, &dropped);  // no request pipe known
-  CHECK(failed);
-  CHECK_FALSE(host_closed);
-  ::close(in[0]);
-  ::close(in[1]);
+  ClosedPipeOutcome o = SendToClosedPipe(/*close_input=*/false);
+  CHECK(o.failed);
+  CHECK_FALSE(o.host_closed);
+  CHECK(o.dropped == 3);
+  o = SendToClosedPipe(/*close_input=*/true, /*known_input=*/false);  // no request pipe known
+  CHECK(o.failed);
+  CHECK_FALSE(o.host_closed);
 }
 
 }  // namespace
