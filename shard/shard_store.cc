@@ -15,6 +15,14 @@
 #include "shard/txn_recovery.h"
 
 namespace litestash {
+namespace {
+
+// PRAGMA auto_vacuum's answers.
+constexpr uint64_t kAutoVacuumNone = 0;
+constexpr uint64_t kAutoVacuumIncremental = 2;
+
+}  // namespace
+
 const char* SyncPragma(SyncMode mode) {
   switch (mode) {
     case SyncMode::kOff:
@@ -118,8 +126,15 @@ Status ShardStore::Init() {
   SetBusyTimeout(options_.busy_timeout_ms);
   if (!read_only) {
     // Takes effect only on a file with no table yet (a new shard): freed pages can then be
-    // given back to the file system in steps (PRAGMA incremental_vacuum).
-    LITESTASH_RETURN_IF_ERROR(Exec("PRAGMA auto_vacuum=INCREMENTAL"));
+    // given back to the file system in steps (PRAGMA incremental_vacuum). An existing file is
+    // asked first, since setting it again rewrites the header page: a WAL write on every open.
+    bool set_vacuum = fresh;
+    if (!fresh) {
+      auto mode = PragmaInt("PRAGMA auto_vacuum");
+      if (!mode.ok()) return mode.status();
+      set_vacuum = *mode != kAutoVacuumIncremental;
+    }
+    if (set_vacuum) LITESTASH_RETURN_IF_ERROR(Exec("PRAGMA auto_vacuum=INCREMENTAL"));
     LITESTASH_RETURN_IF_ERROR(Exec(fresh ? "PRAGMA synchronous=OFF" : SyncPragma(options_.sync)));
   }
   if (!options_.in_memory && !read_only) {
@@ -354,7 +369,7 @@ Result<bool> ShardStore::NeedsVacuumConversion() {
   if (options_.in_memory) return false;
   auto mode = PragmaInt("PRAGMA auto_vacuum");
   if (!mode.ok()) return mode.status();
-  return *mode == 0;
+  return *mode == kAutoVacuumNone;
 }
 
 Status ShardStore::ConvertToIncremental() {

@@ -366,6 +366,21 @@ TEST_CASE("a new shard file gives freed pages back in steps (incremental auto-va
   sqlite3_close(db);
 }
 
+TEST_CASE("opening an existing shard writes nothing") {
+  // Setting auto_vacuum again on every open rewrote the header page: a WAL write per shard at
+  // every engine start, under the write lock that starting engines share.
+  TempDir dir;
+  {
+    auto s = OpenOrDie(FileShard(dir));
+    REQUIRE(Put(*s, "k", "\x07", At(1000)).ok());
+  }  // the last connection checkpoints and removes the WAL
+  auto again = OpenOrDie(FileShard(dir));
+  CHECK(again->PagesWritten() == 0);
+  const std::string wal = dir.file("shard-00.db-wal");
+  CHECK((!std::filesystem::exists(wal) || std::filesystem::file_size(wal) <= 32));  // no frame
+  CHECK(Get(*again, "k", At(2000))->value == "\x07");
+}
+
 TEST_CASE("a read-only store reads a shard and never creates one") {
   TempDir dir;
   ShardOptions ro = FileShard(dir);

@@ -260,6 +260,17 @@ def test_stats_pages_written(engine):
     assert [s["pages_written"] for s in engine.ok("stats")["shards"]] == after
 
 
+def test_a_restart_writes_nothing(start_engine):
+    """Opening an existing data dir writes no page to any shard (it used to rewrite each shard's
+    header page at every start)."""
+    first = start_engine()
+    first.ok("set", key="k", value=1)
+    assert first.stop() == 0
+    again = start_engine()
+    assert [s["pages_written"] for s in again.ok("stats")["shards"]] == [0] * 16
+    assert again.ok("get", key="k")["value"] == 1
+
+
 def test_sync(engine):
     engine.ok("set", key="s", value=1)
     r = engine.ok("sync")
