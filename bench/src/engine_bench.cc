@@ -47,37 +47,35 @@ const std::initializer_list<const char*> kWriteNames = {"writes", "write_ops", "
 const std::initializer_list<const char*> kAvgNames = {"avg_batch_size", "avg_batch", "mean_batch_size",
                                                       "batch_avg", "average_batch"};
 
+// The sum over stats' per-shard maps of the first of `names` each has; -1 if no shard has one.
+double ShardSum(const msgpack::object* shards, std::initializer_list<const char*> names) {
+  if (!shards || shards->type != msgpack::type::ARRAY) return -1;
+  double sum = 0;
+  bool any = false;
+  for (uint32_t i = 0; i < shards->via.array.size; ++i) {
+    const double v = FirstNumber(shards->via.array.ptr[i], names);
+    if (v >= 0) {
+      any = true;
+      sum += v;
+    }
+  }
+  return any ? sum : -1;
+}
+
 BatchCounters ReadBatchCounters(const msgpack::object& stats) {
   BatchCounters c;
   c.direct_avg = FirstNumber(stats, kAvgNames);
   c.writes = FirstNumber(stats, kWriteNames);
   c.commits = FirstNumber(stats, kCommitNames);
+  const msgpack::object* shards = MapGet(stats, "shards");
   if (c.commits < 0) {
-    const msgpack::object* shards = MapGet(stats, "shards");
-    if (shards && shards->type == msgpack::type::ARRAY) {
-      double w = 0, k = 0;
-      bool any = false;
-      for (uint32_t i = 0; i < shards->via.array.size; ++i) {
-        const auto& s = shards->via.array.ptr[i];
-        double sw = FirstNumber(s, kWriteNames), sk = FirstNumber(s, kCommitNames);
-        if (sk >= 0) { any = true; k += sk; if (sw >= 0) w += sw; }
-      }
-      if (any) { c.commits = k; c.writes = w > 0 ? w : -1; }
+    c.commits = ShardSum(shards, kCommitNames);
+    if (c.commits >= 0) {
+      const double w = ShardSum(shards, kWriteNames);
+      c.writes = w > 0 ? w : -1;
     }
   }
-  if (const msgpack::object* shards = MapGet(stats, "shards");
-      shards && shards->type == msgpack::type::ARRAY) {
-    double pages = 0;
-    bool any = false;
-    for (uint32_t i = 0; i < shards->via.array.size; ++i) {
-      const double p = NumberOf(MapGet(shards->via.array.ptr[i], "pages_written"));
-      if (p >= 0) {
-        any = true;
-        pages += p;
-      }
-    }
-    if (any) c.pages = pages;
-  }
+  c.pages = ShardSum(shards, {"pages_written"});
   return c;
 }
 
