@@ -257,7 +257,7 @@ Status WriteGroup::RunPart(uint32_t shard, ShardStore& store, const Clock& clock
     ops.assign(writes_.size(), {});
     part_version = 0;
     if (st.ok() && !busy) {
-      part_version = store.NextVersion(clock);
+      part_version = store.NextPartVersion(clock);
       for (size_t w = 0; w < writes_.size() && st.ok(); ++w) {
         if (!writes_[w]->Shards().count(shard)) continue;
         if (writes_[w]->conditional()) st = store.Savepoint("w");

@@ -229,6 +229,8 @@ Status ShardStore::Begin(bool write, bool wait) {
 Status ShardStore::ReadClockAndDepth() {
   if (carried_ && FileDataVersion() == carried_->data_version) {
     last_version_ = carried_->last_version;
+    stored_version_ = carried_->stored_version;
+    exact_versions_ = false;
     keep_versions_ = carried_->keep_versions;
     history_rows_ = carried_->history_rows;
     expiry_rows_ = carried_->expiry_rows;
@@ -237,7 +239,10 @@ Status ShardStore::ReadClockAndDepth() {
   carried_.reset();
   auto last = meta_.Get("last_version");
   if (!last.ok()) return last.status();
+  // A ceiling: the versions handed out here start above it (see Versions in the header).
   last_version_ = static_cast<uint64_t>(last->value_or(0));
+  stored_version_ = last_version_;
+  exact_versions_ = true;
   auto depth = meta_.Get("keep_versions");
   if (!depth.ok()) return depth.status();
   keep_versions_ =
@@ -267,20 +272,28 @@ uint64_t ShardStore::PagesWritten() {
 
 Status ShardStore::Commit() {
   if (in_write_txn_) LITESTASH_RETURN_IF_ERROR(streams_.FlushMeta());
-  if (in_write_txn_ && version_dirty_) {
-    LITESTASH_RETURN_IF_ERROR(meta_.Set("last_version", static_cast<int64_t>(last_version_)));
+  // The stored ceiling moves only when this transaction's versions passed it (one page less
+  // per commit in a run of commits): exactly, or a lease ahead while this is the only writer.
+  uint64_t stored = stored_version_;
+  if (in_write_txn_ && version_dirty_ && last_version_ > stored_version_) {
+    stored = exact_versions_
+                 ? last_version_
+                 : std::max(last_version_, static_cast<uint64_t>(lease_base_us_) + kVersionLease);
+    LITESTASH_RETURN_IF_ERROR(meta_.Set("last_version", static_cast<int64_t>(stored)));
   }
   StatementUse use(commit_);
   int rc = use.Step();
   if (rc != SQLITE_DONE) return SqlError("COMMIT", rc);
   if (in_write_txn_) {
+    stored_version_ = stored;
     (void)PagesWritten();
     // Read after the commit, which moved it: the next Begin(true) finds it unchanged only if
     // nothing else committed in between.
     const auto data_version = FileDataVersion();
     carried_.reset();
     if (data_version) {
-      carried_ = Carried{*data_version, last_version_, keep_versions_, history_rows_, expiry_rows_};
+      carried_ = Carried{*data_version,  last_version_, stored_version_,
+                         keep_versions_, history_rows_, expiry_rows_};
     }
   }
   in_write_txn_ = false;
@@ -383,6 +396,13 @@ uint64_t ShardStore::NextVersion(const Clock& clock) {
   const uint64_t now = static_cast<uint64_t>(clock.now_us);
   last_version_ = now > last_version_ ? now : last_version_ + 1;
   version_dirty_ = true;
+  lease_base_us_ = clock.now_us;
+  return last_version_;
+}
+
+uint64_t ShardStore::NextPartVersion(const Clock& clock) {
+  NextVersion(clock);
+  if (last_version_ <= stored_version_) last_version_ = stored_version_ + 1;
   return last_version_;
 }
 

@@ -8,13 +8,24 @@
 // reader thread's, ShardOptions::read_only) opens the file SQLITE_OPEN_READONLY, checks it is a
 // shard of this identity at the current layout, and never creates or changes anything.
 //
-// Versions: microseconds since the epoch, strictly increasing per shard. last_version is read
-// from meta when a write transaction begins (under SQLite's write lock, so other processes on
-// the same file are ordered too) and stored back at commit. What a write transaction begins
-// with (the clock, the depth, whether history and expiry have rows) is carried over from this
-// connection's last write commit instead of read again while no connection of any process has
-// committed to the file since: SQLite's data version of the file (SQLITE_FCNTL_DATA_VERSION)
-// moves with every commit, this connection's included, and is read under the write lock.
+// Versions: microseconds since the epoch, strictly increasing per shard. What a write
+// transaction begins with (the clock, the depth, whether history and expiry have rows) is
+// carried over from this connection's last write commit instead of read again while no
+// connection of any process has committed to the file since: SQLite's data version of the file
+// (SQLITE_FCNTL_DATA_VERSION) moves with every commit, this connection's included, and is read
+// under the write lock. Otherwise it is read from meta (under SQLite's write lock, so other
+// processes on the same file are ordered too).
+//
+// The stored clock (meta `last_version`) is a ceiling: no version handed out in this file is
+// above it, and a transaction that reads it hands out versions above it. A commit stores it
+// only when its versions passed it, and then (while this connection is the file's only
+// writer) a lease ahead: the batch clock plus kVersionLease. So a run of commits writes the
+// meta page about once per lease instead of once per commit (one page of the ~2 a depth-1 set
+// writes). The price: the first versions after a restart, or after another process's commits,
+// may start up to the lease above the wall clock. A transaction that had to read the stored
+// clock (another connection wrote since) stores exact versions, so engines taking turns do not
+// push each other ahead. Multi-shard parts take a version above the stored ceiling
+// (NextPartVersion), because recovery reads a part's presence from it.
 //
 // Expiry: a key whose expires_at <= now is absent for every read; rows are removed by
 // SweepExpired() or when the key is written again.
@@ -40,6 +51,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -67,6 +79,8 @@ class Checkpointer;
 
 // History depth meaning "every version".
 inline constexpr uint32_t kKeepAllVersions = 0xffffffff;
+// How far ahead of the batch clock a commit stores the version ceiling (µs; see Versions).
+inline constexpr uint64_t kVersionLease = 10000;
 
 enum class SyncMode { kOff, kNormal, kFull };
 // The `PRAGMA synchronous=...` statement of a mode.
@@ -210,12 +224,18 @@ class ShardStore {
   Status Checkpoint();
 
   // The next version of this shard's clock (inside a write transaction): microseconds since
-  // the epoch, strictly increasing, stored back at Commit().
+  // the epoch, strictly increasing, stored (as a ceiling: see Versions above) at Commit().
   uint64_t NextVersion(const Clock& clock);
+  // The same, and also above the stored ceiling: the first version of a multi-shard write's
+  // part, whose presence recovery reads as ClockCeiling() >= it (shard/txn_recovery.h).
+  uint64_t NextPartVersion(const Clock& clock);
   // The last version handed out (inside a write transaction), and moving it forward (replay of
   // a multi-shard write's part, shard/txn_recovery.h).
   uint64_t LastVersion() const { return last_version_; }
   void SetLastVersion(uint64_t version);
+  // No version of this file is above this (inside a write transaction): the stored ceiling, or
+  // the last version handed out if that is higher.
+  uint64_t ClockCeiling() const { return std::max(last_version_, stored_version_); }
   StreamTable& streams() { return streams_; }
   TxnTable& txns() { return txns_; }
   // While set, Put, Delete, Clear and stream appends add what they do to `log` (the intent of a
@@ -300,6 +320,12 @@ class ShardStore {
   bool in_write_txn_ = false;
   uint64_t last_version_ = 0;
   bool version_dirty_ = false;
+  // meta `last_version` as this transaction found it (and as its commit will leave it).
+  uint64_t stored_version_ = 0;
+  // This transaction read the stored clock (another connection wrote since this one's last
+  // commit): its commit stores exact versions, not a lease.
+  bool exact_versions_ = false;
+  int64_t lease_base_us_ = 0;   // the batch clock of the last NextVersion (the lease's start)
   uint32_t keep_versions_ = 0;  // the recorded depth, as of each Begin(true)
   // Whether the history and expiry tables have rows, once known in this transaction (key_ops.cc;
   // forgotten with the transaction: ForgetTransactionState; a write transaction may start from
@@ -311,6 +337,7 @@ class ShardStore {
   struct Carried {
     unsigned data_version = 0;
     uint64_t last_version = 0;
+    uint64_t stored_version = 0;
     uint32_t keep_versions = 0;
     std::optional<bool> history_rows, expiry_rows;
   };

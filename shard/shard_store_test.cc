@@ -94,6 +94,69 @@ TEST_CASE("versions strictly increase even when the clock steps back, and across
   REQUIRE(again->Commit().ok());
 }
 
+// meta `last_version`: the stored clock ceiling, read over a connection of its own.
+int64_t StoredClock(const TempDir& dir) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("shard-00.db").c_str(), &db) == SQLITE_OK);
+  const int64_t v = testing::QueryInt(db, "SELECT value FROM meta WHERE name = 'last_version'");
+  sqlite3_close(db);
+  return v;
+}
+
+TEST_CASE("a run of commits stores the clock once per lease, and other writers start above it") {
+  TempDir dir;
+  auto a = OpenOrDie(FileShard(dir));
+  auto put = [](ShardStore& s, const Clock& c) {
+    REQUIRE(s.Begin(true).ok());
+    auto v = s.Put(D("k"), "k", "\x01", std::nullopt, c);
+    REQUIRE(v.ok());
+    REQUIRE(s.Commit().ok());
+    return *v;
+  };
+  // The first write transaction read the stored clock: it stores its version exactly.
+  const uint64_t first = put(*a, At(1000));
+  CHECK(StoredClock(dir) == static_cast<int64_t>(first));
+  // Then, as the only writer, a commit that passes the stored clock stores a lease ahead of its
+  // batch clock, and the commits inside the lease write the row's leaf only.
+  CHECK(put(*a, At(1001)) == 1'001'000);
+  CHECK(StoredClock(dir) == 1'001'000 + static_cast<int64_t>(kVersionLease));
+  for (int64_t ms = 1002; ms <= 1010; ++ms) {
+    const uint64_t pages = a->PagesWritten();
+    CHECK(put(*a, At(ms)) == static_cast<uint64_t>(ms) * 1000);
+    CHECK(a->PagesWritten() - pages == 1);
+  }
+  CHECK(StoredClock(dir) == 1'011'000);
+  const uint64_t pages = a->PagesWritten();
+  CHECK(put(*a, At(1012)) == 1'012'000);  // past the lease: the next one is stored
+  CHECK(a->PagesWritten() - pages == 2);
+  CHECK(StoredClock(dir) == 1'022'000);
+
+  // Another engine starts above the ceiling, not above a's last version (which it cannot
+  // know), and stores exact versions: it read the clock.
+  auto b = OpenOrDie(FileShard(dir));
+  const uint64_t by_b = put(*b, At(1012));
+  CHECK(by_b == 1'022'001);
+  CHECK(StoredClock(dir) == static_cast<int64_t>(by_b));
+  // a, which finds b's commit, goes on from b's exact version: taking turns adds no lease.
+  const uint64_t by_a = put(*a, At(1013));
+  CHECK(by_a == by_b + 1);
+  CHECK(StoredClock(dir) == static_cast<int64_t>(by_a));
+
+  // A multi-shard part starts above the stored ceiling: recovery reads its presence from it.
+  put(*a, At(2000));  // stores a lease again
+  REQUIRE(a->Begin(true).ok());
+  const uint64_t part = a->NextPartVersion(At(2001));
+  CHECK(part == 2'000'000 + kVersionLease + 1);
+  CHECK(a->ClockCeiling() == part);
+  a->Rollback();
+
+  // After a restart, versions start above the ceiling too.
+  a.reset();
+  b.reset();
+  auto c = OpenOrDie(FileShard(dir));
+  CHECK(put(*c, At(2000)) == 2'000'000 + kVersionLease + 1);
+}
+
 TEST_CASE("expired keys are absent for every read and delete") {
   auto s = OpenOrDie(MemoryShard());
   REQUIRE(Put(*s, "temp", "\x01", At(1000), 1500).ok());
@@ -241,8 +304,9 @@ TEST_CASE("an overwrite rewrites the row's leaf only, not its entry in the key i
   const std::string key = "session:101500";
   const uint64_t pages_before = s->PagesWritten();
   REQUIRE(Put(*s, key, std::string(100, 'w'), At(2)).ok());
-  // Two pages: the row's leaf, and the meta row holding the shard's last version (once per
-  // commit). Assigning the key as well made it three: the key's index leaf.
+  // Two pages: the row's leaf, and the meta row holding the shard's version clock (stored by
+  // a commit whose versions passed it, as this one's do). Assigning the key as well made it
+  // three: the key's index leaf.
   const auto frames = (std::filesystem::file_size(wal) - 32) / (24 + 4096);
   CHECK(frames == 2);
   CHECK(s->PagesWritten() - pages_before == frames);  // what `stats` reports as pages_written

@@ -5,8 +5,9 @@
 // plus the clock the write ran with and the part's first version. Replaying a part runs the
 // same writes against the same state with the same clock, so it stamps the same versions and
 // entry ids: a participant that lacks the part gets exactly what the others got. Whether a shard
-// holds a part is read from its version clock: the part stamped part_version first, so the part
-// is there iff the shard's last_version >= part_version (a shard's commits survive as a prefix).
+// holds a part is read from its version clock: the part stamped part_version first, above the
+// shard's stored clock ceiling, so the part is there iff that ceiling >= part_version (a shard's
+// commits survive as a prefix; shard/txn_recovery.h).
 //
 // Encoding: one MessagePack array (msgpack-cxx; its exceptions stop here). Pure functions.
 #pragma once

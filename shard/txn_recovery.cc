@@ -17,7 +17,7 @@ bool Running(const TxnRecoveryEnv& env, uint64_t owner, uint64_t txn_id) {
 }  // namespace
 
 Result<bool> ReplayPart(ShardStore& store, const IntentBody& body, const IntentPart& part) {
-  if (store.LastVersion() >= part.part_version) return false;  // the part is there
+  if (store.ClockCeiling() >= part.part_version) return false;  // the part is there
   // The part's first version, then its writes with the clock they ran with: the same versions
   // and entry ids as the original run.
   store.SetLastVersion(part.part_version);

@@ -17,8 +17,10 @@
 //   then replays the parts addressed to it that it lacks.
 //
 // Whether a shard holds a part is read from its version clock: the part stamped part_version
-// first under the shard's write lock, so the part is there iff last_version >= part_version.
-// That holds because no write reaches a shard before what is in doubt on it is resolved.
+// first under the shard's write lock, above the stored clock ceiling (ShardStore::
+// NextPartVersion), and its commit stores a ceiling at least that high, so the part is there
+// iff the ceiling >= part_version. That holds because no write reaches a shard before what is
+// in doubt on it is resolved.
 //
 // Intents are deleted by their coordinator once no participant can need them: for this
 // engine's own finished writes once every participant is durable (engine/txn_services.h); for a
