@@ -403,6 +403,8 @@ uint64_t ShardStore::NextVersion(const Clock& clock) {
 uint64_t ShardStore::NextPartVersion(const Clock& clock) {
   NextVersion(clock);
   if (last_version_ <= stored_version_) last_version_ = stored_version_ + 1;
+  // Stored exactly, so the next part (a run of multi-shard writes) need not jump again.
+  exact_versions_ = true;
   return last_version_;
 }
 

@@ -25,7 +25,7 @@
 // may start up to the lease above the wall clock. A transaction that had to read the stored
 // clock (another connection wrote since) stores exact versions, so engines taking turns do not
 // push each other ahead. Multi-shard parts take a version above the stored ceiling
-// (NextPartVersion), because recovery reads a part's presence from it.
+// (NextPartVersion), because recovery reads a part's presence from it, and store it exactly.
 //
 // Expiry: a key whose expires_at <= now is absent for every read; rows are removed by
 // SweepExpired() or when the key is written again.

@@ -148,13 +148,19 @@ TEST_CASE("a run of commits stores the clock once per lease, and other writers s
   const uint64_t part = a->NextPartVersion(At(2001));
   CHECK(part == 2'000'000 + kVersionLease + 1);
   CHECK(a->ClockCeiling() == part);
+  REQUIRE(a->Commit().ok());
+  CHECK(StoredClock(dir) == static_cast<int64_t>(part));  // exactly: the next part goes on
+  REQUIRE(a->Begin(true).ok());
+  CHECK(a->NextPartVersion(At(2001)) == part + 1);
   a->Rollback();
 
   // After a restart, versions start above the ceiling too.
+  put(*a, At(3000));  // read the clock (the rollback dropped what was carried): exact
+  CHECK(put(*a, At(3001)) == 3'001'000);  // a lease again
   a.reset();
   b.reset();
   auto c = OpenOrDie(FileShard(dir));
-  CHECK(put(*c, At(2000)) == 2'000'000 + kVersionLease + 1);
+  CHECK(put(*c, At(3001)) == 3'001'000 + kVersionLease + 1);
 }
 
 TEST_CASE("expired keys are absent for every read and delete") {
