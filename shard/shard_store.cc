@@ -212,7 +212,6 @@ Status ShardStore::Begin(bool write, bool wait) {
   if (!wait) SetBusyTimeout(options_.busy_timeout_ms);
   if (rc != SQLITE_DONE) return SqlError(write ? "BEGIN IMMEDIATE" : "BEGIN", rc);
   in_write_txn_ = write;
-  version_dirty_ = false;
   ForgetTransactionState();
   if (!write) return Status::Ok();
   Status st = ReadClockAndDepth();
@@ -274,8 +273,10 @@ Status ShardStore::Commit() {
   if (in_write_txn_) LITESTASH_RETURN_IF_ERROR(streams_.FlushMeta());
   // The stored ceiling moves only when this transaction's versions passed it (one page less
   // per commit in a run of commits): exactly, or a lease ahead while this is the only writer.
+  // A write transaction begins with last_version_ <= stored_version_ (each commit leaves it so,
+  // and a read of meta sets both), so only versions handed out since can pass it.
   uint64_t stored = stored_version_;
-  if (in_write_txn_ && version_dirty_ && last_version_ > stored_version_) {
+  if (in_write_txn_ && last_version_ > stored_version_) {
     stored = exact_versions_
                  ? last_version_
                  : std::max(last_version_, static_cast<uint64_t>(lease_base_us_) + kVersionLease);
@@ -314,7 +315,6 @@ void ShardStore::Rollback() {
     use.Step();
   }
   in_write_txn_ = false;
-  version_dirty_ = false;
   carried_.reset();
   ForgetTransactionState();
 }
@@ -326,10 +326,7 @@ void ShardStore::ForgetTransactionState() {
 }
 
 void ShardStore::SetLastVersion(uint64_t version) {
-  if (version > last_version_) {
-    last_version_ = version;
-    version_dirty_ = true;
-  }
+  if (version > last_version_) last_version_ = version;
 }
 
 Status ShardStore::Savepoint(std::string_view name) {
@@ -395,7 +392,6 @@ Status ShardStore::CopyTo(const std::string& path) { return CopyDatabase(db_, na
 uint64_t ShardStore::NextVersion(const Clock& clock) {
   const uint64_t now = static_cast<uint64_t>(clock.now_us);
   last_version_ = now > last_version_ ? now : last_version_ + 1;
-  version_dirty_ = true;
   lease_base_us_ = clock.now_us;
   return last_version_;
 }

@@ -318,8 +318,7 @@ class ShardStore {
   std::chrono::steady_clock::time_point busy_since_{};  // OnBusy: when this wait began
 
   bool in_write_txn_ = false;
-  uint64_t last_version_ = 0;
-  bool version_dirty_ = false;
+  uint64_t last_version_ = 0;  // the last version handed out (or the ceiling, when read)
   // meta `last_version` as this transaction found it (and as its commit will leave it).
   uint64_t stored_version_ = 0;
   // This transaction read the stored clock (another connection wrote since this one's last
